@@ -587,10 +587,30 @@ def _suspended(status: CampaignStatus) -> bool:
 def analysis_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -> bool:
     """Whether the exposure gates should be measured now (``gates_to_measure``): a step is
     underway, or the ramp completed (or a spent budget suspends it) and has a budget gate, and
-    an interval has passed since the later of the step's start and the last analysis."""
+    an interval has passed since the later of the step's start and the last analysis; or, for
+    the budget gates alone, a budget period began since the last analysis
+    (``_budget_look_due``)."""
     measuring = (status.current_step is not None and not _suspended(status)) or (
         exposing(status) and bool(_budget_gates(spec)))
-    return steps.analysis_due(spec.exposure, status, now, active=measuring)
+    return (steps.analysis_due(spec.exposure, status, now, active=measuring)
+            or _budget_look_due(spec, status, now))
+
+
+def _budget_look_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -> bool:
+    """Whether a budget-only analysis (a completed ramp, or one a spent budget suspends:
+    ``gates_to_measure``) is due because a budget period began since the last analysis: the
+    new period's spend is read at its start (``finish`` asks for a pass then), not up to an
+    interval later. A ramp underway keeps its interval (its analysis measures every gate);
+    its status shows the new period's spend from the period's start all the same
+    (``roll_spend_over``)."""
+    period, anchor, last = (spec.economics.budget_period, status.budget_anchor,
+                            status.last_analysis_at)
+    if (period is None or anchor is None or last is None or not exposing(status)
+            or not _budget_gates(spec)
+            or (status.current_step is not None and not _suspended(status))):
+        return False
+    start, _ = budget.current_period(period, anchor, now)
+    return last < start
 
 
 def completes(spec: CampaignSpec, status: CampaignStatus) -> bool:
@@ -829,6 +849,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.record_results()
         self.act_on_gates()
         self.follow_budget()
+        self.drop_past_budget_fails()
         # After the budget: a suspension is a hold, the new level served once it lifts.
         self.extend_completed_ramp()
         self.follow_step_level()
@@ -1025,7 +1046,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         budget gate (the period's spend), ``treatedUnits``/``holdoutUnits`` from the units
         exposed since the ramp started. Nothing measured this pass: the results stay as they
         were, so past ``schedule.end`` (no analysis runs) they are final, but for a spend whose
-        budget period rolled over while nothing is exposed (``roll_spend_over``), or whose
+        budget period rolled over since it was read (``roll_spend_over``), or whose
         budget was removed (``forget_budget``, in ``keep_budget_anchor``)."""
         s = self.status
         if s.last_analysis_at is None or s.last_analysis_at == self.previous.last_analysis_at:
@@ -1052,6 +1073,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         units = self.units
         if units is not None:
             s.treated_units, s.holdout_units = units.treated, units.holdout
+        # An analysis whose budget gates read no spend (Prometheus down at the first look of
+        # a new period) leaves the figures of the period before: rolled over all the same.
+        self.roll_spend_over()
 
     def keep_spec_gates(self) -> None:
         """``status.gates`` holds the spec's gates (its implied budget gate included): one the
@@ -1072,26 +1096,46 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
 
     def roll_spend_over(self) -> None:
         """``spend`` and ``budgetRemaining`` are the current period's: once the period their
-        budget gate measured them in has rolled over while the campaign exposes no one (rolled
-        back, withdrawn, ended, not started: no analysis runs, the runtime treats no one under
-        it), the current period has spent nothing, so 0 and the whole budget left, not a
-        past period's figures (and no ``budgetLedgers`` of a past period). A campaign that
-        exposes measures its budget gates every interval, which replaces them."""
+        budget gates last measured them in has rolled over, and no budget gate has read the
+        spend in the current one yet, the current period is shown as it began, 0 spent and the
+        whole budget left, not a past period's figures (and no ``budgetLedgers`` of a past
+        period) — from the first pass of the period, whatever the ramp does: nothing exposed
+        (rolled back, withdrawn, ended, not started: no analysis runs), suspended, completed or
+        underway (its next analysis reads the period's spend; until then its budget gates
+        have not measured it: ``drop_past_budget_fails``). When the figures were measured is
+        the budget gates' status before this pass (the latest of them): a budget gate that
+        read a spend in this pass, or earlier in this period, has set them already."""
         s, economics = self.status, self.spec.economics
-        if (exposing(s) or economics.budget is None or economics.budget_period is None
+        if (economics.budget is None or economics.budget_period is None
                 or self.budget_anchor is None):
             return
-        budget_gates = {gate.name for gate in _budget_gates(self.spec)}
-        measured = max((g.time for g in s.gates if g.name in budget_gates), default=None)
-        if measured is None:
+        start, _ = budget.current_period(economics.budget_period, self.budget_anchor, self.now)
+        names = {gate.name for gate in _budget_gates(self.spec)}
+        if any(g.name in names and g.value is not None and g.time >= start for g in s.gates):
+            return  # read in this period: the figures are its own
+        measured = max((g.time for g in self.previous.gates if g.name in names), default=None)
+        if measured is None or measured >= start:
+            return  # never measured, or measured in this period (rolled over then)
+        s.spend, s.budget_remaining = 0.0, economics.budget
+        if s.budget_ledgers is not None and s.budget_ledgers.period_start != start:
+            s.budget_ledgers = None  # a past period's, which no reading merges with
+
+    def drop_past_budget_fails(self) -> None:
+        """A budget gate's Fail measured in a period that has rolled over goes from
+        ``status.gates`` once ``follow_budget`` has read it (the rollover lifts the suspension
+        it caused): it is a past period's money, which suspends nothing now
+        (``budget_suspension``), and left there it would show the new period as exhausted and
+        hold the step ("waiting (gates: budget Fail)") until the next analysis measures the
+        gate, an interval later. Until then the gate has no status in this period, as before
+        its first analysis. Its Passes, Errors and Inconclusives stay: they hold no
+        exposure back."""
+        s, period = self.status, self.spec.economics.budget_period
+        if period is None or self.budget_anchor is None:
             return
-        _, end = budget.current_period(economics.budget_period, self.budget_anchor, measured)
-        if end is not None and self.now >= end:
-            s.spend, s.budget_remaining = 0.0, economics.budget
-            now_start, _ = budget.current_period(economics.budget_period, self.budget_anchor,
-                                                 self.now)
-            if s.budget_ledgers is not None and s.budget_ledgers.period_start != now_start:
-                s.budget_ledgers = None  # a past period's, which no reading merges with
+        start, _ = budget.current_period(period, self.budget_anchor, self.now)
+        names = {gate.name for gate in _budget_gates(self.spec)}
+        s.gates = [g for g in s.gates if not (g.name in names and g.verdict is GateVerdict.FAIL
+                                              and g.time < start)]
 
     def keep_budget_anchor(self) -> None:
         """Record where the budget periods start (``status.budgetAnchor``) once the campaign
@@ -1757,12 +1801,22 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         return [time for time in times if time is not None and time > self.now]
 
     def budget_times(self) -> list[dt.datetime]:
-        """A completed ramp's next budget analysis (a ramp underway has its own times)."""
-        s = self.status
+        """A completed ramp's next budget analysis (a ramp underway has its own times), and
+        the start of the next budget period while the status shows a spend: a pass is due
+        there, which shows the new period's (``roll_spend_over``) and, for a completed or
+        suspended ramp, reads it (``analysis_due``)."""
+        s, economics = self.status, self.spec.economics
+        times: list[dt.datetime] = []
+        if (economics.budget_period is not None and self.budget_anchor is not None
+                and s.spend is not None and _budget_gates(self.spec)):
+            _, end = budget.current_period(economics.budget_period, self.budget_anchor,
+                                           self.now)
+            if end is not None:
+                times.append(end)
         if self.active() or not completed(s) or not _budget_gates(self.spec):
-            return []
+            return times
         base = steps.analysis_base(s)
-        return [self.now if base is None
+        return [*times, self.now if base is None
                 else base + parse_duration(self.spec.exposure.analysis_interval)]
 
     def phase(self) -> tuple[Phase, str, cond.ConditionStatus, str]:

@@ -481,7 +481,8 @@ def test_a_pass_that_fixes_a_refused_spec_and_lifts_a_suspension_starts_one_stra
     # The spec refused while suspended, fixed in the pass whose period rolls over: both
     # ``start_step_again`` and the renewal in ``follow_budget`` start the step again, which
     # is one restart (``restart_step``, once a pass): each gate but the budget's is the
-    # stratum after the one it had, its Fails kept; the budget gate keeps its verdict.
+    # stratum after the one it had, its Fails kept; the budget gate's Fail, a past period's,
+    # goes (``drop_past_budget_fails``): the new period is not shown as spent.
     spec = spec_with([{"name": "budget", "type": "budget"}, INCREMENTAL], budget=5000,
                      budgetPeriod="1d")
     spend = 10.0
@@ -508,7 +509,127 @@ def test_a_pass_that_fixes_a_refused_spec_and_lifts_a_suspension_starts_one_stra
     assert [e.reason.value for e in both.events] == ["BudgetRenewed"]
     after = {g.name: g for g in r.gates}
     assert after["incremental"] == gates.next_step(before["incremental"])
-    assert after["budget"] == before["budget"]
+    assert "budget" not in after and (r.spend, r.budget_remaining) == (0.0, 5000.0)
     # A pass re-run on its own output changes nothing.
     assert exposure.decide(spec, r, exposure.Observed(
         model=SERVING, budget_anchor=T0, generation=1), renewed_at).status == r
+
+
+# -- the period's rollover shows in the pass at its start, whatever the ramp (review-budget 1) --
+
+DAY = dt.timedelta(days=1)
+
+
+def _ramp_with_spend(spend: Callable[[dt.datetime], float],
+                     budget_down: Callable[[dt.datetime], bool] = lambda now: False,
+                     ) -> tuple[CampaignSpec, Judge]:
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=5000,
+                     budgetPeriod="1d")
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type == "budget":
+            return (_held_error(gate.name, now) if budget_down(now)
+                    else budget_outcome(gate.name, now, spend(now)))
+        return GateOutcome(name=gate.name, verdict=GateVerdict.PASS, message="m", time=now)
+
+    return spec, judge
+
+
+def _until(spec: CampaignSpec, s: CampaignStatus, until: dt.datetime, judge: Judge,
+           start: dt.datetime = T0 + 3 * MINUTE) -> CampaignStatus:
+    """Passes every 5 minutes from ``start`` (off the period's boundary) while before
+    ``until``."""
+    now = start
+    while now < until:
+        s = run(spec, s, now, judge).status
+        now += 5 * MINUTE
+    return s
+
+
+def test_an_exposing_campaign_shows_the_new_period_from_its_first_pass() -> None:
+    # Spent 10 in the day, last analysis at 23:58; the pass at 00:00 (asked for: the period's
+    # end is a requeue time) is no analysis of the ramp underway, but shows nothing spent.
+    spec, judge = _ramp_with_spend(lambda now: 10.0 if now < T0 + DAY else 0.0)
+    s = _until(spec, CampaignStatus(), T0 + DAY, judge)
+    assert s.last_analysis_at == T0 + DAY - 2 * MINUTE and s.phase is Phase.PROGRESSING
+    assert (s.spend, s.budget_remaining) == (10.0, 4990.0)
+    last = run(spec, s, T0 + DAY - 2 * MINUTE, judge)
+    assert last.requeue_after == 2 * MINUTE  # a pass at the period's start
+    assert not exposure.analysis_due(spec, s, T0 + DAY)
+    r = run(spec, s, T0 + DAY, judge).status
+    assert (r.spend, r.budget_remaining) == (0.0, 5000.0)
+    assert r.last_analysis_at == s.last_analysis_at and r.phase is Phase.PROGRESSING
+    assert run(spec, r, T0 + DAY + MINUTE, judge).status == r
+    # The next analysis reads the period's spend, as usual.
+    after = run(spec, r, T0 + DAY + 3 * MINUTE, judge).status
+    assert after.last_analysis_at == T0 + DAY + 3 * MINUTE
+    assert (after.spend, after.budget_remaining) == (0.0, 5000.0)
+
+
+def test_a_first_look_of_the_period_that_reads_no_spend_shows_the_period_begun() -> None:
+    # No pass at 00:00 (an operator restart): the first is the ramp's analysis at 00:03, and
+    # Prometheus does not answer it. Nothing read in this period: the day before's 10 is not it.
+    spec, judge = _ramp_with_spend(lambda now: 10.0, budget_down=lambda now: now >= T0 + DAY)
+    s = _until(spec, CampaignStatus(), T0 + DAY, judge)
+    r = run(spec, s, T0 + DAY + 3 * MINUTE, judge).status
+    assert r.last_analysis_at == T0 + DAY + 3 * MINUTE
+    assert (r.spend, r.budget_remaining) == (0.0, 5000.0)
+    assert next(g for g in r.gates if g.name == "budget").verdict is GateVerdict.ERROR
+
+
+def test_a_suspended_campaign_reads_the_new_period_at_its_start() -> None:
+    # The repro: budget 5000 a day, spent at 00:13, last look at 23:58. The pass at 00:00 (the
+    # suspension's end) measures the budget gate at once, not at 00:03: renewed on the reading,
+    # nothing of the past period's Fail left in status.
+    spec, judge = _ramp_with_spend(lambda now: 6000.0 if T0 + 13 * MINUTE <= now < T0 + DAY
+                                   else 0.0 if now >= T0 + DAY else 10.0)
+    s = _until(spec, CampaignStatus(), T0 + DAY, judge)
+    assert (s.phase, s.spend, s.budget_remaining) == (Phase.SUSPENDED, 6000.0, 0.0)
+    assert exposure.analysis_due(spec, s, T0 + DAY)
+    assert [g.name for g in exposure.gates_to_measure(spec, s)] == ["budget"]
+    d = run(spec, s, T0 + DAY, judge)
+    r = d.status
+    assert [e.reason.value for e in d.events] == ["BudgetRenewed"]
+    assert (r.phase, r.exposure_percent) == (Phase.PROGRESSING, 5)
+    assert (r.spend, r.budget_remaining) == (0.0, 5000.0)
+    budget_gate = next(g for g in r.gates if g.name == "budget")
+    assert (budget_gate.verdict, budget_gate.time) == (GateVerdict.PASS, T0 + DAY)
+    assert "Fail" not in r.message
+    assert r.history[-1].reason == "the budget period rolled over"
+
+
+def test_a_suspended_campaign_whose_spend_cannot_be_read_at_the_rollover_drops_the_fail() -> None:
+    spec, judge = _ramp_with_spend(
+        lambda now: 6000.0 if now >= T0 + 13 * MINUTE else 10.0,
+        budget_down=lambda now: now >= T0 + DAY)
+    s = _until(spec, CampaignStatus(), T0 + DAY, judge)
+    assert s.phase is Phase.SUSPENDED
+    d = run(spec, s, T0 + DAY, judge)
+    r = d.status
+    assert (r.phase, r.exposure_percent) == (Phase.PROGRESSING, 5)
+    assert (r.spend, r.budget_remaining) == (0.0, 5000.0)
+    verdicts = {g.name: g.verdict for g in r.gates}
+    assert verdicts.get("budget") is not GateVerdict.FAIL and "budget Fail" not in r.message
+    # Without a pass at the period's start (the rollover pass is a plain one, nothing due):
+    # the past period's Fail still goes.
+    quiet = exposure.decide(spec, s, exposure.Observed(
+        model=SERVING, budget_anchor=T0, generation=1), T0 + DAY)
+    q = quiet.status
+    assert (q.phase, q.spend, q.budget_remaining) == (Phase.PROGRESSING, 0.0, 5000.0)
+    assert "budget" not in {g.name for g in q.gates}
+    assert "waiting for an analysis" in q.message and "budget Fail" not in q.message
+
+
+def test_a_completed_ramp_reads_the_new_period_at_its_start() -> None:
+    spec, judge = _ramp_with_spend(lambda now: 10.0 if now < T0 + DAY else 0.0)
+    s = run(spec, CampaignStatus(), T0 + 3 * MINUTE, judge).status
+    s = run(spec, s, T0 + 8 * MINUTE, judge,
+            annotations={"uplift.dev/promote": "full"}).status
+    assert exposure.completed(s) and s.current_step is None
+    s = _until(spec, s, T0 + DAY, judge, start=T0 + 13 * MINUTE)
+    assert (s.spend, s.last_analysis_at) == (10.0, T0 + DAY - 2 * MINUTE)
+    assert run(spec, s, T0 + DAY - 2 * MINUTE, judge).requeue_after == 2 * MINUTE
+    assert exposure.analysis_due(spec, s, T0 + DAY)
+    r = run(spec, s, T0 + DAY, judge).status
+    assert (r.phase, r.spend, r.budget_remaining, r.last_analysis_at) == (
+        Phase.HEALTHY, 0.0, 5000.0, T0 + DAY)
