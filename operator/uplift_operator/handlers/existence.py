@@ -42,12 +42,16 @@ by uid: a name taken again since is kept) and its readers woken (its model's pas
 campaigns file), whose next pass reads it from the API server and applies it again. The store,
 unlike kopf's index, can be corrected from here: no exit, and one LIST is enough (an object
 dropped while its DELETED event was on the way is dropped twice, and a read at the next pass
-answers for it).
+answers for it). A LIST of a custom resource (a SeldonDeployment) answered 404 means that
+none exists: its CRD is not served (not installed, or removed), since a namespace that does not
+exist answers a LIST 200 and empty; what the store keeps of it is dropped and its readers woken
+the same way, the cause logged. A 403 still leaves its namespace unaudited.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -144,25 +148,34 @@ class ExistenceAudit:
         return ghosts
 
     def _list(self, namespaces: Sequence[str | None]) -> tuple[set[str], dict[str, str]]:
-        return _list_each(lambda namespace: self.cluster.list_uids(
+        listed, unreadable, _ = _list_each(lambda namespace: self.cluster.list_uids(
             f"{GROUP}/{VERSION}", self.plural, namespace), namespaces)
+        return listed, unreadable
 
 
-def _list_each(list_uids: Callable[[str | None], set[str]], namespaces: Sequence[str | None]
-               ) -> tuple[set[str], dict[str, str]]:
-    """The uids listed, and the namespaces that answered 403 or 404 (with the error): one such
-    namespace concludes nothing of itself, but does not blind the audit of the others. Any
-    other failure fails the whole LIST."""
+def _list_each(list_uids: Callable[[str | None], set[str]], namespaces: Sequence[str | None],
+               *, not_served_is_none: bool = False) -> tuple[set[str], dict[str, str], str]:
+    """The uids listed, the namespaces that answered 403 or 404 (with the error): one such
+    namespace concludes nothing of itself, but does not blind the audit of the others; and,
+    with ``not_served_is_none``, the error of a LIST answered 404 ('' if none), read as "none
+    exists" instead: a namespace that does not exist answers a LIST 200 and empty, so a 404 is
+    the kind itself not served (a custom resource whose CRD is not installed, or was removed).
+    Any other failure fails the whole LIST."""
     listed: set[str] = set()
     unreadable: dict[str, str] = {}
+    not_served = ""
     for namespace in namespaces:
         try:
             listed |= list_uids(namespace)
         except Exception as error:
-            if namespace is None or getattr(error, "status", None) not in (403, 404):
+            status = getattr(error, "status", None)
+            if not_served_is_none and status == 404:
+                not_served = str(error)
+                continue
+            if namespace is None or status not in (403, 404):
                 raise
             unreadable[namespace] = str(error)
-    return listed, unreadable
+    return listed, unreadable, not_served
 
 
 @dataclass
@@ -182,6 +195,12 @@ class WatchedAudit:
     readers: Callable[[Mapping[str, Any]], Iterable[Key]]
     wakeups: Wakeups
 
+    @property
+    def custom(self) -> bool:
+        """Whether the kind is of an API group (a SeldonDeployment), not core (a ConfigMap):
+        its LIST answered 404 means it is not served, none exists (``_list_each``)."""
+        return "/" in self.api_version
+
     async def run(self, executor: Executor) -> dict[str, tuple[str, str]]:
         """One audit: the ghosts dropped (uid → (namespace, name)); none when the LIST failed."""
         kept = self.objects.kept(self.plural)  # before the LIST begins: see the module
@@ -192,16 +211,22 @@ class WatchedAudit:
                                                        in kept.values()}))
         selector = label_selector(self.objects.selectors.get(self.plural, {}))
         try:
-            listed, unreadable = await asyncio.get_running_loop().run_in_executor(
-                executor, _list_each, lambda namespace: self.cluster.list_uids(
-                    self.api_version, self.plural, namespace, label_selector=selector),
-                namespaces)
+            listed, unreadable, not_served = await asyncio.get_running_loop().run_in_executor(
+                executor, functools.partial(
+                    _list_each, lambda namespace: self.cluster.list_uids(
+                        self.api_version, self.plural, namespace, label_selector=selector),
+                    namespaces, not_served_is_none=self.custom))
         except asyncio.CancelledError:
             raise
         except Exception as error:  # KubeError, the API server unreachable, the pool shut down
             logger.warning("existence audit of %s: the LIST failed, nothing concluded: %s",
                            self.kind, error)
             return {}
+        if not_served:
+            logger.warning("existence audit of %s: the API server does not serve %s (%s: its "
+                           "CRD is not installed, or was removed): none exists, and what the "
+                           "operator keeps of them is forgotten", self.kind,
+                           f"{self.plural}.{self.api_version}", not_served)
         for namespace in unreadable:
             logger.warning("existence audit of %s: namespace %r cannot be listed (%s): what the "
                            "operator keeps of it there is not audited", self.kind, namespace,
@@ -215,9 +240,11 @@ class WatchedAudit:
             readers = sorted(self.readers(body))
             woken = ", ".join(f"{kind} {space}/{reader}" for kind, space, reader in readers)
             logger.warning("%s %s/%s (uid %s) is gone from the API server but was still kept in "
-                           "memory (its DELETED event never came: a watch listed again after a "
-                           "gap): forgotten, %s", self.kind, namespace, name, uid,
-                           f"and the pass of {woken} woken to apply it again" if woken
+                           "memory (%s): forgotten, %s", self.kind, namespace, name, uid,
+                           "its kind is not served" if not_served else
+                           "its DELETED event never came: a watch listed again after a gap",
+                           f"and the pass of {woken} woken to "
+                           + ("read it again" if not_served else "apply it again") if woken
                            else "and nothing reads it")
             for key in readers:
                 self.wakeups.wake(key)
