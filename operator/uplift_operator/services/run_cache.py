@@ -120,7 +120,8 @@ CLIENT_IDLE_SECONDS = 1800.0
 #: How long a version's tags, once read, answer every pass that asks for them with the same
 #: identity (``VersionTagReads``): what someone other than this process writes is seen within it.
 VERSION_TAGS_TTL_SECONDS = 30.0
-#: Versions (by identity) whose tags are kept at most, the least recently used dropped beyond.
+#: Versions whose tags are kept at most, the least recently used dropped beyond; each keeps
+#: one read per identity that asked (as many as the credential sets in use on that version).
 MAX_VERSION_TAG_ENTRIES = 4096
 
 #: Who reads: (tracking URI, digest of the credentials; empty without).
@@ -271,7 +272,7 @@ class _TagFlight(_Flight):
 @dataclass
 class VersionTagReads:
     """Versions' tags as last read, shared by every pass asking with the same identity, each
-    kept ``ttl`` seconds (``VERSION_TAGS_TTL_SECONDS``), at most ``max_entries`` (LRU);
+    kept ``ttl`` seconds (``VERSION_TAGS_TTL_SECONDS``), at most ``max_entries`` versions (LRU);
     thread-safe, one read per version and identity at a time (the others wait for it). A
     read that fails is not kept. ``written`` drops a version's tags, for every identity of
     its tracking URI, and keeps a read in flight from being kept (see the module's doc)."""
