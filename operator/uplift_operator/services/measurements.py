@@ -1469,7 +1469,12 @@ def _ledgers_read(prom: MetricSource, ctx: CampaignGateContext, start: datetime,
         return None
     read: dict[str, float] = {}
     for s in spends:
-        if (starts.get(_series(s.labels), -math.inf) > start.timestamp() - 0.5
+        # This period's start, to the half second the gauge's float may round it by: neither
+        # the period before (a ledger whose last scrape predates the rollover) nor the one
+        # after (a replica whose clock runs ahead already counts it, around the rollover: its
+        # spend is the next period's; its figure of this one, read before, stays in
+        # ``status.budgetLedgers``, merged with this reading).
+        if (abs(starts.get(_series(s.labels), -math.inf) - start.timestamp()) < 0.5
                 and math.isfinite(s.value)):
             key = _ledger_key(s.labels)
             read[key] = max(read.get(key, 0.0), s.value, 0.0)
