@@ -29,9 +29,9 @@ from uplift_operator.model.features import (
     FloatArray,
     treatment_key,
 )
+from uplift_operator.model.keys import NONE
 from uplift_operator.model.learners import UpliftLearner, UpliftPrediction
 
-NONE = "none"
 UNIT_ID = "unit_id"
 
 

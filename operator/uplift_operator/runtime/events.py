@@ -49,9 +49,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from uplift_operator.model.keys import MAX_KEY_LENGTH
+from uplift_operator.model.keys import NONE as NONE  # re-exported: no treatment's key
 from uplift_operator.runtime.assignment import ARMS, UNATTRIBUTED, UNEXPOSED
 
-NONE = "none"
 _SEP = "~"
 _KEY = re.compile(rf"[a-z0-9_]{{1,{MAX_KEY_LENGTH}}}")   # a model refuses longer keys (model.keys)
 _VERSION = re.compile(r"[A-Za-z0-9._-]{1,64}")
