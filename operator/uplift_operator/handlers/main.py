@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Sequence
 
@@ -37,15 +38,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if prepared is None:
         return 1
     config = prepared
-    liveness = (f"http://0.0.0.0:{config.liveness_port}/healthz"
-                if config.liveness_port else None)
+    # /healthz: served by readiness.serve_healthz once kopf sets this (its start-up through), on
+    # both IP families; kopf's own liveness endpoint listens on its URL's host alone, one family.
+    started = asyncio.Event()
     kopf.run(
         clusterwide=config.all_namespaces,
         namespaces=list(config.namespaces),
         standalone=config.standalone,
         peering_name=config.peering_name,
         priority=config.priority,
-        liveness_endpoint=liveness,
-        memo=kopf.Memo(config=config),
+        liveness_endpoint=None,
+        ready_flag=started,
+        memo=kopf.Memo({"config": config, readiness.KOPF_STARTED: started}),
     )
     return 0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler
 
 from prometheus_client import (
     CollectorRegistry,
@@ -17,8 +19,9 @@ from prometheus_client import (
     Histogram,
     Metric,
     disable_created_metrics,
-    start_http_server,
+    make_wsgi_app,
 )
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import RestrictedRegistry
 
 from uplift_operator.api.v1alpha1.common import Phase
@@ -404,8 +407,63 @@ def scrapes() -> int:
     return _SERVED.count
 
 
-def serve(port: int) -> None:
-    start_http_server(port, addr="0.0.0.0", registry=_SERVED)
+def listening_socket(port: int) -> socket.socket:
+    """A TCP socket listening on ``port`` of every address, IPv6 and IPv4 alike: ``::`` with
+    ``IPV6_V6ONLY`` off (the kubelet's probes and Prometheus reach the pod's IP of either family:
+    an IPv6-only cluster, a dual-stack one whichever family comes first); ``0.0.0.0`` on a host
+    without IPv6 (a kernel without it, or ``::`` refused). The liveness, readiness and metrics
+    servers all listen on one. (``::`` given to asyncio or aiohttp as a host is IPv6 only:
+    asyncio sets ``IPV6_V6ONLY``.)"""
+    try:
+        dual = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError:
+        pass
+    else:
+        try:
+            dual.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            dual.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            dual.bind(("::", port))
+            dual.listen(128)
+            return dual
+        except OSError:
+            dual.close()  # a port in use fails again below, and says so
+    v4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        v4.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        v4.bind(("0.0.0.0", port))
+        v4.listen(128)
+    except OSError:
+        v4.close()
+        raise
+    return v4
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No line per scrape (prometheus_client's own server logs none either)."""
+
+
+class _MetricsServer(ThreadingWSGIServer):
+    """prometheus_client's server (a thread per scrape, daemon threads), on a socket of
+    ``listening_socket``'s rather than one it binds to a single family."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.address_family = sock.family
+        super().__init__(sock.getsockname()[:2], _Quiet, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.server_address = sock.getsockname()
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+        self.setup_environ()
+
+
+def serve(port: int) -> ThreadingWSGIServer:
+    """Serve ``/metrics`` (any path: prometheus_client's app) on ``port``, both families, in a
+    daemon thread."""
+    server = _MetricsServer(listening_socket(port))
+    server.set_app(make_wsgi_app(_SERVED))
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 @dataclass

@@ -1093,16 +1093,49 @@ async def start(memo: kopf.Memo, **_: Any) -> None:
         await runner.setup()
         memo["uplift_readiness_runner"] = runner
         try:
-            await web.TCPSite(runner, "0.0.0.0", config.readiness_port).start()
+            sock = observability.listening_socket(config.readiness_port)
+            await web.SockSite(runner, sock).start()
         except OSError as error:  # the operator still works; only its probe is missing
             logger.error("cannot serve /readyz on port %d: %s", config.readiness_port, error)
+    started = memo.get(KOPF_STARTED)
+    if config.liveness_port and started is not None:
+        tasks.append(asyncio.create_task(serve_healthz(memo, started, config.liveness_port)))
     readiness.started = True
+
+
+#: The memo's key of the event kopf sets once its start-up is through (``kopf.run``'s
+#: ``ready_flag``, handlers.main): ``/healthz`` answers from then on.
+KOPF_STARTED = "uplift_kopf_started"
+
+
+async def _healthz(_: web.Request) -> web.Response:
+    return web.json_response({})  # kopf's own /healthz: its probe handlers' results, none here
+
+
+async def serve_healthz(memo: kopf.Memo | dict[str, Any], started: asyncio.Event,
+                        port: int) -> None:
+    """``/healthz`` on ``port`` of both IP families (``observability.listening_socket``), from
+    the end of kopf's start-up: what kopf's own liveness endpoint serves, and when, but kopf's
+    listens on one family (its URL's host; ``[::]`` given to asyncio is IPv6 only), and an
+    IPv4 or an IPv6 cluster would have its probes refused. On the event loop that carries the
+    watches: a loop stuck answers no probe."""
+    await started.wait()
+    app = web.Application()
+    app.router.add_get("/healthz", _healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    memo["uplift_liveness_runner"] = runner
+    try:
+        await web.SockSite(runner, observability.listening_socket(port)).start()
+    except OSError as error:  # the liveness probe restarts the pod
+        logger.error("cannot serve /healthz on port %d: %s", port, error)
 
 
 @kopf.on.cleanup(id="stop_readiness")  # kopf runs one handler per id and activity
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     for task in memo.get("uplift_readiness_tasks", []):
         task.cancel()
-    runner = memo.get("uplift_readiness_runner")
-    if runner is not None:
-        await runner.cleanup()
+    for key in ("uplift_readiness_runner", "uplift_liveness_runner"):
+        runner = memo.get(key)
+        if runner is not None:
+            await runner.cleanup()
