@@ -31,15 +31,32 @@ DELETED event for an object deleted in the gap, so the store would keep it for g
 pass would find its child unchanged and apply nothing. The existence audit
 (``handlers.existence``) lists each label-selected kind's metadata once per resync interval and
 drops what the store kept that the API server no longer has (``kept``, ``forget`` by uid).
+
+An object dropped (``forget``) is remembered for ``TOMBSTONE_SECONDS`` by uid, at the
+resourceVersion it had then, and a body of it no newer is not kept again (``observe``): a read a
+pass sent before the object's deletion, answered before it and handled after its DELETED event,
+brought it back, and no event would drop it again. A newer body of it is kept (a graph the
+operator deleted that a finalizer holds: the watch still brings its changes).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-__all__ = ["WatchedCluster", "WatchedObjects", "label_selector", "newer", "uid_of"]
+__all__ = ["TOMBSTONES_KEPT", "TOMBSTONE_SECONDS", "WatchedCluster", "WatchedObjects",
+           "label_selector", "newer", "uid_of"]
+
+#: An object dropped (its DELETED event, the operator's delete, a read that found it gone, the
+#: existence audit) is remembered this long by uid and resourceVersion, so that a read answered
+#: before it went, handled after, does not bring it back (``WatchedObjects.observe``).
+TOMBSTONE_SECONDS = 300.0
+#: At most this many such objects are remembered (the oldest dropped first): about 100 bytes
+#: each.
+TOMBSTONES_KEPT = 10_000
 
 ObjectKey = tuple[str, str, str]  # (plural, namespace, name)
 #: Labels a watch selects by: name → value, or None for "the label is there, any value".
@@ -75,7 +92,8 @@ class WatchedObjects:
     thread-safe (passes run in a thread pool, events arrive on the event loop)."""
 
     def __init__(self, plurals: Sequence[str], selectors: Mapping[str, Labels] | None = None,
-                 absence_kept: Sequence[str] = ()) -> None:
+                 absence_kept: Sequence[str] = (), *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.plurals = frozenset(plurals)
         #: Per plural, the labels (name → value, None: any value) its watch selects by: only
         #: such objects kept.
@@ -85,6 +103,10 @@ class WatchedObjects:
         self._objects: dict[ObjectKey, dict[str, Any]] = {}
         #: Objects the API server said are not there, and no watch event or apply since.
         self._absent: set[ObjectKey] = set()
+        #: Objects dropped lately, by uid: (the resourceVersion they had then, or None if
+        #: unknown; until when, by ``clock``), oldest first, at most ``TOMBSTONES_KEPT``.
+        self._tombstones: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+        self._clock = clock
         self._lock = threading.Lock()
 
     def selected(self, plural: str, body: Mapping[str, Any]) -> bool:
@@ -96,13 +118,18 @@ class WatchedObjects:
 
     def observe(self, plural: str, body: Mapping[str, Any]) -> None:
         """Keep ``body`` if it is at least as new as what is kept; one its watch does not
-        select is not kept, and drops an older version kept of it (the labels removed)."""
+        select is not kept, and drops an older version kept of it (the labels removed). Not
+        one of an object dropped lately (``forget``) that is not newer than it was then: a
+        read the API server answered before the object went, handled after its DELETED
+        event, brought it back for good (no event would drop it again)."""
         meta = body.get("metadata") or {}
         key = (plural, str(meta.get("namespace", "")), str(meta.get("name", "")))
         selected = self.selected(plural, body)
         # managedFields (often larger than the rest) is read by no pass: not kept.
         kept = {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
         with self._lock:
+            if self._buried(uid_of(body), str(meta.get("resourceVersion") or "")):
+                return
             self._absent.discard(key)
             if newer(body, self._objects.get(key)):
                 if selected:
@@ -110,14 +137,50 @@ class WatchedObjects:
                 else:
                     self._objects.pop(key, None)
 
-    def forget(self, plural: str, namespace: str, name: str, uid: str | None = None) -> None:
+    def forget(self, plural: str, namespace: str, name: str, uid: str | None = None,
+               resource_version: str | None = None) -> None:
         """Drop the object of that name; with ``uid``, only if it is still that object (a
-        DELETED event handled after the name was created again keeps the new one)."""
+        DELETED event handled after the name was created again keeps the new one). The object
+        dropped (``uid``, else the one kept) is remembered for ``TOMBSTONE_SECONDS`` at
+        ``resource_version`` (else the one kept, else any), and ``observe`` refuses it unless
+        newer."""
         key = (plural, namespace, name)
         with self._lock:
             known = self._objects.get(key)
-            if known is not None and (uid is None or uid_of(known) == uid):
+            mine = known is not None and (uid is None or uid_of(known) == uid)
+            if mine:
                 del self._objects[key]
+            dead = uid or (uid_of(known) if known is not None else "")
+            if dead and dead != "None":
+                version = resource_version or (
+                    str((known.get("metadata") or {}).get("resourceVersion") or "")
+                    if mine and known is not None else "")
+                self._bury(dead, version or None)
+
+    def _bury(self, uid: str, version: str | None) -> None:
+        """Remember ``uid`` dropped at ``version`` (under the lock)."""
+        now = self._clock()
+        self._tombstones[uid] = (version, now + TOMBSTONE_SECONDS)
+        self._tombstones.move_to_end(uid)
+        while self._tombstones and (len(self._tombstones) > TOMBSTONES_KEPT
+                                    or next(iter(self._tombstones.values()))[1] <= now):
+            self._tombstones.popitem(last=False)
+
+    def _buried(self, uid: str, version: str) -> bool:
+        """Whether a body of ``uid`` at ``version`` is of an object dropped lately and not
+        newer than it was then (under the lock)."""
+        tombstone = self._tombstones.get(uid)
+        if tombstone is None:
+            return False
+        dropped_at, until = tombstone
+        if until <= self._clock():
+            del self._tombstones[uid]
+            return False
+        if dropped_at is None:  # its version then unknown: nothing of it is newer
+            return True
+        if version.isdigit() and dropped_at.isdigit():
+            return int(version) <= int(dropped_at)
+        return version == dropped_at
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         with self._lock:
