@@ -417,8 +417,9 @@ class DecisionEngine:
         requested = self._allowed(params.get("treatments"))
         if requested is not None:
             allowed = allowed & requested
-        raw_budget = params.get("budget")
-        request_budget = None if raw_budget is None else self._budget(raw_budget)
+        # The request's cap on its summed cost, else the configured one (``UPLIFT_BUDGET``), as
+        # for the model's own requests; the campaign's period budget applies on top of it.
+        request_budget = self._budget(params.get("budget"))
         pred = self.model.score(columns)
         n = len(pred.uplift)
         if len(unit_ids) != n:
