@@ -51,3 +51,21 @@ def test_the_smaller_of_the_request_cap_and_the_period_budget_left_applies(
     # 2 left of the period's 5: less than the request's cap of 3.
     assert e.decide(cols(10), [f"b{i}" for i in range(10)], {}, bound, NOW + 1).spend == 2.0
     assert e.ledger(c.name).period_spend(c, NOW + 2) == (5.0, NOW)
+
+
+def test_a_request_sent_again_is_decided_and_charged_again(model: UpliftModel) -> None:
+    # What docs/runtime.md "A request sent again" says: no idempotency. Pinned here so the
+    # docs stay true to the engine (review-budget finding 4).
+    for cap, retry_arms, retry_spend in ((1, ["capped", "capped"], 0.0),
+                                        (2, ["treated", "treated"], 0.02)):
+        e = _engine(model, None)
+        c = campaign(holdout_fraction=0.0, max_treatments_per_unit=cap,
+                     budget=Budget(amount=30.0, period_start=NOW, period_seconds=86400.0))
+        bound = e.bind(c)
+        first = e.decide(cols(2), ["x1", "x2"], {}, bound, NOW + 10)
+        again = e.decide(cols(2), ["x1", "x2"], {}, bound, NOW + 11)
+        assert (first.campaign_arms, first.spend) == (["treated", "treated"], 0.02)
+        assert (again.campaign_arms, again.spend) == (retry_arms, retry_spend)
+        assert set(first.decision_ids).isdisjoint(again.decision_ids)
+        spent = e.ledger(c.name).period_spend(c, NOW + 12)
+        assert spent is not None and spent[0] == 0.02 + retry_spend
