@@ -46,6 +46,9 @@ answers for it). A LIST of a custom resource (a SeldonDeployment) answered 404 m
 none exists: its CRD is not served (not installed, or removed), since a namespace that does not
 exist answers a LIST 200 and empty; what the store keeps of it is dropped and its readers woken
 the same way, the cause logged. A 403 still leaves its namespace unaudited.
+
+The audit task is supervised (``_supervised``): one that raises is logged and started again
+after ``RESTART_AFTER_SECONDS``, with what the audits found so far.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -84,6 +87,8 @@ EXIT_SLACK_SECONDS = 5.0
 EXIT_WAIT_CAP_SECONDS = 300.0
 #: How often the exit looks whether a scrape began.
 SCRAPE_POLL_SECONDS = 1.0
+#: After the audit task raised, it is started again after this long (seconds).
+RESTART_AFTER_SECONDS = 5.0
 _GRAPHS = SeldonV1Backend()
 
 
@@ -317,9 +322,10 @@ async def audit_forever(audits: Sequence[ExistenceAudit], executor: Executor, *,
             return
 
 
-def start(memo: kopf.Memo) -> None:
+def start(memo: kopf.Memo, *, restart_after: float = RESTART_AFTER_SECONDS) -> None:
     """Once, at start-up, on the event loop (``handlers.lifecycle.share_process_state``): the
-    audit task runs."""
+    audit task runs, started again ``restart_after`` seconds after it raised
+    (``_supervised``)."""
     if memo.get("existence_audit") is not None:
         return
     config = config_of(memo)
@@ -335,10 +341,26 @@ def start(memo: kopf.Memo) -> None:
                     (_GRAPHS.kind, _GRAPHS.api_version, _GRAPHS.plural, watches.graph_readers),
                     ("ConfigMap", "v1", watches.CONFIG_MAP_PLURAL, watches.file_readers))]
     exit_delay, exit_cap = exit_wait(config.metrics_port, config.metrics_scrape_interval)
-    memo["existence_audit"] = asyncio.create_task(audit_forever(
-        audits, memo["pass_executor"], exit_delay=exit_delay, exit_cap=exit_cap,
-        children=children),
-        name="existence-audit")
+    memo["existence_audit"] = asyncio.create_task(_supervised(
+        lambda: audit_forever(audits, memo["pass_executor"], exit_delay=exit_delay,
+                              exit_cap=exit_cap, children=children),
+        restart_after), name="existence-audit")
+
+
+async def _supervised(auditing: Callable[[], Coroutine[Any, Any, None]],
+                      restart_after: float) -> None:
+    """Run ``auditing`` until it returns (the process exits) or is cancelled (``stop``); one
+    that raises is logged and started again after ``restart_after`` seconds, with what the
+    audits found so far (their ``missing``) kept. Unsupervised, an unexpected exception ended
+    the audit, silently, for the process's life: no ghost was found again until a restart."""
+    while True:
+        try:
+            await auditing()
+            return
+        except Exception:
+            logger.exception("the existence audit failed; it starts again in %gs",
+                             restart_after)
+        await asyncio.sleep(restart_after)
 
 
 @kopf.on.cleanup(id="stop_existence_audit")  # kopf runs one handler per id and activity
