@@ -792,19 +792,23 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         """What an unloaded instance of this model left to remove (``_hand_over``), whatever
         version either serves: the series of a campaign this instance exports at zero are its
         own (removed once it stops treating); of another campaign of the file, its counters go
-        as an idle one's; of a campaign not in the file (taken), all go, as a retired one's; of
-        a version not this one's nor in the split (the unloaded instance's own, after a reload
-        to another version), all go; one of the split keeps them until it leaves the split.
-        Each no sooner than the old instance said."""
+        as an idle one's; of a campaign the file does not name, all go, as a retired one's (one
+        it names that this version rejects is served by the split's other version, whose series
+        of it stay at zero here); of a version not this one's nor in the split (the unloaded
+        instance's own, after a reload to another version), all go; one of the split keeps
+        them until it leaves the split. Each no sooner than the old instance said."""
         current, zeros_out = self._campaigns or {}, self._zeros_out
-        idle, retired = self._idle, self._retired
+        idle, retired, in_file = self._idle, self._retired, self._named_keys
         for name, after in handed.campaigns.items():
             if name in zeros_out:
                 continue
             if name in current:
                 if idle.get(name, -math.inf) < after:
                     idle[name] = after
-            elif retired.get(("campaign", name), -math.inf) < after:
+            elif name not in in_file and retired.get(("campaign", name), -math.inf) < after:
+                # One the file names that this version rejects (a treatment its model lacks)
+                # is the split's other version's, whose series stay at zero here
+                # (_export_split_zeros), as in _reported: not retired.
                 retired["campaign", name] = after
         serving = {self._engine.version, *self._other_versions()}
         for version, after in handed.versions.items():

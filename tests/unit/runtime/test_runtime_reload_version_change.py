@@ -22,7 +22,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,8 @@ class Model:
     loop: asyncio.AbstractEventLoop
     monkeypatch: pytest.MonkeyPatch
     versions: int = 0
+    #: Another model's artifacts, by version loaded from them (the trained one's otherwise).
+    artifacts: dict[str, Path] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -81,7 +83,9 @@ class Model:
     def load(self, version: str) -> UpliftRuntime:
         self.monkeypatch.setenv("UPLIFT_MODEL_VERSION", version)
         runtime = UpliftRuntime(ModelSettings(name=self.name, implementation=UpliftRuntime,
-                                              parameters=ModelParameters(uri=str(self.trained))))
+                                              parameters=ModelParameters(
+                                                  uri=str(self.artifacts.get(version,
+                                                                             self.trained)))))
         self.loop.run_until_complete(runtime.load())
         return runtime
 
@@ -127,6 +131,14 @@ class Model:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("reload-version-change")
     train_small_model(root / "model")
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def womens_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model of one arm, "Womens E-Mail": a campaign of "mens-e-mail" is rejected by it."""
+    root = tmp_path_factory.mktemp("reload-version-change-womens")
+    train_small_model(root / "model", arms=("Womens E-Mail",))
     return root / "model"
 
 
@@ -280,5 +292,41 @@ def test_a_reload_to_the_same_version_keeps_its_states(model: Model) -> None:
         assert model.series(OLD) >= STATES
         assert "uplift_request_duration_seconds_count" in model.series(OLD)
         assert model.handed() == []
+    finally:
+        model.unload(new)
+
+
+def test_a_campaign_the_new_version_rejects_keeps_the_old_versions_series_at_zero(
+        model: Model, womens_only: Path) -> None:
+    """Reloaded to a canary whose model lacks a campaign's treatment: the new instance rejects
+    the campaign, which the file still names and the split's stable version (the old one, on
+    other replicas) still serves; its reports reach this replica, so the old version's series
+    of it stay at zero here. The hand-over named the campaign (its series were at zero in the
+    old instance), and the new instance took it as one that left the file: every series of it
+    went, the old version's zeros with them, and the first report of a stable decision
+    created them again inside the gates' ranges (its first increment lost)."""
+    model.artifacts[NEW] = womens_only
+    mens = {"mens": _entry(treatments={"mens-e-mail": {"cost": 0.0, "value": 1.0}})}
+    model.publish(mens, stable=OLD, canary=NEW)
+    old = model.load(OLD)
+    assert "mens" in (old._campaigns or {})
+    model.decide(old, "mens")
+
+    def zeros() -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+        return {(s.name, tuple(sorted(s.labels.items()))) for family in REGISTRY.collect()
+                for s in family.samples if s.labels.get("model") == model.name
+                and s.labels.get("version") == OLD and s.labels.get("campaign") == "mens"
+                and s.name in ("uplift_outcomes_total", "uplift_outcomes_received_total",
+                               "uplift_outcomes_converted_total")}
+
+    before = zeros()
+    assert before
+    new = model.reload(old, NEW)
+    try:
+        assert "mens" not in (new._campaigns or {}) and "mens" in new._named_keys
+        new._campaign_tick(time.time() + FAR)
+        assert zeros() == before
+        assert (OLD, "mens") in new._zeroed
+        assert ("campaign", "mens") not in new._retired
     finally:
         model.unload(new)
