@@ -1,9 +1,9 @@
 """The MLflow pyfunc flavour of an uplift model: log, load, signature.
 
 The pyfunc wraps a pure :class:`~uplift_operator.model.scoring.UpliftModel`; input is a
-DataFrame of the feature columns plus an optional ``unit_id`` string column, output the
-columns documented in :mod:`uplift_operator.model.scoring`. The serving runtime unwraps the
-pyfunc (:func:`unwrap`) and scores the inner model directly.
+DataFrame of the feature columns plus an optional ``unit_id`` string column (unless a feature
+has that name, below), output the columns documented in :mod:`uplift_operator.model.scoring`.
+The serving runtime unwraps the pyfunc (:func:`unwrap`) and scores the inner model directly.
 
 Input types differ between the two paths, and stay so on purpose. The signature is part of the
 contract the operator reads (``services/resolution.py`` takes its column types,
@@ -20,6 +20,15 @@ takes integer or string unit ids). Declaring every numeric feature ``double`` wo
 pyfunc take what the runtime takes, but would break the contract for ``boolean`` features;
 tightening ``score`` would refuse runtime requests that are valid today. Callers of the pyfunc
 cast first (``frame.astype({...})``); docs/dataplane.md, "The pyfunc".
+
+A feature may be named ``unit_id`` (a customer id the model was trained on; the runtime takes
+the unit key as a feature too): the signature then lists it once, with the feature's type, and
+no optional string ``unit_id`` beside it (MLflow refuses every input of a schema naming a
+column twice).
+
+The logged input example is one synthetic row built from the schema (:func:`input_example`),
+never training rows: MLflow stores it with the model (``input_example.json``,
+``serving_input_example.json``), readable by anyone who can read the registry.
 """
 
 from __future__ import annotations
@@ -59,19 +68,41 @@ def signature(model: UpliftModel) -> ModelSignature:
     inputs: list[Any] = [ColSpec("long" if n in model.schema.integer else "double", n)
                          for n in model.schema.numeric]
     inputs += [ColSpec("string", n) for n in model.schema.categorical]
-    inputs.append(ColSpec("string", UNIT_ID, required=False))
+    if UNIT_ID not in model.schema.names:  # a unit_id feature is the column, with its own type
+        inputs.append(ColSpec("string", UNIT_ID, required=False))
     outputs: list[Any] = [ColSpec("string", UNIT_ID, required=False)]
     outputs += [ColSpec("string" if c == "best_treatment" else "double", c)
                 for c in model.output_columns()]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 
-def input_example(model: UpliftModel, frame: pd.DataFrame, rows: int = 3) -> pd.DataFrame:
-    example = frame[list(model.schema.names)].head(rows).copy()
+EXAMPLE_UNIT_ID = "example-unit-1"
+EXAMPLE_CATEGORY = "example"   # a categorical feature without categories: encodes as unseen
+
+
+def _example_number(model: UpliftModel, name: str) -> float:
+    """A central value of a numeric feature: the middle of its drift-bin edges (training
+    quantiles, already logged in ``reference/feature_histograms.json``), else 0."""
+    bins = model.drift_binning.features.get(name) if model.drift_binning is not None else None
+    edges = bins.edges if bins is not None else ()
+    return float(edges[len(edges) // 2]) if edges else 0.0
+
+
+def input_example(model: UpliftModel) -> pd.DataFrame:
+    """One synthetic row in the signature's types, from the schema alone (no training row):
+    each categorical's first category, each numeric's :func:`_example_number`, a made-up unit
+    id (unless ``unit_id`` is a feature: its value is the feature's)."""
+    columns: dict[str, Any] = {}
     for n in model.schema.numeric:
-        example[n] = example[n].astype(np.int64 if n in model.schema.integer else np.float64)
-    example[UNIT_ID] = [f"example-{i}" for i in range(len(example))]
-    return example
+        value = _example_number(model, n)
+        columns[n] = (np.array([round(value)], dtype=np.int64) if n in model.schema.integer
+                      else np.array([value], dtype=np.float64))
+    for n in model.schema.categorical:
+        categories = model.schema.categories.get(n) or (EXAMPLE_CATEGORY,)
+        columns[n] = pd.Series([categories[0]], dtype=object)
+    if UNIT_ID not in columns:
+        columns[UNIT_ID] = pd.Series([EXAMPLE_UNIT_ID], dtype=object)
+    return pd.DataFrame(columns)
 
 
 def pip_requirements() -> list[str]:
@@ -81,13 +112,14 @@ def pip_requirements() -> list[str]:
             f"pandas=={pd.__version__}", f"numpy=={np.__version__}"]
 
 
-def log_model(model: UpliftModel, example_frame: pd.DataFrame | None = None,
-              registered_model_name: str | None = None) -> Any:
-    """Log under the active run; returns MLflow's ``ModelInfo``."""
-    example = input_example(model, example_frame) if example_frame is not None else None
+def log_model(model: UpliftModel, registered_model_name: str | None = None, *,
+              example: bool = True) -> Any:
+    """Log under the active run, with the synthetic :func:`input_example` unless ``example`` is
+    false; returns MLflow's ``ModelInfo``."""
     return mlflow.pyfunc.log_model(
         name=ARTIFACT_NAME, python_model=UpliftPyfunc(model), signature=signature(model),
-        input_example=example, registered_model_name=registered_model_name,
+        input_example=input_example(model) if example else None,
+        registered_model_name=registered_model_name,
         pip_requirements=pip_requirements())
 
 

@@ -673,7 +673,7 @@ def log_run(cfg: TrainConfig, model: UpliftModel, prep: Prepared,
         if progress:
             progress.start("log model" + (f" and register as {cfg.model_name!r}"
                                           if cfg.register else ""))
-        info = pyfunc.log_model(model, prep.train,
+        info = pyfunc.log_model(model,
                                 registered_model_name=cfg.model_name if cfg.register else None)
         version = str(info.registered_model_version) if cfg.register else None
         if cfg.register and cfg.alias:
