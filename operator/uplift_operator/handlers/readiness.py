@@ -22,7 +22,7 @@ kopf then finds them when its watches start and pauses nothing. Where the chart 
 runs: Helm's first install creates them after the Deployment and fails on one that exists.
 These looks run
 ``PREPARE_WORKERS`` at a time, stop after ``PREPARE_DEADLINE_SECONDS`` and at the first failure
-to reach the API server (they run before kopf serves ``/healthz``); what was not looked up is
+to reach the API server (they run before ``/healthz`` is served); what was not looked up is
 kept as configured. When every namespace is named exactly (kopf then lists no namespaces:
 ``OperatorConfig.cluster_reads``), one that does not exist (absent from one listing of the
 namespaces made first when the operator may list them, so that no deadline keeps it; else the
@@ -436,8 +436,8 @@ def _namespace_lister(api_client: client.ApiClient) -> Callable[[float], list[st
     return listed
 
 
-#: How long the start-up looks may take in all (seconds). They run before kopf serves
-#: ``/healthz``: the chart's liveness probe (every 20 s, 3 failures) would kill a pod held longer
+#: How long the start-up looks may take in all (seconds). They run before ``/healthz`` is
+#: served: the chart's liveness probe (every 20 s, 3 failures) would kill a pod held longer
 #: by a slow API server or many namespaces. What is not looked up by then is kept as configured.
 PREPARE_DEADLINE_SECONDS = 15.0
 #: How many start-up looks run at once: a few hundred namespaces at 50 ms a look took the whole
