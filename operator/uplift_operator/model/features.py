@@ -121,7 +121,7 @@ class FeatureSchema:
                                    f"{frame[name].dtype}; categorical features are strings "
                                    "(convert the column, as the trainer does for integers "
                                    "and booleans)", "wrong_type")
-            seen = pd.Series(categorical_strings(values[~pd.isna(values)])).value_counts()
+            seen = pd.Series(categorical_strings(values[~pd.isna(values)], name)).value_counts()
             ranked = sorted(seen.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
             kept = ranked[:max_categories]
             if len(ranked) > max_categories:
@@ -189,7 +189,7 @@ class FeatureSchema:
             blocks.append(np.column_stack(
                 [_as_array(data, n).astype(np.float64) for n in self.numeric]))
         for name in self.categorical:
-            values = categorical_strings(_as_array(data, name))
+            values = categorical_strings(_as_array(data, name), name)
             cats = np.asarray(self.categories[name], dtype=object)
             blocks.append((values[:, None] == cats[None, :]).astype(np.float64))
         if not blocks:
@@ -235,7 +235,7 @@ class FeatureBins:
             return idx
         lookup = {c: i for i, c in enumerate(self.categories)}
         other = len(self.categories)
-        strings = categorical_strings(np.asarray(values).reshape(-1))
+        strings = categorical_strings(np.asarray(values).reshape(-1), self.name)
         return np.fromiter((lookup.get(v, other) for v in strings), dtype=np.int64,
                            count=len(strings))
 
@@ -259,16 +259,25 @@ def _to_str(value: Any) -> str:
 _to_str_ufunc = np.frompyfunc(_to_str, 1, 1)
 
 
-def categorical_strings(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def categorical_strings(values: np.ndarray[Any, Any],
+                        feature: str | None = None) -> np.ndarray[Any, Any]:
     """A categorical column's values as an object array of ``str`` — the one normalisation that
     the schema's categories, the design matrix and the drift bins all use: bytes are UTF-8
-    decoded, anything else goes through ``str()`` (strings are unchanged)."""
+    decoded, anything else goes through ``str()`` (strings are unchanged).
+
+    Bytes that are not UTF-8 are bad input like any other: ``FeatureError`` (``wrong_type``)
+    naming ``feature``."""
     arr = np.asarray(values)
-    if arr.dtype.kind == "S":
-        arr = np.char.decode(arr, "utf-8")
-    if arr.dtype.kind == "U":
-        return arr.astype(object)
-    out: np.ndarray[Any, Any] = _to_str_ufunc(arr.astype(object))
+    try:
+        if arr.dtype.kind == "S":
+            arr = np.char.decode(arr, "utf-8")
+        if arr.dtype.kind == "U":
+            return arr.astype(object)
+        out: np.ndarray[Any, Any] = _to_str_ufunc(arr.astype(object))
+    except UnicodeDecodeError as error:
+        what = f"feature {feature!r}" if feature is not None else "a categorical feature"
+        raise FeatureError(f"{what} has a value that is not UTF-8 text ({error.reason}); send "
+                           "strings or UTF-8 bytes", "wrong_type") from None
     return np.asarray(out, dtype=object).reshape(arr.shape)
 
 

@@ -415,7 +415,7 @@ def unbalanced_features(frame: pd.DataFrame, cfg: TrainConfig,
     for name in cfg.categorical:
         # Normalised as the schema does, one str() per distinct value rather than per row.
         raw, uniques = pd.factorize(frame[name].to_numpy())
-        norm, names = pd.factorize(categorical_strings(np.asarray(uniques, dtype=object)))
+        norm, names = pd.factorize(categorical_strings(np.asarray(uniques, dtype=object), name))
         codes = norm[raw]
         seen = np.bincount(codes, minlength=len(names))
         ranked = sorted(range(len(names)), key=lambda c: (-int(seen[c]), str(names[c])))

@@ -111,6 +111,26 @@ def test_schema_refuses_empty_non_finite_and_null(synth: pd.DataFrame,
     assert err.value.reason == "bad_features"
 
 
+@pytest.mark.parametrize("region", [np.array([b"\xff", b"north"]),                 # fixed-width
+                                    np.array([b"north", b"\xc3("], dtype=object)])  # object
+def test_non_utf8_bytes_are_a_wrong_type_naming_the_feature(synth: pd.DataFrame,
+                                                            region: np.ndarray) -> None:
+    """Not a bare UnicodeDecodeError (a 500 at the runtime): bad input like any other."""
+    schema = FeatureSchema.fit(synth, ["x1", "x2"], ["region"])
+    columns = {"x1": np.array([1.0, 2.0]), "x2": np.array([1.0, 2.0]), "region": region}
+    with pytest.raises(FeatureError, match="feature 'region' has a value that is not UTF-8") \
+            as err:
+        schema.transform(columns)
+    assert err.value.reason == "wrong_type"
+    bins = DriftBinning.fit(synth, schema).features["region"]
+    with pytest.raises(FeatureError, match="feature 'region'") as err:
+        bins.bin_index(region)
+    assert err.value.reason == "wrong_type"
+    with pytest.raises(FeatureError, match="feature 'region'"):
+        FeatureSchema.fit(pd.DataFrame({"x1": [1.0, 2.0], "region": region.astype(object)}),
+                          ["x1"], ["region"])
+
+
 def test_trainer_refuses_missing_feature_values(synth: pd.DataFrame) -> None:
     frame = synth.copy()
     frame.loc[frame.index[:4], "x2"] = np.nan
