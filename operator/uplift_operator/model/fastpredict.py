@@ -9,16 +9,25 @@ Exactness: the same rule as sklearn's ``_predict_one_from_raw_data`` for numeric
 (``x <= num_threshold`` → left, NaN → ``missing_go_to_left``), summed leaf values plus the
 baseline, then the loss's inverse link (sigmoid for binary log-loss, identity for squared
 error). Models with categorical splits or more than one tree per iteration are not compiled.
+
+Compiling reads scikit-learn's private fields (``_predictors``, ``_loss``,
+``_baseline_prediction``, the node record's field names). Another scikit-learn may lay them out
+otherwise: a model that fails to compile (``AttributeError``, ``KeyError``, ``ValueError``,
+``TypeError``, ``IndexError``) is scored by sklearn's own predict, the failure is cached with the
+model (not retried per request) and logged once per process.
 """
 
 from __future__ import annotations
 
+import logging
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 SMALL_BATCH = 64  # rows; above this sklearn's per-tree loop over rows is faster
@@ -93,6 +102,26 @@ def compile_hgb(model: Any) -> CompiledForest | None:
 # after scoring it does not carry the compiled arrays (a loaded model re-compiles on first use);
 # an entry goes with its estimator.
 _COMPILED: weakref.WeakKeyDictionary[Any, CompiledForest | None] = weakref.WeakKeyDictionary()
+#: What a failed compile reads in scikit-learn's private layout when it is not the one expected.
+_LAYOUT_ERRORS = (AttributeError, KeyError, ValueError, TypeError, IndexError)
+_warned = False
+
+
+def _compile(model: Any) -> CompiledForest | None:
+    """:func:`compile_hgb`, or ``None`` (sklearn's predict) when this scikit-learn's private
+    layout is not the one it reads; logged the first time only."""
+    global _warned
+    try:
+        return compile_hgb(model)
+    except _LAYOUT_ERRORS as error:
+        if not _warned:
+            _warned = True
+            import sklearn
+
+            log.warning("small-batch prediction: cannot compile %s under scikit-learn %s "
+                        "(%s: %s); scoring with sklearn's predict (slower for small batches)",
+                        type(model).__name__, sklearn.__version__, type(error).__name__, error)
+        return None
 
 
 def fast_response(model: Any, x: FloatArray, *, proba: bool) -> FloatArray | None:
@@ -105,7 +134,7 @@ def fast_response(model: Any, x: FloatArray, *, proba: bool) -> FloatArray | Non
     try:
         compiled = _COMPILED[model]
     except KeyError:
-        compiled = _COMPILED[model] = compile_hgb(model)
+        compiled = _COMPILED[model] = _compile(model)  # None too: a failure is not retried
     if compiled is None:
         return None
     if proba != (compiled.link == "logit"):
