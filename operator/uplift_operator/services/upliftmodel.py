@@ -1943,6 +1943,7 @@ def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str, name: st
         treatments=tuple(t.name for t in spec.treatments), resources=resources,
         credential_env=credential_env,
         service_account_name=spec.serving.service_account_name,
+        placement=spec.serving.placement(),
         drain_wait_seconds=deps.runtime_drain_wait, report_token=report_token)
 
 

@@ -45,11 +45,18 @@ from uplift_operator.api.v1alpha1.common import (
 
 __all__ = [
     "ERROR_RATE_MAX",
+    "LABEL_KEY_PATTERN",
+    "LABEL_VALUE_PATTERN",
     "MODEL_GATE_TREATMENTS_UNKNOWN",
     "MODEL_NAME",
     "MODEL_NAME_PATTERN",
+    "NODE_SELECTOR_KEY",
+    "PLACEMENT_FIELDS",
     "REGISTERED_MODEL_PATTERN",
     "RUNTIME_IMAGE_PATTERN",
+    "TOLERATION_EXISTS_VALUE",
+    "TOLERATION_NO_KEY",
+    "TOLERATION_SECONDS_EFFECT",
     "TRACKING_URI_PATTERN",
     "TRACKING_URI_RULE",
     "TREATMENT_DOUBLE_DASH",
@@ -60,6 +67,7 @@ __all__ = [
     "VERSION_SPLIT_SALT_TAKEN",
     "ExperimentSpec",
     "FeatureSpec",
+    "ImagePullSecret",
     "ModelGate",
     "ModelReference",
     "ReportCredentials",
@@ -67,6 +75,7 @@ __all__ = [
     "RolloutSpec",
     "RolloutStep",
     "ServingSpec",
+    "Toleration",
     "Treatment",
     "UpliftModel",
     "UpliftModelSpec",
@@ -352,6 +361,18 @@ class ExperimentSpec(ApiModel):
     ]})
 
 
+#: ServingSpec's placement fields by their names on the wire, which are a Pod spec's
+#: (``render.seldon.PLACEMENT_KEYS``; a test keeps them equal: the API imports no renderer).
+PLACEMENT_FIELDS = ("nodeSelector", "tolerations", "imagePullSecrets", "priorityClassName")
+#: What an edit of a placement field does (ServingSpec), said in each one's description.
+_PLACEMENT_EDIT = (
+    "Rendered into every predictor's pod spec, the stable's and a canary's: an edit rolls every "
+    "pod of both versions, as a resources edit does, with a roll slot (--max-concurrent-graph-"
+    "rolls); a new pod that cannot be placed (no node matches, a taint not tolerated, a class "
+    "that does not exist) leaves the old pods serving and the roll times out (ServingApplied "
+    "False, RollTimedOut).")
+
+
 class ReportCredentials(ApiModel):
     """The Secret holding the bearer token report senders must present."""
 
@@ -361,6 +382,98 @@ class ReportCredentials(ApiModel):
         default="token", min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$",
         description="Key of the Secret holding the token: at least 16 printable ASCII "
                     "characters, no whitespace around them. Default: token.")
+
+
+#: A label key as Kubernetes takes one (``IsQualifiedName``): a name of at most 63 characters
+#: (alphanumeric at both ends, '-', '_' and '.' inside), optionally prefixed by a DNS-1123
+#: subdomain of at most 253 and '/'. The name's bound is in the pattern, the prefix's in
+#: ``LABEL_KEY_PREFIX_BOUND``: a key Kubernetes refuses in a pod spec would have Seldon's
+#: Deployments refused, every predictor's (the stable's included), and the graph frozen.
+LABEL_KEY_PATTERN = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_KEY_PREFIX_BOUND = r"^[^/]{0,253}(/[^/]*)?$"
+#: A label value (``IsValidLabelValue``): empty, or at most 63 characters, alphanumeric at both
+#: ends, '-', '_' and '.' inside.
+LABEL_VALUE_PATTERN = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+
+
+
+def _cel(pattern: str) -> str:
+    """``pattern`` in a CEL single-quoted string literal (its backslashes escaped)."""
+    return pattern.replace("\\", "\\\\")
+
+
+NODE_SELECTOR_KEY = ("nodeSelector keys must be label keys: an optional DNS-1123 subdomain "
+                     "prefix (at most 253 characters) and '/', then a name of at most 63 "
+                     "characters, alphanumeric at both ends with '-', '_' or '.' inside (e.g. "
+                     "node.kubernetes.io/instance-type); Kubernetes refuses a pod with another, "
+                     "and no predictor, the stable's included, could be updated")
+TOLERATION_NO_KEY = ("a toleration without key tolerates every taint: it needs operator Exists "
+                     "(as Kubernetes requires)")
+TOLERATION_EXISTS_VALUE = ("a toleration with operator Exists matches any value: it takes no "
+                           "value (as Kubernetes requires); use operator Equal to match one")
+TOLERATION_SECONDS_EFFECT = ("tolerationSeconds is only for effect NoExecute (how long a pod "
+                             "stays on a node after such a taint is added; Kubernetes refuses "
+                             "it with another effect)")
+
+
+def _check_toleration(toleration: Toleration) -> Toleration:
+    """The CEL rules' twin (``Toleration``), for a spec built in Python."""
+    if toleration.key is None and toleration.operator != "Exists":
+        raise ValueError(TOLERATION_NO_KEY)
+    if toleration.operator == "Exists" and toleration.value:
+        raise ValueError(TOLERATION_EXISTS_VALUE)
+    if toleration.toleration_seconds is not None and toleration.effect != "NoExecute":
+        raise ValueError(TOLERATION_SECONDS_EFFECT)
+    return toleration
+
+
+class Toleration(ApiModel):
+    """A taint the serving pods tolerate, as in a Pod's tolerations: by key and value
+    (operator Equal, the default) or by key alone (Exists), for one effect or all."""
+
+    # The patterns are the API server's alone (RE2), as the other names of ServingSpec.
+    key: str | None = Field(
+        default=None, min_length=1, max_length=317,
+        json_schema_extra={"pattern": LABEL_KEY_PATTERN,
+                           "x-kubernetes-validations": [{
+                               "rule": f"self.matches('{LABEL_KEY_PREFIX_BOUND}')",
+                               "message": "a toleration's key prefix (before '/') is at most "
+                                          "253 characters"}]},
+        description="Taint key, a label key (e.g. dedicated, nvidia.com/gpu). Absent: every "
+                    "taint key, with operator Exists only.")
+    operator: Literal["Exists", "Equal"] | None = Field(
+        default=None,
+        description="Equal: the taint's value must be value. Exists: any value (value absent). "
+                    "Default: Equal.")
+    value: str | None = Field(
+        default=None, max_length=63, json_schema_extra={"pattern": LABEL_VALUE_PATTERN},
+        description="Taint value for operator Equal, a label value (at most 63 characters).")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="NoSchedule, PreferNoSchedule or NoExecute. Absent: every "
+                                  "effect.")
+    toleration_seconds: int | None = Field(
+        default=None, ge=0, json_schema_extra={"format": "int64"},
+        description="With effect NoExecute only: how long the pod stays on a node after the "
+                    "taint is added (then it is evicted). Absent: for ever.")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "has(self.key) || has(self.operator) && self.operator == 'Exists'",
+         "message": TOLERATION_NO_KEY, "fieldPath": ".operator"},
+        {"rule": "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || "
+                 "self.value == ''",
+         "message": TOLERATION_EXISTS_VALUE, "fieldPath": ".value"},
+        {"rule": "!has(self.tolerationSeconds) || has(self.effect) && self.effect == 'NoExecute'",
+         "message": TOLERATION_SECONDS_EFFECT, "fieldPath": ".tolerationSeconds"},
+    ]})
+
+
+class ImagePullSecret(ApiModel):
+    """A Secret of type kubernetes.io/dockerconfigjson the kubelet pulls the runtime image
+    with, as in a Pod's imagePullSecrets."""
+
+    name: SecretName = Field(description="Name of a Secret in the UpliftModel's namespace (a "
+                                         "DNS-1123 subdomain).")
 
 
 class ServingSpec(ApiModel):
@@ -401,6 +514,51 @@ class ServingSpec(ApiModel):
                     "(else InvalidSpec, serving left as it was). Default: no token, the report "
                     "endpoints answer whoever reaches the pods (restrict that with a "
                     "NetworkPolicy).")
+    # Placement: rendered into every predictor's pod spec (render.seldon, PLACEMENT_KEYS), the
+    # stable's and a canary's alike, as resources and serviceAccountName are.
+    node_selector: dict[str, Annotated[str, Field(max_length=63)]] | None = Field(
+        default=None, max_length=64,
+        json_schema_extra={
+            "additionalProperties": {"type": "string", "maxLength": 63,
+                                     "pattern": LABEL_VALUE_PATTERN},
+            "x-kubernetes-map-type": "atomic",
+            "x-kubernetes-validations": [{
+                "rule": f"self.all(k, k.size() <= 317 && k.matches('{_cel(LABEL_KEY_PATTERN)}') "
+                        f"&& k.matches('{LABEL_KEY_PREFIX_BOUND}'))",
+                "message": NODE_SELECTOR_KEY}]},
+        description=f"Node labels every serving pod's node must have (a Pod's nodeSelector), "
+                    f"e.g. node.kubernetes.io/instance-type: m5.2xlarge; at most 64, each key a "
+                    f"label key and each value a label value. {_PLACEMENT_EDIT}")
+    tolerations: list[Annotated[Toleration, AfterValidator(_check_toleration)]] | None = Field(
+        default=None, max_length=32, json_schema_extra={"x-kubernetes-list-type": "atomic"},
+        description=f"Taints the serving pods tolerate (a Pod's tolerations), e.g. a dedicated "
+                    f"inference node pool's; at most 32. A toleration lets a pod onto a tainted "
+                    f"node, it does not send it there: pair it with nodeSelector. "
+                    f"{_PLACEMENT_EDIT}")
+    image_pull_secrets: list[ImagePullSecret] | None = Field(
+        default=None, max_length=16,
+        json_schema_extra={**LIST_MAP_BY_NAME, "x-kubernetes-validations": [
+            {"rule": "self.all(s, self.filter(t, t.name == s.name).size() == 1)",
+             "message": "imagePullSecrets[].name must be unique"}]},
+        description=f"Secrets (type kubernetes.io/dockerconfigjson) the kubelet pulls the runtime "
+                    f"image with, unique by name, at most 16 (a Pod's imagePullSecrets): for a "
+                    f"runtimeImage in a private registry, when the serving pods' ServiceAccount "
+                    f"does not carry them. The operator does not read them (a Secret missing is "
+                    f"the kubelet's pull without it: ImagePullBackOff for a private image). "
+                    f"{_PLACEMENT_EDIT}")
+    priority_class_name: str | None = Field(
+        default=None, max_length=253, json_schema_extra={"pattern": SUBDOMAIN_PATTERN},
+        description=f"PriorityClass of the serving pods (a DNS-1123 subdomain): their priority "
+                    f"in scheduling and preemption; a class that does not exist has every new "
+                    f"pod refused at creation. Default: the cluster's default class, or 0. "
+                    f"{_PLACEMENT_EDIT}")
+
+    def placement(self) -> dict[str, JsonValue]:
+        """The placement fields set, as a Pod's spec takes them (``nodeSelector``,
+        ``tolerations``, ``imagePullSecrets``, ``priorityClassName``): what
+        ``render.serving.RuntimeSettings.placement`` renders into every predictor."""
+        wire = self.to_wire()
+        return {key: wire[key] for key in PLACEMENT_FIELDS if wire.get(key)}
 
 
 class RolloutStep(ApiModel):
