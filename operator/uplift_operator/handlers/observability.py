@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import logging
 import socket
 import threading
 import time
@@ -41,6 +43,8 @@ __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadli
            "resources",
            "rollback_pending", "scrapes", "serve", "spec_stuck", "stable_awaited_since", "started",
            "watches_paused"]
+
+log = logging.getLogger(__name__)
 
 # No ``<counter>_created`` series: one more per labelled counter (three per resource), which
 # nothing here reads, and the exposition at ten thousand resources is heavy enough.
@@ -407,17 +411,27 @@ def scrapes() -> int:
     return _SERVED.count
 
 
+#: What ``listening_socket`` takes for "this host has no IPv6": the kernel refuses an AF_INET6
+#: socket (built without IPv6, or ``ipv6.disable=1``), or has no ``::`` to bind.
+_NO_IPV6_SOCKET = frozenset({errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT})
+_NO_IPV6_BIND = frozenset({errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL})
+
+
 def listening_socket(port: int) -> socket.socket:
     """A TCP socket listening on ``port`` of every address, IPv6 and IPv4 alike: ``::`` with
     ``IPV6_V6ONLY`` off (the kubelet's probes and Prometheus reach the pod's IP of either family:
     an IPv6-only cluster, a dual-stack one whichever family comes first); ``0.0.0.0`` on a host
-    without IPv6 (a kernel without it, or ``::`` refused). The liveness, readiness and metrics
-    servers all listen on one. (``::`` given to asyncio or aiohttp as a host is IPv6 only:
-    asyncio sets ``IPV6_V6ONLY``.)"""
+    without IPv6 alone (the kernel refuses an AF_INET6 socket, or has no ``::`` to bind), with a
+    WARNING saying so. Any other failure on ``::`` (the port in use, even by an IPv6-only socket;
+    no permission) is raised, not hidden behind an IPv4 socket an IPv6 cluster cannot reach. The
+    liveness, readiness and metrics servers all listen on one. (``::`` given to asyncio or
+    aiohttp as a host is IPv6 only: asyncio sets ``IPV6_V6ONLY``.)"""
     try:
         dual = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    except OSError:
-        pass
+    except OSError as error:
+        if error.errno not in _NO_IPV6_SOCKET:
+            raise
+        why = f"the kernel refuses IPv6 sockets ({error})"
     else:
         try:
             dual.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -425,8 +439,11 @@ def listening_socket(port: int) -> socket.socket:
             dual.bind(("::", port))
             dual.listen(128)
             return dual
-        except OSError:
-            dual.close()  # a port in use fails again below, and says so
+        except OSError as error:
+            dual.close()
+            if error.errno not in _NO_IPV6_BIND:
+                raise
+            why = f"binding [::]:{port} failed ({error})"
     v4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         v4.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -435,6 +452,8 @@ def listening_socket(port: int) -> socket.socket:
     except OSError:
         v4.close()
         raise
+    log.warning("Listening on port %d over IPv4 alone (0.0.0.0), not IPv6: %s; "
+                "an IPv6 address of this pod is not served", port, why)
     return v4
 
 

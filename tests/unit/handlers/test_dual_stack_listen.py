@@ -2,6 +2,8 @@
 ``IPV6_V6ONLY`` off), and on ``0.0.0.0`` on a host without IPv6: bound to ``0.0.0.0`` alone, an
 IPv6-only cluster's probes (to the pod's IPv6 address) were refused and the pod restarted for
 ever; ``[::]`` given to kopf or aiohttp as a host is IPv6 alone (asyncio sets ``IPV6_V6ONLY``).
+Only a host without IPv6 falls back to ``0.0.0.0`` (with a WARNING): any other failure on ``::``
+(the port held there, even by an IPv6-only socket) is raised, not an IPv4 socket in its place.
 Real sockets: each server is reached over 127.0.0.1 and, where the test host has IPv6, [::1]."""
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
+import os
 import socket
 import urllib.error
 import urllib.request
@@ -90,11 +94,62 @@ def test_the_socket_takes_both_families() -> None:
         assert _connects("::1", port) and _connects("127.0.0.1", port)
 
 
-def test_without_ipv6_the_socket_is_ipv4_on_every_address(no_ipv6: None) -> None:
-    with observability.listening_socket(0) as sock:
+def test_without_ipv6_the_socket_is_ipv4_on_every_address(
+        no_ipv6: None, caplog: pytest.LogCaptureFixture) -> None:
+    with (caplog.at_level(logging.WARNING, logger=observability.__name__),
+          observability.listening_socket(0) as sock):
         port = sock.getsockname()[1]
         assert sock.family == socket.AF_INET and sock.getsockname()[0] == "0.0.0.0"
         assert _connects("127.0.0.1", port)
+    [record] = [r for r in caplog.records if r.name == observability.__name__]
+    assert record.levelno == logging.WARNING
+    assert "IPv4 alone" in record.getMessage() and "refuses IPv6" in record.getMessage()
+
+
+def _bind_on_ipv6_fails(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """AF_INET6 sockets whose bind fails with ``code``."""
+    real = socket.socket
+
+    class Failing(real):  # type: ignore[misc,valid-type]
+        def bind(self, address: Any) -> None:
+            if self.family == socket.AF_INET6:
+                raise OSError(code, os.strerror(code))
+            super().bind(address)
+
+    monkeypatch.setattr(socket, "socket", Failing)
+
+
+def test_no_ipv6_address_to_bind_falls_back_to_ipv4_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    _bind_on_ipv6_fails(monkeypatch, errno.EADDRNOTAVAIL)
+    with (caplog.at_level(logging.WARNING, logger=observability.__name__),
+          observability.listening_socket(0) as sock):
+        assert sock.family == socket.AF_INET and sock.getsockname()[0] == "0.0.0.0"
+    [record] = [r for r in caplog.records if r.name == observability.__name__]
+    assert record.levelno == logging.WARNING and "[::]" in record.getMessage()
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EADDRINUSE], ids=["EACCES", "EADDRINUSE"])
+def test_any_other_failure_on_ipv6_is_raised_not_an_ipv4_socket(
+        code: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    _bind_on_ipv6_fails(monkeypatch, code)
+    with pytest.raises(OSError, match=os.strerror(code)) as raised:
+        observability.listening_socket(0).close()
+    assert raised.value.errno == code
+
+
+@needs_ipv6
+def test_a_port_held_on_ipv6_alone_is_an_error_not_an_ipv4_socket() -> None:
+    """``[::]:port`` taken by an IPV6_V6ONLY socket: 0.0.0.0:port is still free, but a socket
+    there would leave an IPv6-only cluster's probes refused, with nothing in the log."""
+    with _SOCKET(socket.AF_INET6, socket.SOCK_STREAM) as held:
+        held.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        held.bind(("::", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        with pytest.raises(OSError, match="in use") as raised:
+            observability.listening_socket(port).close()
+    assert raised.value.errno == errno.EADDRINUSE
 
 
 def test_a_port_in_use_is_an_error_not_another_family() -> None:
