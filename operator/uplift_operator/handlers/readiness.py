@@ -3,8 +3,8 @@ cannot be healed is a WARNING, and ``/readyz`` is 503 while it pauses the operat
 
 kopf pauses every watch until the peering object its replicas share exists (a ClusterKopfPeering
 cluster-wide, a KopfPeering in each namespace when namespaced) and logs that only at debug level,
-while its liveness endpoint keeps answering 200. Namespaced, one missing KopfPeering pauses the
-whole operator, not its namespace: kopf 1.45 gates every watch of the process on one toggle set
+while the operator's ``/healthz`` keeps answering 200. Namespaced, one missing KopfPeering pauses
+the whole operator, not its namespace: kopf 1.45 gates every watch of the process on one toggle set
 (``operator_paused``, any toggle on pauses all), and each watched namespace adds a toggle that is
 on from the start and goes off only on an event of that namespace's peering object. A replica
 already running when the object goes keeps its toggle off; the next start pauses every
