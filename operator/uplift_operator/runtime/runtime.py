@@ -411,8 +411,14 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         except ValueError as exc:  # ConfigError included: a cost for a treatment it lacks
             raise UpliftError(f"model {uri} cannot be served: {exc}", 500) from None
         self._bind_metrics(uri)
-        self._warm_up()
-        self._start_campaigns(os.environ.get(CAMPAIGNS_FILE_ENV) or None)
+        try:
+            self._warm_up()
+            self._start_campaigns(os.environ.get(CAMPAIGNS_FILE_ENV) or None)
+        except BaseException:
+            # MLServer unloads a first load that fails, never a reload's new instance (the old
+            # one goes on): what this one set would stay next to the old one's.
+            self._withdraw_states()
+            raise
         self._publish_drain_token(drain_hook.token_file(os.environ))
         log.info("uplift model %s loaded from %s as version %s (learner %s, treatments %s)",
                  self.name, uri, self._engine.version, model.learner.name,
@@ -516,9 +522,10 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             m.report_token_file_refused.labels(**base).set(0)  # the load read a valid one
         m.errors.labels(**base, endpoint="drain", reason="forbidden")
         self._rows_without_unit = m.rows_without_unit.labels(**base)   # at zero from load
-        m.info.labels(**base, uri=uri, learner=engine.model.learner.name,
-                      salt=engine.config.salt,
-                      holdout_fraction=str(engine.config.holdout_fraction)).set(1)
+        # (model, version, uri, learner, salt, holdout_fraction): _withdraw_info
+        self._info = (self.name, engine.version, uri, engine.model.learner.name,
+                      engine.config.salt, str(engine.config.holdout_fraction))
+        m.info.labels(*self._info).set(1)
 
     # --- campaigns ------------------------------------------------------------------------
 
@@ -598,12 +605,24 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self.drain_cohorts()
             if not getattr(self, "_handed_over", False):
                 self._hand_over(time.time())
-        if getattr(self, "_m", None) is not None and not self._version_served():
+        self._withdraw_states()
+        return True
+
+    def _withdraw_states(self) -> None:
+        """Remove the gauges this instance set that nothing sets once it is gone: at its
+        unload, or when its load fails after its metrics were bound (MLServer never unloads a
+        reload's new instance that failed). Its counters stay (its version's go later:
+        ``_hand_over``)."""
+        if getattr(self, "_m", None) is None:
+            return
+        if not self._version_served():
             # States of a version no instance serves now (what is loaded, the campaigns and
             # token files refused, a campaign's exposure), never set again: gone at once, or
             # an alert on a file refused before a reload to another version fired for as long
-            # as the process ran. Its counters go later (_hand_over).
+            # as the process ran.
             self._m.forget_many(self.name, "version", (self._engine.version,), counters=False)
+        else:
+            self._withdraw_info()
         # Its ledgers leave with it; the next instance counts from zero under new ids.
         for name in list(getattr(self, "_period_ledgers", {})):
             self._remove_period_spend(name)
@@ -611,7 +630,20 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         # so a series it set already (the same entry refused) stays: _disown_refused.
         if getattr(self, "_refused_entries", None):
             self._export_refused_entries(set())
-        return True
+
+    def _withdraw_info(self) -> None:
+        """Remove this instance's ``uplift_model_info`` unless the model's loaded instance
+        exports the same series. A version still served keeps its other gauges (the loaded
+        instance sets the same series), but its info carries the URI, learner, salt and holdout
+        fraction too: a reload to the same version with any of them changed left the old
+        series next to the new one (two models loaded)."""
+        labels = getattr(self, "_info", None)
+        live = _LIVE.get(self.name)
+        if labels is None or (live is not None and live is not self
+                              and getattr(live, "_info", None) == labels):
+            return
+        with contextlib.suppress(KeyError):  # removed already (a failed load, then its unload)
+            self._m.info.remove(*labels)
 
     def _campaign_tick(self, now: float) -> None:
         """Apply a new version of the campaigns file, refresh the campaign gauges, count the

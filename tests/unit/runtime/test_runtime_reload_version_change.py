@@ -330,3 +330,71 @@ def test_a_campaign_the_new_version_rejects_keeps_the_old_versions_series_at_zer
         assert ("campaign", "mens") not in new._retired
     finally:
         model.unload(new)
+
+
+def _infos(model: Model) -> set[tuple[str, str, str]]:
+    """``uplift_model_info`` of the model: (version, uri, salt) of each series."""
+    return {(s.labels["version"], s.labels["uri"], s.labels["salt"])
+            for family in REGISTRY.collect() for s in family.samples
+            if s.name == "uplift_model_info" and s.labels.get("model") == model.name}
+
+
+@pytest.mark.parametrize("change", ["uri", "salt"])
+def test_a_reload_to_the_same_version_with_other_settings_leaves_one_model_info(
+        model: Model, womens_only: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    """MLServer reloads a model whose settings' version is unchanged (in operator pods, every
+    reload: the pod's version is fixed): another URI, salt or holdout fraction under the same
+    version. The unload removed no gauge of a version still served, so the old instance's
+    ``uplift_model_info{uri=old}`` stayed next to the new one's: two models "loaded"."""
+    monkeypatch.setenv("UPLIFT_SALT", "first")
+    old = model.load(OLD)
+    assert _infos(model) == {(OLD, str(model.trained), "first")}
+    if change == "uri":
+        model.artifacts[OLD] = womens_only
+    else:
+        monkeypatch.setenv("UPLIFT_SALT", "second")
+    new = model.reload(old, OLD)
+    try:
+        expected = {(OLD, str(model.artifacts.get(OLD, model.trained)),
+                     "second" if change == "salt" else "first")}
+        assert _infos(model) == expected
+    finally:
+        model.unload(new)
+    assert _infos(model) == set()
+
+
+def test_a_reload_to_the_same_version_and_settings_keeps_its_model_info(model: Model) -> None:
+    old = model.load(OLD)
+    new = model.reload(old, OLD)
+    try:
+        assert _infos(model) == {(OLD, str(model.trained), new._engine.config.salt)}
+    finally:
+        model.unload(new)
+
+
+@pytest.mark.parametrize(("version", "uri"), [(OLD, "other"), (OLD, "same"), (NEW, "other")])
+def test_a_reload_whose_new_instance_fails_after_its_metrics_leaves_no_model_info_of_it(
+        model: Model, womens_only: Path, monkeypatch: pytest.MonkeyPatch, version: str,
+        uri: str) -> None:
+    """MLServer never unloads the new instance of a reload whose load fails (only a first
+    load's): what it exported before it failed stayed, its ``uplift_model_info`` next to the
+    instance still served. The old instance's stays (the same series too)."""
+    old = model.load(OLD)
+    if uri == "other":
+        model.artifacts[version] = womens_only
+    served = _infos(model)
+
+    def broken(self: UpliftRuntime) -> None:
+        raise RuntimeError("warm-up failed")
+
+    monkeypatch.setattr(UpliftRuntime, "_warm_up", broken)
+    with pytest.raises(RuntimeError, match="warm-up failed"):
+        model.load(version)
+    try:
+        assert _infos(model) == served
+        assert runtime_module._LIVE[model.name] is old
+        if version == NEW:   # a version no instance serves: none of its states either
+            assert not STATES & model.series(NEW)
+    finally:
+        model.unload(old)
+    assert _infos(model) == set()
