@@ -22,17 +22,23 @@ SeldonDeployment CRD and the plain manifests' RBAC, once for each source of the 
   among them what makes Seldon's executor send data elsewhere (a graph ``endpoint`` or
   ``logger``), what Seldon copies onto the pods and Services (predictor and spec annotations and
   labels, a componentSpec's metadata, ``seldon.io/`` settings), scheduling of the pods' own
-  (``nodeName``, ``nodeSelector``, ``tolerations``, ...) and probes or hooks aimed at another
-  host; an ``Unconfined`` AppArmor profile once the CRD declares the field (Seldon 1.17.1's does
-  not: its schema keeps the field out before admission), while probes on the pod's own address
-  are admitted;
+  beyond the model's placement (``nodeName``, ``affinity``, ...) and probes or hooks aimed at
+  another host; an ``Unconfined`` AppArmor profile once the CRD declares the field (Seldon
+  1.17.1's does not: its schema keeps the field out before admission), while probes on the pod's
+  own address are admitted;
+- the model's placement (``spec.serving``: ``nodeSelector``, ``tolerations``,
+  ``imagePullSecrets``, ``priorityClassName``, rendered into every predictor) is admitted on
+  create and update, narrowed: a toleration of every taint (no key, or an empty one) or of a
+  control-plane taint (``node-role.kubernetes.io/``), and a ``system-node-critical`` or
+  ``system-cluster-critical`` priority class, are refused, in any predictor;
 - the chart's allow-lists hold every image and ServiceAccount to ``allowed.*`` as the operator
   does (whole match; the operator's runtime image always passes); the manifests have none;
 - the one Secret key the operator mounts (the report token, as a ``secret`` volume listing
   that key) is admitted; a volume of a whole Secret, or of Secrets projected, is refused;
 - with ``rbac.secretNames`` set, the chart's policy holds every env ``secretKeyRef`` and every
   ``secret`` volume to the model's own decision key and those names (what the operator
-  renders); the manifests do not (docs/security.md says so);
+  renders), and every ``imagePullSecrets`` name to those names; the manifests do not
+  (docs/security.md says so);
 - nobody else is judged: the administrator creates a privileged SeldonDeployment, and Seldon's
   status writes (another identity, the status subresource) go through. The operator never
   writes a SeldonDeployment's status (no RBAC for it); kopf only watches them.
@@ -109,9 +115,17 @@ PROBES = ("no probe or lifecycle hook of a SeldonDeployment of the uplift-operat
           "connect there from the node")
 POD_FIELDS = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount set only "
               "containers, volumes, securityContext, serviceAccountName, "
-              "automountServiceAccountToken and terminationGracePeriodSeconds, as rendered: no "
-              "nodeName, nodeSelector, affinity, tolerations, schedulerName, priorityClassName, "
-              "runtimeClassName, hostAliases, dnsConfig, imagePullSecrets or init containers")
+              "automountServiceAccountToken, terminationGracePeriodSeconds, nodeSelector, "
+              "tolerations, imagePullSecrets and priorityClassName, as rendered: no nodeName, "
+              "affinity, schedulerName, runtimeClassName, hostAliases, dnsConfig or init "
+              "containers")
+TOLERATIONS = ("every toleration of a SeldonDeployment of the uplift-operator ServiceAccount "
+               "names a taint key (none tolerates every taint) outside node-role.kubernetes.io/ "
+               "(the control plane's taints)")
+PRIORITY = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount take no "
+            "system-node-critical or system-cluster-critical priority class")
+PULL_SECRETS = ("every imagePullSecrets name of a SeldonDeployment of the uplift-operator "
+                "ServiceAccount is one of rbac.secretNames")
 IMAGES = ("every image of a SeldonDeployment of the uplift-operator ServiceAccount is the "
           "operator's runtime image or matches allowed.runtimeImages")
 ACCOUNTS = ("every serviceAccountName of a SeldonDeployment of the uplift-operator "
@@ -127,18 +141,32 @@ ALLOWED_IMAGES = [r"ghcr\.io/uplift-dev/uplift-runtime-canary:.*"]
 ALLOWED_ACCOUNTS = ["uplift-serving"]
 #: The Secrets _runtime's model names (its MLflow credentials, its report token).
 SECRET_NAMES = ["mlflow-credentials", "report-senders"]
+#: The pull Secret PLACEMENT names, also in the chart's rbac.secretNames.
+PULL_SECRET_NAMES = ["registry-pull"]
+#: spec.serving placement as services.upliftmodel passes it (RuntimeSettings.placement), within
+#: what the policy admits: a toleration by key and value, one by key alone (Exists).
+PLACEMENT: dict[str, Any] = {
+    "nodeSelector": {"node.kubernetes.io/pool": "inference"},
+    "tolerations": [
+        {"key": "dedicated", "operator": "Equal", "value": "inference", "effect": "NoSchedule"},
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+         "tolerationSeconds": 60}],
+    "imagePullSecrets": [{"name": "registry-pull"}],
+    "priorityClassName": "inference-high",
+}
 CANARY_IMAGE = "ghcr.io/uplift-dev/uplift-runtime-canary:0.2.0"
 CANARY = TrafficSplit("3", "4", 25)  # two predictors: every rule sees both
 
 
 def policy_docs(source: str) -> list[dict[str, Any]]:
     # The chart: `helm install uplift -n uplift-system` with both allow-lists and
-    # rbac.secretNames set.
+    # rbac.secretNames set (the model's Secrets and its pull Secret).
     return policies.policy_docs(
         source, "seldondeployments-policy.yaml", "seldondeployments-policy.yaml",
         "--set-json", f"allowed.runtimeImages={json.dumps(ALLOWED_IMAGES)}",
         "--set-json", f"allowed.serviceAccounts={json.dumps(ALLOWED_ACCOUNTS)}",
-        "--set-json", f"rbac.secretNames={json.dumps(SECRET_NAMES)}", name=POLICY)
+        "--set-json", f"rbac.secretNames={json.dumps(SECRET_NAMES + PULL_SECRET_NAMES)}",
+        name=POLICY)
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +286,7 @@ def test_the_operators_own_seldondeployment_is_admitted_on_create_and_update(
 def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
     changed = copy.deepcopy(manifest)
     meta, pod, container = changed["metadata"], _pod(changed), _container(changed)
+    stable_pod = _pod(changed, 0)
     security = container["securityContext"]
     predictor, graph = changed["spec"]["predictors"][0], changed["spec"]["predictors"][0]["graph"]
     unconfined = {f"container.apparmor.security.beta.kubernetes.io/{container['name']}":
@@ -365,11 +394,24 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
             "httpGet": {"host": metadata_service, "port": 80, "path": "/"}}),
         # Pod fields the operator never renders.
         "a node name": lambda: pod.update(nodeName="control-plane-1"),
-        "a node selector": lambda: pod.update(
-            nodeSelector={"node-role.kubernetes.io/control-plane": ""}),
         "control-plane tolerations": lambda: pod.update(tolerations=[
             {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
              "effect": "NoSchedule"}]),
+        # Placement beyond what the policy admits of spec.serving's.
+        "a legacy master toleration": lambda: pod.update(tolerations=[
+            {"key": "node-role.kubernetes.io/master", "operator": "Equal", "value": "",
+             "effect": "NoSchedule"}]),
+        "a toleration of every taint": lambda: pod.update(tolerations=[{"operator": "Exists"}]),
+        "a toleration of every taint by an empty key": lambda: pod.update(tolerations=[
+            {"key": "", "operator": "Exists", "effect": "NoExecute"}]),
+        "a toleration of every taint after an admitted one": lambda: pod.update(
+            tolerations=[*copy.deepcopy(PLACEMENT["tolerations"]), {"operator": "Exists"}]),
+        "the stable's pods tolerating every taint": lambda: stable_pod.update(
+            tolerations=[{"operator": "Exists"}]),
+        "a system-cluster-critical class": lambda: pod.update(
+            priorityClassName="system-cluster-critical"),
+        "the stable's pods system-node-critical": lambda: stable_pod.update(
+            priorityClassName="system-node-critical"),
         "node affinity": lambda: pod.update(affinity={"nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
                 {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In",
@@ -377,11 +419,11 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
         "host aliases": lambda: pod.update(hostAliases=[
             {"ip": "203.0.113.7", "hostnames": ["mlflow.mlflow.svc"]}]),
         "another scheduler": lambda: pod.update(schedulerName="my-scheduler"),
-        "a priority class": lambda: pod.update(priorityClassName="system-node-critical"),
+        "a system-node-critical class": lambda: pod.update(
+            priorityClassName="system-node-critical"),
         "a runtime class": lambda: pod.update(runtimeClassName="runc"),
         "DNS of its own": lambda: pod.update(
             dnsPolicy="None", dnsConfig={"nameservers": ["203.0.113.7"]}),
-        "image pull secrets": lambda: pod.update(imagePullSecrets=[{"name": "registry-creds"}]),
         "an init container": lambda: pod.update(initContainers=[
             {k: copy.deepcopy(v) for k, v in container.items() if k != "lifecycle"}
             | {"name": "setup"}]),
@@ -446,15 +488,20 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
     ("a startup probe at another host", PROBES),
     ("a hook at another host", PROBES),
     ("a node name", POD_FIELDS),
-    ("a node selector", POD_FIELDS),
-    ("control-plane tolerations", POD_FIELDS),
+    ("control-plane tolerations", TOLERATIONS),
+    ("a legacy master toleration", TOLERATIONS),
+    ("a toleration of every taint", TOLERATIONS),
+    ("a toleration of every taint by an empty key", TOLERATIONS),
+    ("a toleration of every taint after an admitted one", TOLERATIONS),
+    ("the stable's pods tolerating every taint", TOLERATIONS),
     ("node affinity", POD_FIELDS),
     ("host aliases", POD_FIELDS),
     ("another scheduler", POD_FIELDS),
-    ("a priority class", POD_FIELDS),
+    ("a system-node-critical class", PRIORITY),
+    ("a system-cluster-critical class", PRIORITY),
+    ("the stable's pods system-node-critical", PRIORITY),
     ("a runtime class", POD_FIELDS),
     ("DNS of its own", POD_FIELDS),
-    ("image pull secrets", POD_FIELDS),
     ("an init container", POD_FIELDS),
 ])
 def test_what_the_operator_never_renders_is_refused(
@@ -619,6 +666,67 @@ def test_the_chart_holds_secret_references_to_the_decision_key_and_rbac_secret_n
             operator_cluster.apply(manifest, PLURAL)
             stored = admin.get("seldondeployment", owner.name, NAMESPACE)
             assert _pod(stored) == _pod(manifest), what
+
+
+def _placed(owner: naming.Owner, split: TrafficSplit = CANARY,
+            **changes: Any) -> dict[str, Any]:
+    """The graph of a model with PLACEMENT (its keys as ``changes`` say) in every predictor."""
+    return _render(owner, split, placement={**PLACEMENT, **changes})
+
+
+def test_the_models_placement_is_admitted_on_create_and_update(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
+    """spec.serving's nodeSelector, tolerations (by key), imagePullSecrets (within the chart's
+    rbac.secretNames) and priorityClassName, rendered into every predictor: admitted when the
+    graph is created, when a canary is added and when the placement is edited; and the graph
+    rendered again without them."""
+    owner = _owner(admin, f"placed-{policy}")
+    operator_cluster.apply(_placed(owner, TrafficSplit("3")), PLURAL)
+    operator_cluster.apply(_placed(owner), PLURAL)
+    stored = admin.get("seldondeployment", owner.name, NAMESPACE)
+    assert len(stored["spec"]["predictors"]) == 2
+    for predictor in (0, 1):
+        assert {k: _pod(stored, predictor).get(k) for k in PLACEMENT} == PLACEMENT
+    # An edit: another pool, a toleration by key alone for every effect, another class.
+    edited = _placed(owner, nodeSelector={"node.kubernetes.io/pool": "inference-b",
+                                          "topology.kubernetes.io/zone": "eu-west-1a"},
+                     tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists"}],
+                     priorityClassName="inference-low")
+    operator_cluster.apply(edited, PLURAL)
+    stored = admin.get("seldondeployment", owner.name, NAMESPACE)
+    for predictor in (0, 1):
+        assert _pod(stored, predictor)["tolerations"] == [
+            {"key": "nvidia.com/gpu", "operator": "Exists"}]
+        assert _pod(stored, predictor)["priorityClassName"] == "inference-low"
+    operator_cluster.apply(_render(owner), PLURAL)  # as the operator renders it without
+
+
+def test_the_chart_holds_image_pull_secrets_to_rbac_secret_names(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
+    """With rbac.secretNames set, the kubelet's pulls (by the node's authority, as its secret
+    volumes) are held to those names: a pull Secret outside them, in any predictor, is refused
+    by the chart's policy; the manifests know no Secret names and admit it."""
+    owner = _owner(admin, f"pulled-{policy}")
+    operator_cluster.apply(_placed(owner), PLURAL)  # registry-pull: in rbac.secretNames
+    stable_outside = _placed(owner)
+    _pod(stable_outside, 0)["imagePullSecrets"] = [{"name": "payments-registry"}]
+    outside = {
+        "a pull Secret outside rbac.secretNames": _placed(
+            owner, imagePullSecrets=[{"name": "payments-registry"}]),
+        "a second pull Secret outside them": _placed(
+            owner, imagePullSecrets=[{"name": "registry-pull"}, {"name": "payments-registry"}]),
+        "the model's decision key as a pull Secret": _placed(
+            owner, imagePullSecrets=[{"name": naming.decision_key_secret(owner.name)}]),
+        "the stable's pull Secret outside them": stable_outside,
+    }
+    for what, manifest in outside.items():
+        if policy == "chart":
+            _refused(operator_cluster, manifest, PULL_SECRETS)
+        else:  # the plain manifests know no Secret names: any Secret of the namespace passes
+            operator_cluster.apply(manifest, PLURAL)
+            stored = admin.get("seldondeployment", owner.name, NAMESPACE)
+            assert _pod(stored) == _pod(manifest), what
+            assert _pod(stored, 0) == _pod(manifest, 0), what
 
 
 def _sidecar(manifest: dict[str, Any], image: str) -> dict[str, Any]:
