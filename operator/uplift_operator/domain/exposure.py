@@ -1801,14 +1801,16 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         return [time for time in times if time is not None and time > self.now]
 
     def budget_times(self) -> list[dt.datetime]:
-        """A completed ramp's next budget analysis (a ramp underway has its own times), and
-        the start of the next budget period while the status shows a spend: a pass is due
-        there, which shows the new period's (``roll_spend_over``) and, for a completed or
-        suspended ramp, reads it (``analysis_due``)."""
+        """A completed ramp's next budget analysis (a ramp underway has its own times), and,
+        while the campaign exposes (underway, completed or suspended), the start of the next
+        budget period: a pass is due there, which shows the new period's spend
+        (``roll_spend_over``) and, for a completed or suspended ramp, reads it
+        (``analysis_due``). Not for a campaign that exposes no one (rolled back, withdrawn,
+        ended): no pass a period for it, its figures roll over at its next pass."""
         s, economics = self.status, self.spec.economics
         times: list[dt.datetime] = []
         if (economics.budget_period is not None and self.budget_anchor is not None
-                and s.spend is not None and _budget_gates(self.spec)):
+                and exposing(s) and s.spend is not None and _budget_gates(self.spec)):
             _, end = budget.current_period(economics.budget_period, self.budget_anchor,
                                            self.now)
             if end is not None:

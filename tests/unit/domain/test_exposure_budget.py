@@ -633,3 +633,14 @@ def test_a_completed_ramp_reads_the_new_period_at_its_start() -> None:
     r = run(spec, s, T0 + DAY, judge).status
     assert (r.phase, r.spend, r.budget_remaining, r.last_analysis_at) == (
         Phase.HEALTHY, 0.0, 5000.0, T0 + DAY)
+
+
+def test_a_campaign_that_exposes_no_one_asks_for_no_pass_at_each_period() -> None:
+    # Rolled back: nothing to show at the period's start but figures its next pass rolls over;
+    # a pass a period (30 s in the demo) for every such campaign would be for nothing.
+    spec, judge = _ramp_with_spend(lambda now: 10.0)
+    s = run(spec, CampaignStatus(), T0 + 3 * MINUTE, judge).status
+    s = run(spec, s, T0 + 8 * MINUTE, judge).status
+    aborted = run(spec, s, T0 + 9 * MINUTE, judge, annotations={"uplift.dev/abort": "t"})
+    assert not exposure.exposing(aborted.status) and aborted.status.spend == 10.0
+    assert aborted.requeue_after is None or aborted.requeue_after > DAY
