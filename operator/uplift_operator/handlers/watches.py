@@ -82,7 +82,10 @@ def _observe(objects: WatchedObjects, plural: str, event: kopf.RawEvent,
     meta = body.metadata
     namespace, name = str(meta.namespace), str(meta.name)
     if event.get("type") == "DELETED":
-        objects.forget(plural, namespace, name, str(meta.uid))
+        # Buried at the deletion's version, not the kept body's: a read answered in between (a
+        # change the watch had not brought yet) would bring the object back for good.
+        objects.forget(plural, namespace, name, str(meta.uid),
+                       resource_version=_version(event["object"]) or None)
     else:
         objects.observe(plural, event["object"])
     return namespace, name
