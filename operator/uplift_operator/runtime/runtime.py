@@ -780,11 +780,18 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
         one, a version that left the split; its own counters at zero too, should the new
         instance not export them). This instance's own version too, unless a loaded instance
         of the model serves it (a reload to the same version): a reload to another version
-        (another URI, an alias moved) left every series of the old one for the life of the
-        process, and, keyed by (model, version), its hand-over with them, one more per
-        version. Each no sooner than ``FORGET_AFTER_SECONDS`` from now: the unload's drain has
-        just counted what was pending; a version's and a campaign's not before its decisions'
-        windows have closed (their reports still count under it)."""
+        left every series of the old one for the life of the process, and, keyed by (model,
+        version), its hand-over with them, one more per version. MLServer reloads only when
+        the new settings' ``parameters.version`` is unchanged or unset (a changed one loads
+        the new instance next to this one, no unload); the runtime's version then changes
+        only without ``UPLIFT_MODEL_VERSION``: new settings with neither ``model_version`` in
+        ``parameters.extra`` nor ``parameters.version`` whose URI resolves to another version
+        (``models:/m/4`` after ``/3``, an alias moved), or a changed ``model_version``. Never
+        in operator pods, which set ``UPLIFT_MODEL_VERSION`` to the pod's version: a changed
+        URI there is a reload to the same version (docs/runtime.md). Each no sooner than
+        ``FORGET_AFTER_SECONDS`` from now: the unload's drain has just counted what was
+        pending; a version's and a campaign's not before its decisions' windows have closed
+        (their reports still count under it)."""
         self._handed_over = True
         floor = now + FORGET_AFTER_SECONDS
         current = self._campaigns or {}

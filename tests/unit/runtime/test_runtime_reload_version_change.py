@@ -1,8 +1,12 @@
 """A model reloaded in the process to another version: the old version's series go.
 
 MLServer reloads a model by loading the new instance, then unloading the old one
-(``mlserver/registry.py`` ``_reload_model``); the new one may serve another version (another
-URI in model-settings.json, an alias moved, ``model_version`` changed). The unloaded instance
+(``mlserver/registry.py`` ``_reload_model``), when the new settings' ``parameters.version`` is
+unchanged or unset; the new instance serves another version of the runtime's only without
+``UPLIFT_MODEL_VERSION`` (which operator pods set to the pod's version): a URI that resolves to
+another version without a settings version or ``model_version``, or a changed
+``model_version``. The tests set ``UPLIFT_MODEL_VERSION`` per load to stand for it. The
+unloaded instance
 handed what it left to remove to "the next instance of the model and version", keyed by
 (model, version): an instance of another version never took it, so the entry stayed in
 ``_HANDED_OVER`` (one more per version reloaded away from), and every series of the old
