@@ -31,15 +31,17 @@ def _schema() -> dict[str, Any]:
 def test_the_rules_are_on_the_crd() -> None:
     item = _schema()["properties"]["treatments"]["items"]
     assert [r["rule"] for r in item["x-kubernetes-validations"]] == [
-        "!self.name.contains('--')", "!self.name.matches('^[0-9]') || self.name.size() <= 62"]
+        "!self.name.contains('--')", "!self.name.matches('^[0-9]') || self.name.size() <= 62",
+        "self.name != 'none'"]
     assert ("self.treatments.all(t, !t.name.matches('^[0-9]') || "
             "!self.treatments.exists(u, u.name == 't-' + t.name))") in [
         r["rule"] for r in _schema()["x-kubernetes-validations"]]
 
 
 def _admitted(names: list[str]) -> bool:
-    """The three rules, as Python."""
-    return (all("--" not in n and (not n[0].isdigit() or len(n) <= 62) for n in names)
+    """The four rules, as Python."""
+    return (all("--" not in n and (not n[0].isdigit() or len(n) <= 62) and n != "none"
+                for n in names)
             and all(not n[0].isdigit() or f"t-{n}" not in names for n in names))
 
 
@@ -55,11 +57,11 @@ def test_what_the_rules_admit_the_runtime_keys_take() -> None:
     alphabet = "a1t-"
     names = [n for size in range(1, 6) for n in map("".join, itertools.product(alphabet,
                                                                              repeat=size))
-             if _NAME.match(n)]
+             if _NAME.match(n)] + ["none"]  # the one name whose key is that of no treatment
     for pair in itertools.combinations(names, 2):
         if _admitted(list(pair)):
             assert _keys_fit(list(pair)), pair
-        elif "--" not in "".join(pair):  # refused only for a key shared
+        elif "--" not in "".join(pair):  # refused only for a key shared or reserved
             assert not _keys_fit(list(pair)), pair
 
 
@@ -68,3 +70,10 @@ def test_the_reviews_cases_and_the_longest_names() -> None:
     assert not _admitted(["1" + "a" * 62]) and not _keys_fit(["1" + "a" * 62])
     for longest in ("1" + "a" * 61, "a" * 63, "a-" * 31 + "a"):
         assert _admitted([longest]) and len(treatment_key(longest)) <= MAX_KEY_LENGTH
+
+
+def test_the_name_whose_key_is_that_of_no_treatment_is_refused() -> None:
+    # The one name whose key is ``none`` (what the runtime records when nothing is sent).
+    assert not _admitted(["none"]) and not _keys_fit(["none"])
+    assert not _admitted(["email", "none"]) and not _keys_fit(["email", "none"])
+    assert _admitted(["none-1", "non"]) and _keys_fit(["none-1", "non"])

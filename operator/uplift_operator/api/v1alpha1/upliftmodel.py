@@ -240,6 +240,8 @@ TREATMENT_DOUBLE_DASH = ("a treatment name must not contain '--': its key (metri
                          "would be one treatment")
 TREATMENT_KEY_TOO_LONG = ("a treatment name starting with a digit is at most 62 characters: its "
                           "key is prefixed 't_' and the runtime takes keys of at most 64")
+TREATMENT_NAME_RESERVED = ("treatment name 'none' is reserved: its key is the key of no treatment; "
+                           "rename the treatment")
 TREATMENT_KEYS_SHARED = ("treatments 't-<name>' and '<name>' (<name> starting with a digit) have "
                          "the same key 't_<name>': rename one")
 
@@ -257,6 +259,8 @@ class Treatment(ApiModel):
          "fieldPath": ".name"},
         {"rule": "!self.name.matches('^[0-9]') || self.name.size() <= 62",
          "message": TREATMENT_KEY_TOO_LONG, "fieldPath": ".name"},
+        {"rule": "self.name != 'none'", "message": TREATMENT_NAME_RESERVED,
+         "fieldPath": ".name"},
     ]})
 
 
