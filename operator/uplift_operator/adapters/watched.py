@@ -37,6 +37,11 @@ resourceVersion it had then, and a body of it no newer is not kept again (``obse
 pass sent before the object's deletion, answered before it and handled after its DELETED event,
 brought it back, and no event would drop it again. A newer body of it is kept (a graph the
 operator deleted that a finalizer holds: the watch still brings its changes).
+What the existence audit drops because its kind's LIST answered 404 twice in a row (the CRD
+not served) gets no tombstone (``forget(bury=False)``): it was not seen deleted, and should the
+404s have been wrong, the next GET or apply that finds it keeps it again at once (with a
+tombstone, a no-op apply at the same resourceVersion was not kept, and every pass read it from
+the API server until a newer version came).
 """
 
 from __future__ import annotations
@@ -138,18 +143,21 @@ class WatchedObjects:
                     self._objects.pop(key, None)
 
     def forget(self, plural: str, namespace: str, name: str, uid: str | None = None,
-               resource_version: str | None = None) -> None:
+               resource_version: str | None = None, *, bury: bool = True) -> None:
         """Drop the object of that name; with ``uid``, only if it is still that object (a
         DELETED event handled after the name was created again keeps the new one). The object
         dropped (``uid``, else the one kept) is remembered for ``TOMBSTONE_SECONDS`` at
         ``resource_version`` (else the one kept, else any), and ``observe`` refuses it unless
-        newer."""
+        newer; not with ``bury`` False: dropped for a doubt, not for its deletion (the existence
+        audit's "kind not served"), the next read or apply of it that finds it keeps it."""
         key = (plural, namespace, name)
         with self._lock:
             known = self._objects.get(key)
             mine = known is not None and (uid is None or uid_of(known) == uid)
             if mine:
                 del self._objects[key]
+            if not bury:
+                return
             dead = uid or (uid_of(known) if known is not None else "")
             if dead and dead != "None":
                 version = resource_version or (

@@ -42,10 +42,14 @@ by uid: a name taken again since is kept) and its readers woken (its model's pas
 campaigns file), whose next pass reads it from the API server and applies it again. The store,
 unlike kopf's index, can be corrected from here: no exit, and one LIST is enough (an object
 dropped while its DELETED event was on the way is dropped twice, and a read at the next pass
-answers for it). A LIST of a custom resource (a SeldonDeployment) answered 404 means that
-none exists: its CRD is not served (not installed, or removed), since a namespace that does not
-exist answers a LIST 200 and empty; what the store keeps of it is dropped and its readers woken
-the same way, the cause logged. A 403 still leaves its namespace unaudited.
+answers for it). A LIST of a custom resource (a SeldonDeployment) answered 404 at two audits
+in a row means that none exists: its CRD is not served (not installed, or removed), since a
+namespace that does not exist answers a LIST 200 and empty; what the store keeps of it is
+dropped (without a tombstone: a read or apply that finds it keeps it again) and its readers
+woken the same way, the cause logged. One 404 concludes nothing (logged): an API server answers
+404 for a while for a CRD it serves (its CRD cache not synced yet, kubernetes#115241, #71218,
+#104342), and the operator may not read CRDs by name to ask. A 403 still leaves its namespace
+unaudited.
 
 The audit task is supervised (``_supervised``): one that raises is logged and started again
 after ``RESTART_AFTER_SECONDS``, with what the audits found so far.
@@ -159,23 +163,25 @@ class ExistenceAudit:
 
 
 def _list_each(list_uids: Callable[[str | None], set[str]], namespaces: Sequence[str | None],
-               *, not_served_is_none: bool = False) -> tuple[set[str], dict[str, str], str]:
+               *, not_served_is_none: bool = False
+               ) -> tuple[set[str], dict[str, str], dict[str | None, str]]:
     """The uids listed, the namespaces that answered 403 or 404 (with the error): one such
     namespace concludes nothing of itself, but does not blind the audit of the others; and,
-    with ``not_served_is_none``, the error of a LIST answered 404 ('' if none), read as "none
-    exists" instead: a namespace that does not exist answers a LIST 200 and empty, so a 404 is
-    the kind itself not served (a custom resource whose CRD is not installed, or was removed).
-    Any other failure fails the whole LIST."""
+    with ``not_served_is_none``, the LISTs answered 404 (namespace, None cluster-wide → the
+    error) apart: a namespace that does not exist answers a LIST 200 and empty, so a 404 says
+    the kind itself is not served (a custom resource whose CRD is not installed, or was
+    removed), or an API server's CRD cache lags (``WatchedAudit`` concludes only on two in a
+    row). Any other failure fails the whole LIST."""
     listed: set[str] = set()
     unreadable: dict[str, str] = {}
-    not_served = ""
+    not_served: dict[str | None, str] = {}
     for namespace in namespaces:
         try:
             listed |= list_uids(namespace)
         except Exception as error:
             status = getattr(error, "status", None)
             if not_served_is_none and status == 404:
-                not_served = str(error)
+                not_served[namespace] = str(error)
                 continue
             if namespace is None or status not in (403, 404):
                 raise
@@ -199,6 +205,9 @@ class WatchedAudit:
     #: The waiting tasks that read an object of the kind (from its body).
     readers: Callable[[Mapping[str, Any]], Iterable[Key]]
     wakeups: Wakeups
+    #: Where the last successful audit's LIST answered 404 (namespaces, None cluster-wide):
+    #: only a second 404 in a row there says the kind is not served (see ``run``).
+    not_served: set[str | None] = field(default_factory=set)
 
     @property
     def custom(self) -> bool:
@@ -207,9 +216,18 @@ class WatchedAudit:
         return "/" in self.api_version
 
     async def run(self, executor: Executor) -> dict[str, tuple[str, str]]:
-        """One audit: the ghosts dropped (uid → (namespace, name)); none when the LIST failed."""
+        """One audit: the ghosts dropped (uid → (namespace, name)); none when the LIST failed.
+
+        A custom resource's LIST answered 404 says "none exists" (its CRD not served) only when
+        the last successful audit's LIST there answered 404 too: an API server answers 404 for
+        a while for a CRD it serves (its CRD cache not synced after a restart, one apiserver of
+        several behind: kubernetes#115241, #71218, #104342), and one 404 read as "none" dropped
+        every graph kept and woke every model. What the first 404 covers is left unaudited,
+        like a namespace that cannot be listed; what two in a row drop gets no tombstone
+        (``WatchedObjects.forget(bury=False)``): a read or apply that finds it keeps it."""
         kept = self.objects.kept(self.plural)  # before the LIST begins: see the module
         if not kept:  # nothing to compare with: no request
+            self.not_served = set()
             return {}
         namespaces: Sequence[str | None] = (
             [None] if self.all_namespaces else sorted({namespace for namespace, _, _
@@ -227,29 +245,46 @@ class WatchedAudit:
             logger.warning("existence audit of %s: the LIST failed, nothing concluded: %s",
                            self.kind, error)
             return {}
-        if not_served:
-            logger.warning("existence audit of %s: the API server does not serve %s (%s: its "
-                           "CRD is not installed, or was removed): none exists, and what the "
-                           "operator keeps of them is forgotten", self.kind,
-                           f"{self.plural}.{self.api_version}", not_served)
+        refused_before, self.not_served = self.not_served, set(not_served)
+        for namespace, answer in not_served.items():
+            where = "" if namespace is None else f" in namespace {namespace!r}"
+            if namespace in refused_before:
+                logger.warning("existence audit of %s: the API server does not serve %s%s (%s, "
+                               "and at the last audit too: its CRD is not installed, or was "
+                               "removed): none exists, and what the operator keeps of them is "
+                               "forgotten", self.kind, f"{self.plural}.{self.api_version}",
+                               where, answer)
+            else:
+                logger.warning("existence audit of %s: a LIST of %s%s answered 404 (%s): "
+                               "nothing concluded yet (an API server whose CRD cache lags "
+                               "answers so for a while); none exists if the next audit's LIST "
+                               "answers 404 too", self.kind, f"{self.plural}.{self.api_version}",
+                               where, answer)
+                if namespace is None:
+                    return {}
+        unserved = {namespace for namespace in not_served if namespace in refused_before}
+        doubtful = {namespace for namespace in not_served if namespace not in refused_before}
         for namespace in unreadable:
             logger.warning("existence audit of %s: namespace %r cannot be listed (%s): what the "
                            "operator keeps of it there is not audited", self.kind, namespace,
                            unreadable[namespace])
         ghosts: dict[str, tuple[str, str]] = {}
         for uid, (namespace, name, body) in sorted(kept.items()):
-            if uid in listed or namespace in unreadable:
+            if uid in listed or namespace in unreadable or namespace in doubtful:
                 continue
+            not_served_here = None in unserved or namespace in unserved
             ghosts[uid] = (namespace, name)
-            self.objects.forget(self.plural, namespace, name, uid)  # not a name taken again
+            # By uid: not a name taken again. Not served is no deletion seen: no tombstone.
+            self.objects.forget(self.plural, namespace, name, uid, bury=not not_served_here)
             readers = sorted(self.readers(body))
             woken = ", ".join(f"{kind} {space}/{reader}" for kind, space, reader in readers)
             logger.warning("%s %s/%s (uid %s) is gone from the API server but was still kept in "
                            "memory (%s): forgotten, %s", self.kind, namespace, name, uid,
-                           "its kind is not served" if not_served else
+                           "its kind is not served" if not_served_here else
                            "its DELETED event never came: a watch listed again after a gap",
                            f"and the pass of {woken} woken to "
-                           + ("read it again" if not_served else "apply it again") if woken
+                           + ("read it again" if not_served_here else "apply it again")
+                           if woken
                            else "and nothing reads it")
             for key in readers:
                 self.wakeups.wake(key)

@@ -4,7 +4,13 @@ LIST failed, nothing concluded", every interval), and namespaced it read as "nam
 listed" (a namespace that does not exist answers 200 and empty): either way the graphs kept
 were never dropped, and their models kept reading them as serving. Now a 404 of a custom
 resource's LIST means none exists: what is kept is forgotten and its readers woken, the cause
-said; a 403 still leaves its namespace unaudited, and a core kind's 404 concludes nothing."""
+said; a 403 still leaves its namespace unaudited, and a core kind's 404 concludes nothing.
+
+One 404 is not enough (a review's reproduction, /tmp/final-kubefix/repro_404.py): an API server
+answers 404 for a CRD it serves while its CRD cache syncs (kubernetes#115241, #71218, #104342),
+and one such answer dropped every graph kept and woke every model; the graphs so dropped were
+also tombstoned, so a GET or a no-op apply that found them again did not keep them. Now only two
+audits in a row answered 404 say "not served", and what that drops gets no tombstone."""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from uplift_operator.adapters.kube import KubeError
-from uplift_operator.adapters.watched import WatchedObjects
+from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.handlers import watches
 from uplift_operator.handlers.existence import WatchedAudit
 from uplift_operator.handlers.scheduling import Wakeups
@@ -33,25 +39,42 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 
 
 class Refusing:
-    def __init__(self, status: int) -> None:
+    """Each LIST answers ``status`` (one per audit from ``answers`` first, when given: an int
+    refuses, a set of uids answers); a GET or an apply finds the graph as kept."""
+
+    def __init__(self, status: int, *answers: int | set[str]) -> None:
         self.status = status
+        self.answers = list(answers)
         self.lists: list[str | None] = []
 
     def list_uids(self, api_version: str, plural: str, namespace: str | None = None, *,
                   label_selector: str = "") -> set[str]:
         self.lists.append(namespace)
-        raise KubeError(f"list {plural}: {self.status} the server could not find the "
-                        "requested resource", self.status)
+        answer = self.answers.pop(0) if self.answers else self.status
+        if isinstance(answer, set):
+            return answer
+        raise KubeError(f"list {plural}: {answer} the server could not find the "
+                        "requested resource", answer)
+
+    def get(self, *_: object) -> dict[str, object]:
+        return _graph()
+
+    def apply(self, *_: object) -> dict[str, object]:
+        return _graph()  # a no-op server-side apply: the same resourceVersion
 
 
-def _kept_graph() -> WatchedObjects:
+def _graph(namespace: str = "ns", uid: str = "g1") -> dict[str, object]:
+    return {"metadata": {"name": "m", "namespace": namespace, "uid": uid,
+                         "resourceVersion": "5", "labels": dict(watches.GRAPH_LABELS),
+                         "ownerReferences": [{"kind": "UpliftModel", "name": "m", "uid": "u1",
+                                              "apiVersion": "uplift.dev/v1alpha1"}]},
+            "status": {"state": "Available"}}
+
+
+def _kept_graph(*namespaces: str) -> WatchedObjects:
     objects = WatchedObjects([GRAPHS], selectors={GRAPHS: watches.GRAPH_LABELS})
-    objects.observe(GRAPHS, {
-        "metadata": {"name": "m", "namespace": "ns", "uid": "g1", "resourceVersion": "5",
-                     "labels": dict(watches.GRAPH_LABELS),
-                     "ownerReferences": [{"kind": "UpliftModel", "name": "m", "uid": "u1",
-                                          "apiVersion": "uplift.dev/v1alpha1"}]},
-        "status": {"state": "Available"}})
+    for index, namespace in enumerate(namespaces or ("ns",)):
+        objects.observe(GRAPHS, _graph(namespace, "g1" if index == 0 else f"g{index + 1}"))
     return objects
 
 
@@ -64,15 +87,92 @@ def test_a_crd_not_served_drops_what_is_kept_and_wakes_its_readers(
     audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, all_namespaces,
                          watches.graph_readers, wakeups)
     with caplog.at_level(logging.WARNING, logger="uplift_operator.handlers.existence"):
+        assert asyncio.run(audit.run(executor)) == {}  # one 404: nothing concluded yet
+        assert objects.get(GRAPHS, "ns", "m") is not None and not woken.is_set()
+        assert "answered 404" in caplog.text and "nothing concluded yet" in caplog.text
         assert asyncio.run(audit.run(executor)) == {"g1": ("ns", "m")}
     assert objects.get(GRAPHS, "ns", "m") is None and woken.is_set()
-    assert api.lists == [None if all_namespaces else "ns"]
-    assert ("the API server does not serve seldondeployments.machinelearning.seldon.io/v1 "
-            "(list seldondeployments: 404") in caplog.text
+    assert api.lists == [None if all_namespaces else "ns"] * 2
+    assert "the API server does not serve seldondeployments.machinelearning.seldon.io/v1" \
+        in caplog.text
+    assert "(list seldondeployments: 404" in caplog.text
     assert "its kind is not served" in caplog.text
-    assert "nothing concluded" not in caplog.text and "cannot be listed" not in caplog.text
+    assert "the LIST failed" not in caplog.text and "cannot be listed" not in caplog.text
     # Nothing kept now: the next audit lists nothing.
-    assert asyncio.run(audit.run(executor)) == {} and len(api.lists) == 1
+    assert asyncio.run(audit.run(executor)) == {} and len(api.lists) == 2
+    # Not seen deleted: no tombstone, a GET that finds it keeps it again.
+    live = WatchedCluster(api, objects)  # type: ignore[arg-type]
+    assert live.get(GRAPH_API, GRAPHS, "ns", "m") is not None
+    assert objects.get(GRAPHS, "ns", "m") is not None
+
+
+@pytest.mark.parametrize("all_namespaces", [True, False])
+def test_one_spurious_404_drops_nothing(executor: ThreadPoolExecutor,
+                                        all_namespaces: bool) -> None:
+    """The review's reproduction: an API server whose CRD cache lags answers one LIST 404;
+    the next answers the graph. Nothing dropped, no model woken."""
+    objects, wakeups = _kept_graph(), Wakeups()
+    woken = wakeups.register(MODEL, uid="u1")
+    api = Refusing(404, 404, {"g1"}, 404, {"g1"})
+    audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, all_namespaces,
+                         watches.graph_readers, wakeups)
+    for _ in range(4):  # 404, 200, 404, 200: never two 404s in a row
+        assert asyncio.run(audit.run(executor)) == {}
+    assert objects.get(GRAPHS, "ns", "m") is not None and not woken.is_set()
+    assert len(api.lists) == 4
+
+
+def test_a_failed_list_between_two_404s_does_not_end_the_row(
+        executor: ThreadPoolExecutor) -> None:
+    """As with the other audits, a LIST that fails otherwise says nothing either way."""
+    objects = _kept_graph()
+    api = Refusing(404, 404, 500, 404)
+    audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, True,
+                         watches.graph_readers, Wakeups())
+    assert asyncio.run(audit.run(executor)) == {}
+    assert asyncio.run(audit.run(executor)) == {}  # the 500: nothing concluded
+    assert asyncio.run(audit.run(executor)) == {"g1": ("ns", "m")}
+
+
+def test_two_404s_in_a_row_are_counted_per_namespace(executor: ThreadPoolExecutor) -> None:
+    """Namespaced, a namespace's 404 after another namespace's says nothing of it yet."""
+    objects = _kept_graph("a", "b")
+
+    class PerNamespace(Refusing):
+        def __init__(self) -> None:
+            super().__init__(404)
+            self.refused = ["a", "b", "b"]  # audit 1 refuses a, 2 and 3 refuse b
+
+        def list_uids(self, api_version: str, plural: str, namespace: str | None = None, *,
+                      label_selector: str = "") -> set[str]:
+            self.lists.append(namespace)
+            if namespace == self.refused[0]:
+                raise KubeError(f"list {plural}: 404 not found", 404)
+            return {"g1"} if namespace == "a" else {"g2"}
+
+    api = PerNamespace()
+    audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, False,
+                         watches.graph_readers, Wakeups())
+    assert asyncio.run(audit.run(executor)) == {}
+    api.refused.pop(0)
+    assert asyncio.run(audit.run(executor)) == {}  # b's first 404
+    assert objects.get(GRAPHS, "b", "m") is not None
+    api.refused.pop(0)
+    assert asyncio.run(audit.run(executor)) == {"g2": ("b", "m")}
+    assert objects.get(GRAPHS, "a", "m") is not None and objects.get(GRAPHS, "b", "m") is None
+
+
+def test_what_not_served_dropped_is_kept_again_by_a_no_op_apply(
+        executor: ThreadPoolExecutor) -> None:
+    """The CRD served again (or the 404s wrong): the pass woken applies the graph, the API
+    server answers it unchanged (same resourceVersion), and the store keeps it at once."""
+    objects, api = _kept_graph(), Refusing(404)
+    audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, True,
+                         watches.graph_readers, Wakeups())
+    asyncio.run(audit.run(executor))
+    assert asyncio.run(audit.run(executor)) == {"g1": ("ns", "m")}
+    WatchedCluster(api, objects).apply({}, GRAPHS)  # type: ignore[arg-type]
+    assert objects.get(GRAPHS, "ns", "m") is not None
 
 
 def test_a_namespace_forbidden_is_still_left_unaudited(
