@@ -45,11 +45,13 @@ class Refusing:
 
     def __init__(self) -> None:
         self.refuse, self.generation, self.patches = True, 1, 0
+        self.annotations: dict[str, str] = {}
         self._versions = itertools.count(2)
 
     def read_live(self, *_: Any) -> dict[str, Any]:
         return {"metadata": {"name": "m", "namespace": "ns", "uid": "u1",
                              "generation": self.generation,
+                             "annotations": dict(self.annotations),
                              "resourceVersion": str(next(self._versions))}, "status": {}}
 
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
@@ -77,8 +79,9 @@ def _decide(_: dict[str, Any], __: dt.datetime) -> PassResult:
 
 
 def _passes(cluster: Refusing, clock: Clock, runner_steps: list[str]) -> list[float | None]:
-    """Run a pass per step ("pass"; "edit": the spec changes first; "accept": the next write
-    succeeds), advancing the clock by each returned delay, as ``run_passes`` would wait."""
+    """Run a pass per step ("pass"; "edit": the spec changes first; "annotate": a request
+    annotation is set first; "accept": the next write succeeds), advancing the clock by each
+    returned delay, as ``run_passes`` would wait."""
     async def go() -> list[float | None]:
         delays: list[float | None] = []
         with ThreadPoolExecutor(1) as pool:
@@ -87,6 +90,8 @@ def _passes(cluster: Refusing, clock: Clock, runner_steps: list[str]) -> list[fl
             for step in runner_steps:
                 if step == "edit":
                     cluster.generation += 1
+                if step == "annotate":
+                    cluster.annotations["uplift.dev/abort"] = f"token-{clock.now}"
                 cluster.refuse = step != "accept"
                 delay = await runner.run_once(KEY, BODY, _decide, lambda *_: None)
                 delays.append(delay)
@@ -125,6 +130,16 @@ def test_a_conflict_whose_read_back_shows_an_edit_retries_soon() -> None:
     0.5 s and counted as a first conflict."""
     cluster, clock = Refusing(), Clock()
     delays = _passes(cluster, clock, ["pass"] * 5 + ["edit", "pass"])
+    assert (delays[4] or 0.0) > 5.0
+    assert delays[5:] == [CONFLICT_RETRY_SECONDS, 1.0]
+
+
+def test_a_conflict_whose_read_back_shows_a_new_annotation_retries_soon() -> None:
+    """A manual request (``uplift.dev/abort``) annotated meanwhile, the spec unchanged: what the
+    pass decides on changed, decided again in 0.5 s and counted as a first conflict (an abort
+    must not wait out a back-off of up to 75 s)."""
+    cluster, clock = Refusing(), Clock()
+    delays = _passes(cluster, clock, ["pass"] * 5 + ["annotate", "pass"])
     assert (delays[4] or 0.0) > 5.0
     assert delays[5:] == [CONFLICT_RETRY_SECONDS, 1.0]
 
