@@ -63,7 +63,7 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
 from uplift_operator.domain import promql
 from uplift_operator.domain import templates as templating
 from uplift_operator.domain.gates import DEFAULT_SANITY_BAND, margin_of
-from uplift_operator.model.keys import treatment_key, treatment_keys
+from uplift_operator.model.keys import NONE, treatment_key, treatment_keys
 
 __all__ = ["CUSTOM_CONSTANT_FALLBACK", "CUSTOM_MIN_SAMPLES", "EXPERIMENT_IMMUTABLE",
            "LATENCY_NEEDS_VERSION", "MAX_ATTRIBUTION_WINDOW_SECONDS", "ConstantFallback",
@@ -807,11 +807,31 @@ class ModelContract:
     treatments: Mapping[str, str] | None = None
 
 
+def _unservable_treatments(subject: str, treatments: Mapping[str, str]) -> list[str]:
+    """The runtime's refusal of a version's treatments (``treatment_keys`` when it loads the
+    version, ``runtime.engine``), whichever of them the spec lists: a version trained before
+    the trainer refused them (an arm named ``None``, whose key is that of no treatment) is
+    refused here rather than deployed to pods that never load it."""
+    names = list(treatments.values())
+    try:
+        reserved = [name for name in names if treatment_key(name) == NONE]
+        if not reserved:
+            treatment_keys(names)
+    except ValueError as error:  # a key too long, shared, or a name with none
+        return [f"{subject} cannot be served: {error}; retrain it"]
+    if reserved:
+        return [f"{subject} scores a treatment whose key is {NONE!r} ({reserved[0]!r}), the key "
+                "of no treatment: the serving runtime refuses to load it; retrain with the arm "
+                "renamed"]
+    return []
+
+
 def validate_against_model(spec: UpliftModelSpec, contract: ModelContract) -> list[str]:
     """``spec.treatments`` and ``spec.features`` against the version the spec resolves to."""
     problems: list[str] = []
     subject = f"version {contract.version} of {contract.model!r}"
     if contract.treatments is not None:
+        problems.extend(_unservable_treatments(subject, contract.treatments))
         scored = ", ".join(f"{name} ({key})" for key, name in sorted(contract.treatments.items()))
         for index, treatment in enumerate(spec.treatments):
             key = treatment_key(treatment.name)
