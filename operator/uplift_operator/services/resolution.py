@@ -1353,15 +1353,27 @@ def _duration(interval: dt.timedelta) -> str:
 
 
 def _inputs(signature: Mapping[str, Any] | None) -> tuple[dict[str, str] | None, frozenset[str]]:
-    """Named column inputs of a signature (a tensor signature names none: None)."""
+    """Named column inputs of a signature (a tensor signature names none: None).
+
+    A column listed twice is taken as its first required entry, else its first: a signature
+    logged before 8e83c4ac lists a ``long`` ``unit_id`` feature twice, the required feature
+    (what the model takes) and then the optional string id (read last, a spec declaring the
+    feature numeric was refused)."""
     columns = (signature or {}).get("inputs")
     if not isinstance(columns, list) or not columns:
         return None, frozenset()
     named = [c for c in columns if isinstance(c, dict) and isinstance(c.get("name"), str)]
     if len(named) != len(columns):
         return None, frozenset()
-    inputs = {str(c["name"]): str(c.get("type", "")) for c in named}
-    return inputs, frozenset(str(c["name"]) for c in named if c.get("required", True))
+    inputs: dict[str, str] = {}
+    required: set[str] = set()
+    for column in named:
+        name, needed = str(column["name"]), bool(column.get("required", True))
+        if name not in inputs or (needed and name not in required):
+            inputs[name] = str(column.get("type", ""))
+        if needed:
+            required.add(name)
+    return inputs, frozenset(required)
 
 
 def _treatments(tag: str | None) -> dict[str, str] | None:
