@@ -36,9 +36,10 @@ from uplift_operator.handlers.scheduling import (
 from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
-__all__ = ["CONFLICT_BACKOFF_SECONDS", "CONFLICT_RETRY_SECONDS", "PRUNED_RETRY_SECONDS",
-           "Conflicts", "OwnWrites", "PassRunner", "PrunedFields", "config_of", "deleted",
-           "exit_to_list_afresh", "now", "runner", "task_ended"]
+__all__ = ["CONFLICT_BACKOFF_SECONDS", "CONFLICT_RETRY_SECONDS", "DECISION_FIELDS",
+           "PRUNED_RETRY_SECONDS", "Conflicts", "OwnWrites", "PassRunner", "PrunedFields",
+           "config_of", "decision_change", "deleted", "exit_to_list_afresh", "now", "runner",
+           "task_ended"]
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +122,36 @@ def _decided_on(body: Mapping[str, Any] | None) -> tuple[object, str]:
     return meta.get("generation"), repr(sorted((meta.get("annotations") or {}).items()))
 
 
+#: The status fields that name what a pass decides (a rollback, an abort, a promotion, a step,
+#: a weight), of an UpliftModel or a Campaign: a refused write that would change one of them
+#: is retried soon even in a streak of conflicts (``Conflicts.refused``).
+DECISION_FIELDS = ("phase", "stableVersion", "canaryVersion", "canaryWeight", "currentStep",
+                   "abortedVersion", "emergencyRolledBackVersion", "desiredVersion",
+                   "modelVersion", "exposurePercent", "suspendedExposurePercent",
+                   "rolledBackGeneration")
+
+
+def decision_change(current: Mapping[str, Any], decided: Mapping[str, Any]) -> str | None:
+    """What ``decided`` (a status a pass would write) changes of the decision ``current`` (the
+    status it decided on) records (``DECISION_FIELDS``), as a comparable string; None when it
+    changes none of it (gate verdicts, times, messages only)."""
+    changed = {name: decided.get(name) for name in DECISION_FIELDS
+               if decided.get(name) != current.get(name)}
+    return repr(sorted(changed.items())) if changed else None
+
+
 @dataclass
 class _Conflicting:
     since: float  # when the conflicts in a row began (the clock of ``Conflicts.refused``)
     count: int
     seen: tuple[object, str] | None  # ``_decided_on`` of the last read-back (None: unread)
+    last: float  # when the last of them was refused
+    told: float  # the wait it was given
+    #: The decision change the last of them would have written (``decision_change``), and since
+    #: when the same one has been refused.
+    decision: str | None = None
+    decision_since: float = 0.0
+    backoffs: int = 0  # the waits given that backed off (not ``first``)
 
 
 @dataclass
@@ -136,12 +162,19 @@ class Conflicts:
     A 409 says the object changed while its pass decided: the first is decided again in
     ``first`` seconds, on the object as a read found it (``OwnWrites``), as is one whose
     read-back shows a change of what the pass decides on (its spec or annotations: someone
-    edited it meanwhile; counted as a first one again). Any other conflict in a row (another
-    writer that keeps changing the status, a write refused whatever it decides) backs off as a
-    pass that raised does (``domain.retry.backoff``, from ``backoff_first`` up to ``cap``): each
-    retry is a whole decision, its Prometheus and MLflow reads, a read and a write, and at 0.5 s
-    for ever that was two of each a second per resource. A write that succeeds (or a pass with
-    nothing to write) ends the count (``cleared``). Time is passed in."""
+    edited it meanwhile; counted as a first one again), and one that ends no streak: the last
+    refusal longer ago than the wait it was given plus ``cap`` (the passes between raised, an
+    API server outage: a lone 409 an hour later is not "again"). A refused write that would
+    change the decision itself (``decision_change``: a rollback, an abort, a promotion, a step)
+    is retried in ``first`` seconds too, in a streak as well, for up to ``cap`` seconds after
+    that same decision was first refused (someone else's writes to labels or finalizers must
+    not hold a due rollback for a minute; but a decision refused whatever happens backs off
+    after that). Any other conflict in a row (another writer that keeps changing the status, a
+    write refused whatever it decides) backs off as a pass that raised does
+    (``domain.retry.backoff``, from ``backoff_first`` up to ``cap``): each retry is a whole
+    decision, its Prometheus and MLflow reads, a read and a write, and at 0.5 s for ever that
+    was two of each a second per resource. A write that succeeds (or a pass with nothing to
+    write) ends the count (``cleared``). Time is passed in."""
 
     first: float = CONFLICT_RETRY_SECONDS
     backoff_first: float = CONFLICT_BACKOFF_FIRST_SECONDS
@@ -149,19 +182,34 @@ class Conflicts:
     _by_uid: dict[str, _Conflicting] = field(default_factory=dict)
 
     def refused(self, uid: str, live: Mapping[str, Any] | None, at: float,
-                spread: float) -> tuple[float, int]:
+                spread: float, decision: str | None = None) -> tuple[float, int]:
         """A status write of ``uid`` was refused 409 at ``at`` (seconds, any monotonic
-        clock), and read back as ``live`` (None: not read). (Seconds until the pass decides
-        again, conflicts in a row with nothing changed: 1 for a first one.)"""
+        clock), and read back as ``live`` (None: not read); ``decision``: what it would have
+        changed of the decision (``decision_change``; None: nothing). (Seconds until the pass
+        decides again, conflicts in a row with nothing changed: 1 for a first one.)"""
         seen = None if live is None else _decided_on(live)
         known = self._by_uid.get(uid)
-        if known is None or (None not in (seen, known.seen) and seen != known.seen):
-            self._by_uid[uid] = _Conflicting(at, 1, seen)
+        if (known is None or (None not in (seen, known.seen) and seen != known.seen)
+                or at - known.last > known.told + self.cap):
+            self._by_uid[uid] = _Conflicting(at, 1, seen, at, self.first, decision, at)
             return self.first, 1
         known.count += 1
         known.seen = seen or known.seen
-        return backoff(at - known.since, spread, first=self.backoff_first,
-                       cap=self.cap), known.count
+        if decision != known.decision:
+            known.decision, known.decision_since = decision, at
+        if decision is not None and at - known.decision_since < self.cap:
+            delay = self.first
+        else:
+            delay = backoff(at - known.since, spread, first=self.backoff_first, cap=self.cap)
+            known.backoffs += 1
+        known.last, known.told = at, delay
+        return delay, known.count
+
+    def backoffs(self, uid: str) -> int:
+        """How many of the conflicts in a row of ``uid`` were given a back-off (1: the last
+        one began it)."""
+        known = self._by_uid.get(uid)
+        return 0 if known is None else known.backoffs
 
     def cleared(self, uid: str) -> None:
         """A pass of ``uid`` wrote its status, or had nothing to write: no conflict in a row."""
@@ -374,7 +422,7 @@ class PassRunner:
                     # included), refused again, twice a second until the watch caught up.
                     self.own_writes.wrote(uid, live)
                 outcome.result = "conflict"
-                return self._conflict(key, uid, live)
+                return self._conflict(key, uid, live, decision_change(current, expected))
             self.conflicts.cleared(uid)
             self.own_writes.wrote(uid, written)
             self.own_statuses[uid] = status_digest((written or {}).get("status"))
@@ -407,13 +455,15 @@ class PassRunner:
                                       [event.reason for event in result.events if event.decision])
         return result.requeue_after
 
-    def _conflict(self, key: Key, uid: str, live: Mapping[str, Any] | None) -> float:
+    def _conflict(self, key: Key, uid: str, live: Mapping[str, Any] | None,
+                  decision: str | None) -> float:
         """The status write of ``uid`` was refused 409 (``live``: the object as read back, or
-        None): when its pass decides again (``Conflicts``), said once when the passes back off,
-        since a status that stays unwritten shows nothing else."""
+        None; ``decision``: what it would have changed of the decision, ``decision_change``):
+        when its pass decides again (``Conflicts``), said once when the passes back off, since
+        a status that stays unwritten shows nothing else."""
         delay, in_a_row = self.conflicts.refused(uid, live, self.clock(),
-                                                 spread_of("/".join(key)))
-        if in_a_row == 2:
+                                                 spread_of("/".join(key)), decision)
+        if delay != self.conflicts.first and self.conflicts.backoffs(uid) == 1:  # it began
             logger.warning("%s %s/%s: its status write was refused 409 again (the object keeps "
                            "changing while its pass decides, with neither its spec nor its "
                            "annotations changed: another writer of its status?); deciding "
@@ -421,6 +471,10 @@ class PassRunner:
                            "succeeds (a watch event that changes what it decides on still "
                            "wakes it at once)",
                            *key, delay, self.conflicts.cap)
+        elif in_a_row >= 2 and decision is not None and delay == self.conflicts.first:
+            logger.info("%s %s/%s changed while its pass decided (%d in a row); its decision "
+                        "changes (%s): deciding again in %.1f s", *key, in_a_row, decision,
+                        delay)
         else:
             logger.info("%s %s/%s changed while its pass decided (%d in a row); deciding "
                         "again in %.1f s", *key, in_a_row, delay)

@@ -2,7 +2,10 @@
 decided again every 0.5 s for ever, each retry a whole decision, a read and a write (a review's
 reproduction: 10 s of a persistent 409, 20 decisions and 20 PATCHes). The first conflict, and
 one whose read-back shows the spec or annotations changed, still retry in 0.5 s; a write that
-succeeds ends the count. No sleeping: the runner's clock is the test's."""
+succeeds ends the count, and so does a silence longer than the last wait plus the cap (an
+outage's raising passes between). A refused write that changes the decision (a rollback) is
+retried in 0.5 s even in a streak, for up to a minute. No sleeping: the runner's clock is the
+test's."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from uplift_operator.handlers.common import (
     CONFLICT_RETRY_SECONDS,
     Conflicts,
     PassRunner,
+    decision_change,
 )
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.services.common import PassResult
@@ -46,13 +50,16 @@ class Refusing:
     def __init__(self) -> None:
         self.refuse, self.generation, self.patches = True, 1, 0
         self.annotations: dict[str, str] = {}
+        #: The status read back: the decision ``_decide`` takes, written by another pass.
+        self.status: dict[str, Any] = {"phase": "Progressing"}
         self._versions = itertools.count(2)
 
     def read_live(self, *_: Any) -> dict[str, Any]:
         return {"metadata": {"name": "m", "namespace": "ns", "uid": "u1",
                              "generation": self.generation,
                              "annotations": dict(self.annotations),
-                             "resourceVersion": str(next(self._versions))}, "status": {}}
+                             "resourceVersion": str(next(self._versions))},
+                "status": dict(self.status)}
 
     def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
                      patch: Mapping[str, Any], resource_version: str | None = None,
@@ -71,17 +78,24 @@ BODY = kopf.Body({"metadata": {"name": "m", "namespace": "ns", "uid": "u1",
 
 
 _DECISIONS = itertools.count()
+#: What ``_decide`` decides (besides its message): as the status read back, but after a
+#: "rollback" step.
+_DECIDED: dict[str, Any] = {}
 
 
 def _decide(_: dict[str, Any], __: dt.datetime) -> PassResult:
-    """A status that differs at every pass: every pass writes."""
-    return PassResult({"phase": "Progressing", "message": f"pass {next(_DECISIONS)}"}, (), None)
+    """A status that differs at every pass (its message): every pass writes."""
+    return PassResult({"phase": "Progressing", **_DECIDED,
+                       "message": f"pass {next(_DECISIONS)}"}, (), None)
 
 
 def _passes(cluster: Refusing, clock: Clock, runner_steps: list[str]) -> list[float | None]:
     """Run a pass per step ("pass"; "edit": the spec changes first; "annotate": a request
-    annotation is set first; "accept": the next write succeeds), advancing the clock by each
-    returned delay, as ``run_passes`` would wait."""
+    annotation is set first; "rollback": the pass decides a rollback from now on; "accept":
+    the next write succeeds), advancing the clock by each returned delay, as ``run_passes``
+    would wait."""
+    _DECIDED.clear()
+
     async def go() -> list[float | None]:
         delays: list[float | None] = []
         with ThreadPoolExecutor(1) as pool:
@@ -92,6 +106,9 @@ def _passes(cluster: Refusing, clock: Clock, runner_steps: list[str]) -> list[fl
                     cluster.generation += 1
                 if step == "annotate":
                     cluster.annotations["uplift.dev/abort"] = f"token-{clock.now}"
+                if step == "rollback":
+                    _DECIDED.update(phase="Degraded", stableVersion="1",
+                                    abortedVersion="2", canaryWeight=0)
                 cluster.refuse = step != "accept"
                 delay = await runner.run_once(KEY, BODY, _decide, lambda *_: None)
                 delays.append(delay)
@@ -156,3 +173,53 @@ def test_conflicts_are_counted_per_object_and_dropped_when_it_is_forgotten() -> 
     conflicts.cleared("u1")
     conflicts.cleared("u2")
     assert len(conflicts) == 0
+
+
+def test_a_streak_is_ended_by_a_long_silence() -> None:
+    """The passes between raised (an API server outage): a lone 409 an hour after the last is
+    a first one, not a second in a row that waits 60 to 75 s."""
+    conflicts = Conflicts()
+    live = {"metadata": {"uid": "u1", "generation": 1}}
+    assert conflicts.refused("u1", live, 0.0, 1.0) == (CONFLICT_RETRY_SECONDS, 1)
+    assert conflicts.refused("u1", live, 3600.0, 1.0) == (CONFLICT_RETRY_SECONDS, 1)
+    assert conflicts.refused("u1", live, 3600.5, 1.0) == (1.0, 2)
+
+
+def test_a_streak_backing_off_at_the_cap_goes_on() -> None:
+    """A retry that comes when its longest wait ran out (and its pass took a while) is still
+    the same streak: the back-off stays at the cap."""
+    conflicts, at, delay = Conflicts(), 0.0, 0.0
+    live = {"metadata": {"uid": "u1", "generation": 1}}
+    for _ in range(12):
+        delay, _count = conflicts.refused("u1", live, at, 1.0)
+        at += delay + 10.0  # each pass takes 10 s on top of its wait
+    assert delay == CONFLICT_BACKOFF_SECONDS * (1 + JITTER)
+    assert conflicts.refused("u1", live, at, 1.0)[0] == delay
+
+
+def test_a_refused_rollback_retries_soon_in_a_streak(caplog: pytest.LogCaptureFixture) -> None:
+    """Someone else's writes (labels, finalizers) conflict for minutes: the passes back off. A
+    rollback then decided, refused, is not held up to 75 s: it is decided again in 0.5 s, for
+    up to a minute of refusals of that decision, then backs off as any other."""
+    cluster, clock = Refusing(), Clock()
+    with caplog.at_level(logging.INFO, logger="uplift_operator.handlers.common"):
+        delays = _passes(cluster, clock, ["pass"] * 10 + ["rollback"] + ["pass"] * 130)
+    assert (delays[9] or 0.0) >= CONFLICT_BACKOFF_SECONDS
+    rollback = [delay or 0.0 for delay in delays[10:]]
+    soon = list(itertools.takewhile(lambda delay: delay == CONFLICT_RETRY_SECONDS, rollback))
+    assert len(soon) == int(CONFLICT_BACKOFF_SECONDS / CONFLICT_RETRY_SECONDS)  # 60 s of them
+    assert rollback[len(soon)] >= CONFLICT_BACKOFF_SECONDS  # then backed off, at the cap
+    told = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(told) == 1  # the back-off said once, when it began
+    assert "its decision changes" in caplog.text and "abortedVersion" in caplog.text
+
+
+def test_a_decision_change_is_what_the_status_names() -> None:
+    current = {"phase": "Progressing", "stableVersion": "1", "canaryVersion": "2",
+               "canaryWeight": 10, "currentStep": 1, "message": "a"}
+    assert decision_change(current, {**current, "message": "b", "lastAnalysisAt": "t"}) is None
+    assert decision_change(current, {**current, "currentStep": 2}) is not None
+    assert decision_change(current, {**current, "canaryVersion": None, "canaryWeight": 0,
+                                     "abortedVersion": "2"}) is not None
+    assert decision_change({"phase": "Progressing", "exposurePercent": 5.0},
+                           {"phase": "Progressing", "exposurePercent": 10.0}) is not None
