@@ -264,6 +264,11 @@ class _Down:
     #: The alias the poller may read (its probe): reads of the identity's others planned
     #: before it was found down are not sent (``refresh``).
     probe: AliasKey | None = None
+    #: ``probe`` was handed back by the sweep that failed and no reader has sent it yet: it is
+    #: planned at every look until one does (``_probes``). Else a look that came before a
+    #: reader took it (a loaded machine) dropped it, and the registry's aliases waited an
+    #: interval for the next probe.
+    unsent: bool = False
 
 
 #: An alias due to be read again, with its refresh interval.
@@ -541,7 +546,7 @@ class Resolver:
                 # The probe's turn, stamped as it is sent: a probe planned (``_probes``) but
                 # left waiting for a reader is handed out again at the next look, not an
                 # interval later.
-                down.probed, down.probe = now, key
+                down.probed, down.probe, down.unsent = now, key, False
         _scope, model, alias = key
         # Read ``ahead`` early: its answer is taken as it stands for that much less.
         ref = ModelReference.model_validate({"registeredModel": model, "alias": alias,
@@ -609,10 +614,10 @@ class Resolver:
                 clients: Mapping[AliasKey, Registry | None], at: dt.datetime) -> list[DueAlias]:
         """``due`` without the aliases of the identities found unreachable (``_down``), but
         for each such identity's most overdue one when its probe is due (an interval after the
-        last probe sent): it is handed out now, and stamped when a reader sends it
-        (``refresh``), the next probe an interval on. Stamped here, a probe planned while
-        every reader was busy (and so dropped at the next look's plan) was lost for a whole
-        interval. Under ``_lock``."""
+        last probe sent, or the probe a failed sweep handed back, not sent yet): it is handed
+        out now, and stamped when a reader sends it (``refresh``), the next probe an interval
+        on. Stamped here, a probe planned while every reader was busy (and so dropped at the
+        next look's plan) was lost for a whole interval. Under ``_lock``."""
         kept: list[DueAlias] = []
         probing: set[Hashable] = set()
         for key, interval in due:
@@ -620,7 +625,8 @@ class Resolver:
             down = self._down.get(identity)
             if down is None:
                 kept.append((key, interval))
-            elif identity not in probing and at >= down.probed + interval:
+            elif identity not in probing and (at >= down.probed + interval
+                                              or (down.unsent and down.probe == key)):
                 probing.add(identity)
                 down.probe = key
                 kept.append((key, interval))
@@ -689,6 +695,7 @@ class Resolver:
                 down = self._down.setdefault(
                     _identity(client, aliases[0][0][0]), _Down(now))
                 down.probe = due[0][0] if due else None
+                down.unsent = down.probe is not None
             return due[:1]
         took = dt.timedelta(seconds=time.monotonic() - began)
         self._heard(aliases[0][0][0])
