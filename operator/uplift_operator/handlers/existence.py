@@ -51,8 +51,12 @@ woken the same way, the cause logged. One 404 concludes nothing (logged): an API
 #104342), and the operator may not read CRDs by name to ask. A 403 still leaves its namespace
 unaudited.
 
-The audit task is supervised (``_supervised``): one that raises is logged and started again
-after ``RESTART_AFTER_SECONDS``, with what the audits found so far.
+Each audit runs under its own guard (``audit_forever``): one that raises is logged and the
+others go on (one child raising at every run blocked the audits after it for good). The audit
+task is supervised (``_supervised``): one that raises all the same is logged and started again
+after ``RESTART_AFTER_SECONDS``, with what the audits found so far, and audits at once then (it
+used to sleep a whole interval first: 5 s + 10 minutes without an audit); raising again at once,
+the wait doubles, up to ``AUDIT_SECONDS``.
 """
 
 from __future__ import annotations
@@ -331,18 +335,32 @@ async def audit_forever(audits: Sequence[ExistenceAudit], executor: Executor, *,
                         interval: float = AUDIT_SECONDS, exit_delay: float = 0.0,
                         exit_cap: float = 0.0, scrapes: Callable[[], int] = observability.scrapes,
                         exit: Callable[[str], None] = exit_to_list_afresh,
-                        children: Sequence[WatchedAudit] = ()) -> None:
-    """Audit each kind every ``interval``: the ``children`` kept in memory first (their ghosts
-    dropped and their readers woken), then the kinds with waiting tasks, at whose first ghosts
-    the process counts and logs them and exits once a scrape saw the count
-    (``scraped_after_count``: ``exit_delay`` at least, ``exit_cap`` at most)."""
+                        children: Sequence[WatchedAudit] = (),
+                        first_delay: float | None = None) -> None:
+    """Audit each kind every ``interval`` (the first ``first_delay`` from now, else
+    ``interval``): the ``children`` kept in memory first (their ghosts dropped and their
+    readers woken), then the kinds with waiting tasks, at whose first ghosts the process counts
+    and logs them and exits once a scrape saw the count (``scraped_after_count``:
+    ``exit_delay`` at least, ``exit_cap`` at most). An audit that raises is logged, and the
+    others go on."""
     observability.ghosts_audited([audit.kind for audit in audits])
+    delay = interval if first_delay is None else first_delay
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(delay)
+        delay = interval
         for child in children:
-            await child.run(executor)
+            try:
+                await child.run(executor)
+            except Exception:
+                logger.exception("the existence audit of %s failed; the other audits go on, "
+                                 "and it runs again in %.0f s", child.kind, interval)
         for audit in audits:
-            ghosts = await audit.run(executor)
+            try:
+                ghosts = await audit.run(executor)
+            except Exception:
+                logger.exception("the existence audit of %s failed; the other audits go on, "
+                                 "and it runs again in %.0f s", audit.kind, interval)
+                continue
             if not ghosts:
                 continue
             for uid, (kind, namespace, name) in sorted(ghosts.items()):
@@ -377,25 +395,36 @@ def start(memo: kopf.Memo, *, restart_after: float = RESTART_AFTER_SECONDS) -> N
                     ("ConfigMap", "v1", watches.CONFIG_MAP_PLURAL, watches.file_readers))]
     exit_delay, exit_cap = exit_wait(config.metrics_port, config.metrics_scrape_interval)
     memo["existence_audit"] = asyncio.create_task(_supervised(
-        lambda: audit_forever(audits, memo["pass_executor"], exit_delay=exit_delay,
-                              exit_cap=exit_cap, children=children),
+        lambda restarted: audit_forever(audits, memo["pass_executor"], exit_delay=exit_delay,
+                                        exit_cap=exit_cap, children=children,
+                                        first_delay=0.0 if restarted else None),
         restart_after), name="existence-audit")
 
 
-async def _supervised(auditing: Callable[[], Coroutine[Any, Any, None]],
-                      restart_after: float) -> None:
+async def _supervised(auditing: Callable[[bool], Coroutine[Any, Any, None]],
+                      restart_after: float, *, most: float = AUDIT_SECONDS) -> None:
     """Run ``auditing`` until it returns (the process exits) or is cancelled (``stop``); one
     that raises is logged and started again after ``restart_after`` seconds, with what the
-    audits found so far (their ``missing``) kept. Unsupervised, an unexpected exception ended
-    the audit, silently, for the process's life: no ghost was found again until a restart."""
+    audits found so far (their ``missing``) kept, told it is a restart (``auditing(True)``:
+    it audits at once, not after a whole interval). One that raises again sooner than ``most``
+    after it started waits twice as long each time, up to ``most`` (an audit raising at once,
+    restarted at once, would list every kind every few seconds). Unsupervised, an unexpected
+    exception ended the audit, silently, for the process's life: no ghost was found again
+    until a restart."""
+    loop = asyncio.get_running_loop()
+    wait, restarted = restart_after, False
     while True:
+        began = loop.time()
         try:
-            await auditing()
+            await auditing(restarted)
             return
         except Exception:
-            logger.exception("the existence audit failed; it starts again in %gs",
-                             restart_after)
-        await asyncio.sleep(restart_after)
+            if loop.time() - began >= most:  # it ran a while: not raising at once
+                wait = restart_after
+            logger.exception("the existence audit failed; it starts again in %gs, and "
+                             "audits at once then", wait)
+        await asyncio.sleep(wait)
+        wait, restarted = min(wait * 2, most), True
 
 
 @kopf.on.cleanup(id="stop_existence_audit")  # kopf runs one handler per id and activity

@@ -2,7 +2,12 @@
 is logged and the audit started again after a short wait, with what it found so far; it was a
 bare task, and one exception ended it silently for the process's life (no ghost found again
 until a restart). Cancelled at shutdown (``stop``), or returned (the process exits), it is not
-started again."""
+started again.
+
+Restarted, it audits at once: it slept a whole interval first, so the first audit after a
+restart came 5 s + 10 minutes later; raising again at once, it waits twice as long each time,
+up to the interval. Each audit runs under its own guard: one child audit raising at every run
+blocked the audits after it for good."""
 
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ import pytest
 from uplift_operator import settings
 from uplift_operator.adapters.watched import WatchedObjects
 from uplift_operator.handlers import existence
-from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.handlers.existence import audit_forever
+from uplift_operator.handlers.scheduling import Key, Wakeups
 
 
 class _Auditing:
@@ -26,10 +32,13 @@ class _Auditing:
     def __init__(self, *runs: str) -> None:
         self.runs = list(runs)
         self.started: list[list[Any]] = []
+        self.first_delays: list[float | None] = []
         self.cancelled = 0
 
-    async def __call__(self, audits: list[Any], *_: Any, **__: Any) -> None:
+    async def __call__(self, audits: list[Any], *_: Any, first_delay: float | None = None,
+                       **__: Any) -> None:
         self.started.append(audits)
+        self.first_delays.append(first_delay)
         run = self.runs.pop(0) if self.runs else "wait"
         if run == "raise":
             raise RuntimeError("a bug in the audit")
@@ -70,6 +79,8 @@ def test_an_audit_that_raises_is_logged_and_started_again(
     with caplog.at_level(logging.ERROR, logger="uplift_operator.handlers.existence"):
         asyncio.run(go())
     assert len(auditing.started) == 3 and auditing.cancelled == 1
+    # The first run waits an interval (the audits' state is fresh); a restart audits at once.
+    assert auditing.first_delays == [None, 0.0, 0.0]
     # The same audits each time: what they found missing so far is kept across a restart.
     assert auditing.started[0] is auditing.started[1] is auditing.started[2]
     failed = [r for r in caplog.records if "the existence audit failed" in r.getMessage()]
@@ -88,3 +99,102 @@ def test_an_audit_that_returns_is_not_started_again(monkeypatch: pytest.MonkeyPa
 
     asyncio.run(go())
     assert len(auditing.started) == 1
+
+
+def test_a_restart_waiting_an_interval_first_waits_no_more(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through ``audit_forever`` itself: the run a restart starts audits before any interval
+    (an hour here) has passed; the first run of the process does not."""
+    audited: list[str] = []
+
+    class Child:
+        kind = "SeldonDeployment"
+
+        async def run(self, pool: object) -> dict[str, tuple[str, str]]:
+            audited.append("child")
+            return {}
+
+    async def go(first_delay: float | None) -> None:
+        task = asyncio.create_task(audit_forever(
+            [], None,  # type: ignore[arg-type]
+            interval=3600.0, children=[Child()],  # type: ignore[list-item]
+            first_delay=first_delay))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go(None))
+    assert audited == []
+    asyncio.run(go(0.0))
+    assert audited == ["child"]
+
+
+def test_a_child_audit_that_raises_does_not_block_the_others(
+        caplog: pytest.LogCaptureFixture) -> None:
+    order: list[str] = []
+
+    class Broken:
+        kind = "SeldonDeployment"
+
+        async def run(self, pool: object) -> dict[str, tuple[str, str]]:
+            order.append("broken")
+            raise RuntimeError("a bug in one audit")
+
+    class Child:
+        kind = "ConfigMap"
+
+        async def run(self, pool: object) -> dict[str, tuple[str, str]]:
+            order.append("child")
+            return {}
+
+    class Kind:
+        kind = "UpliftModel"
+
+        async def run(self, pool: object) -> dict[str, Key]:
+            order.append("kind")
+            if len(order) <= 3:
+                raise RuntimeError("a bug in a kind's audit")
+            return {}
+
+    async def go() -> None:
+        task = asyncio.create_task(audit_forever(
+            [Kind(), Kind()], None, interval=0.01,  # type: ignore[list-item, arg-type]
+            children=[Broken(), Child()]))  # type: ignore[list-item]
+        for _ in range(500):
+            if len(order) >= 8:
+                break
+            await asyncio.sleep(0.01)
+        assert not task.done()
+        task.cancel()
+
+    with caplog.at_level(logging.ERROR, logger="uplift_operator.handlers.existence"):
+        asyncio.run(go())
+    assert order[:8] == ["broken", "child", "kind", "kind"] * 2
+    failed = [r.getMessage() for r in caplog.records]
+    assert "the existence audit of SeldonDeployment failed; the other audits go on" in failed[0]
+    assert any("the existence audit of UpliftModel failed" in m for m in failed)
+
+
+def test_raising_again_at_once_the_restarts_back_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An audit that raises as soon as it starts is not restarted every 5 s for ever (each
+    restart audits at once: every kind listed every few seconds): the wait doubles up to
+    ``most``."""
+    waits: list[float] = []
+    restarts: list[bool] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    async def auditing(restarted: bool) -> None:
+        restarts.append(restarted)
+        if len(restarts) == 6:
+            return
+        raise RuntimeError("a bug in the audit")
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    asyncio.run(existence._supervised(auditing, 5.0, most=600.0))
+    assert waits == [5.0, 10.0, 20.0, 40.0, 80.0]
+    assert restarts == [False, True, True, True, True, True]
