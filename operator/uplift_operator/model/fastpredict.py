@@ -12,14 +12,20 @@ error). Models with categorical splits or more than one tree per iteration are n
 
 Compiling reads scikit-learn's private fields (``_predictors``, ``_loss``,
 ``_baseline_prediction``, the node record's field names). Another scikit-learn may lay them out
-otherwise: a model that fails to compile (``AttributeError``, ``KeyError``, ``ValueError``,
-``TypeError``, ``IndexError``) is scored by sklearn's own predict, the failure is cached with the
-model (not retried per request) and logged once per process.
+otherwise, or keep the names and change what they mean. So a compiled forest is checked once,
+when it is compiled (the first small batch: the runtime's warm-up at load), against sklearn's
+own predictions on probe rows: that batch's rows, a row of NaN, and rows at and past the split
+thresholds (:func:`_probe_rows`). A model that fails to compile (``AttributeError``,
+``KeyError``, ``ValueError``, ``TypeError``, ``IndexError``), whose compiled forest raises on the
+probe rows, or whose predictions there differ from sklearn's by more than ``TOLERANCE``
+(relative) is scored by sklearn's own predict; the failure is cached with the model (not
+retried per request) and logged once per process.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +37,9 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 SMALL_BATCH = 64  # rows; above this sklearn's per-tree loop over rows is faster
+#: How far (relative) compiled predictions may differ from sklearn's on the probe rows: the sum
+#: of the trees' values in another order differs in the last bits only.
+TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -107,21 +116,76 @@ _LAYOUT_ERRORS = (AttributeError, KeyError, ValueError, TypeError, IndexError)
 _warned = False
 
 
+def _warn(model: Any, why: str) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        import sklearn
+
+        log.warning("small-batch prediction: cannot compile %s under scikit-learn %s (%s); "
+                    "scoring with sklearn's predict (slower for small batches)",
+                    type(model).__name__, sklearn.__version__, why)
+
+
 def _compile(model: Any) -> CompiledForest | None:
     """:func:`compile_hgb`, or ``None`` (sklearn's predict) when this scikit-learn's private
     layout is not the one it reads; logged the first time only."""
-    global _warned
     try:
         return compile_hgb(model)
     except _LAYOUT_ERRORS as error:
-        if not _warned:
-            _warned = True
-            import sklearn
-
-            log.warning("small-batch prediction: cannot compile %s under scikit-learn %s "
-                        "(%s: %s); scoring with sklearn's predict (slower for small batches)",
-                        type(model).__name__, sklearn.__version__, type(error).__name__, error)
+        _warn(model, f"{type(error).__name__}: {error}")
         return None
+
+
+def _probe_rows(compiled: CompiledForest, x: FloatArray) -> FloatArray:
+    """``x`` (the batch compiled for), a row of NaN (each split's missing side), and rows at the
+    lowest, middle and highest threshold each feature is split at and past the highest (both
+    sides of ``<=``); a feature no split reads is 0."""
+    n_features = x.shape[1]
+    split = ~compiled.is_leaf
+    features, thresholds = compiled.feature[split], compiled.threshold[split]
+    extra = np.zeros((5, n_features))
+    extra[0] = np.nan
+    for f in range(n_features):
+        at = thresholds[(features == f) & np.isfinite(thresholds)]
+        if len(at):
+            low, mid, high = np.quantile(at, (0.0, 0.5, 1.0), method="nearest")
+            extra[1:, f] = low, mid, high, high + max(1.0, abs(high))
+    return np.concatenate([x, extra])
+
+
+def _checked(model: Any, x: FloatArray) -> tuple[CompiledForest | None, bool]:
+    """The compiled forest of ``model`` if it predicts what sklearn predicts on the probe rows
+    (:func:`_probe_rows`), else ``None``; and whether that answer is to be kept (not when
+    sklearn itself cannot predict these rows: they are no evidence about the forest)."""
+    compiled = _compile(model)
+    if compiled is None:
+        return None, True
+    try:
+        probes = _probe_rows(compiled, x)
+    except _LAYOUT_ERRORS as error:
+        _warn(model, f"probe rows: {type(error).__name__}: {error}")
+        return None, True
+    try:
+        expected = np.asarray(model.predict_proba(probes)[:, 1] if compiled.link == "logit"
+                              else model.predict(probes), dtype=np.float64)
+    except Exception:  # sklearn's own path answers (or raises) for these rows
+        return None, False
+    try:
+        with np.errstate(all="ignore"):
+            got = compiled.predict(probes)
+    except (*_LAYOUT_ERRORS, ArithmeticError) as error:
+        _warn(model, f"its compiled forest raised on probe rows: {type(error).__name__}: {error}")
+        return None, True
+    # relative to the largest prediction: near 0 a regressor's sums differ in the last bits
+    bound = TOLERANCE * float(np.max(np.abs(expected), initial=0.0))
+    if got.shape != expected.shape or not bool(np.all(np.abs(got - expected) <= bound)):
+        worst = (float(np.max(np.abs(got - expected))) if got.shape == expected.shape
+                 else math.nan)
+        _warn(model, f"its compiled predictions differ from sklearn's on probe rows (by up to "
+                     f"{worst:.3g}): the private layout means something else here")
+        return None, True
+    return compiled, True
 
 
 def fast_response(model: Any, x: FloatArray, *, proba: bool) -> FloatArray | None:
@@ -134,7 +198,9 @@ def fast_response(model: Any, x: FloatArray, *, proba: bool) -> FloatArray | Non
     try:
         compiled = _COMPILED[model]
     except KeyError:
-        compiled = _COMPILED[model] = _compile(model)  # None too: a failure is not retried
+        compiled, keep = _checked(model, np.asarray(x, dtype=np.float64))
+        if keep:  # None too: a failure is not retried
+            _COMPILED[model] = compiled
     if compiled is None:
         return None
     if proba != (compiled.link == "logit"):
