@@ -39,8 +39,9 @@ def test_the_trainer_refuses_an_arm_named_none(synth: pd.DataFrame) -> None:
 
 
 def test_the_operator_refuses_an_upliftmodel_treatment_named_none() -> None:
-    """The CRD's ``Name`` pattern admits ``none`` (no rule refuses it yet): the operator's own
-    check of the keys says so before anything is deployed."""
+    """The API server refuses a treatment named ``none`` (a CEL rule since ea889490); an object
+    stored before that rule keeps it, and the operator's own check of the keys says so before
+    anything is deployed."""
     spec = _model(**{"treatments": [{"name": "mens-e-mail"}, {"name": "none"}]}).spec
     problems = validation.validate_upliftmodel(spec, BUILTIN_TEMPLATES)
     assert any(p.startswith("spec.treatments: treatment 'none': its key 'none' is reserved")
