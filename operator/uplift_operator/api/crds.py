@@ -123,6 +123,12 @@ UPLIFTMODEL = CrdDefinition(
         _column("Stable", ".status.stableVersion", description="Stable model version"),
         _column("Canary", ".status.canaryVersion", description="Canary model version"),
         _column("Weight", ".status.canaryWeight", "integer", description="Canary traffic %"),
+        # What the graph carries, which Stable/Canary/Weight (the decided split) are not while
+        # it is behind: an emergency rollback's restore, an apply refused.
+        _column("Serving", ".status.servingSplit",
+                description="Traffic split the serving graph carries, as last read or applied "
+                            "(e.g. v1 0%, v2 100% while an emergency rollback's restored "
+                            "version starts)"),
         # 0-based, as status.currentStep: named so, since messages and events say "step 1/3".
         _column("StepIndex", ".status.currentStep", "integer",
                 description="Ramp step index, from 0 (messages and events count steps from 1)"),

@@ -87,7 +87,7 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
     UpliftModelStatus,
 )
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain import gates, ramp, stuck, validation
+from uplift_operator.domain import gates, ramp, serving_split, stuck, validation
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.domain.canary import (
@@ -382,6 +382,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     status.conditions = _alias_shared(status.conditions, current.conditions, spec, holding,
                                       freed, waiting, generation, now)
     status.conditions = status_logic.serving_failed(status.conditions, failure, generation, now)
+    status.serving_split = _serving_split(child, decision.traffic, applied, deps)
     # Degraded while a condition has said for longer than a grace that the spec has not taken
     # effect (Argo CD's health passes the phase through); Ready and every decision as decided.
     published = stuck.model_phase(status.phase, status.message, status.conditions,
@@ -736,7 +737,8 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
     conditions = [c for c in conditions if c.type != cond.READY] + (
         [stored_ready] if stored_ready is not None else [])
     decided = decision.status.model_copy(update={
-        "conditions": conditions, "phase": current.phase, "message": current.message})
+        "conditions": conditions, "phase": current.phase, "message": current.message,
+        "serving_split": _serving_split(child, decision.traffic, applied, deps)})
     held = invalid_pass(decided, generation, problems, now)
     events = [Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events]
     events += _apply_failed(current.conditions, decided.conditions, applied)
@@ -1854,6 +1856,23 @@ def _split_stamped_once_applied(decided: UpliftModelStatus, current: UpliftModel
             or current.split_applied_at == now):
         return decided
     return decided.model_copy(update={"split_applied_at": current.split_applied_at})
+
+
+def _serving_split(child: Mapping[str, Any] | None, traffic: TrafficSplit | None,
+                   applied: Applied | None, deps: Dependencies) -> str | None:
+    """``status.servingSplit``: the split the serving graph carries once the pass is done, in
+    words (``domain.serving_split``). The decided ``traffic`` once the graph carries it (this
+    pass applied it, or found it there: ``applied`` without an error, nor a re-render queued),
+    else the graph's predictors' traffic as this pass read it (an apply refused, no split
+    decided), None without a graph. A status at rest says the same at every pass (no write)."""
+    if traffic is not None and applied is not None and applied.error is None and (
+            applied.queued is None):
+        return serving_split.describe(_describe_weights(traffic).items())
+    if child is None:
+        return None
+    # The backend reads the graph's weights whatever split it is asked about.
+    return serving_split.describe(
+        deps.backend.observe(child, traffic or TrafficSplit("")).weights)
 
 
 def _split_of(status: UpliftModelStatus) -> TrafficSplit | None:

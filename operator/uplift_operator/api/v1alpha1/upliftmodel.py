@@ -54,6 +54,7 @@ __all__ = [
     "PLACEMENT_FIELDS",
     "REGISTERED_MODEL_PATTERN",
     "RUNTIME_IMAGE_PATTERN",
+    "SERVING_SPLIT_LENGTH",
     "TOLERATION_EXISTS_VALUE",
     "TOLERATION_NO_KEY",
     "TOLERATION_SECONDS_EFFECT",
@@ -749,6 +750,11 @@ class UpliftModelSpec(ApiModel):
     ]})
 
 
+#: The longest ``status.servingSplit`` (``domain.serving_split.describe`` words at most 8
+#: predictors of 16-character versions, well within it).
+SERVING_SPLIT_LENGTH = 256
+
+
 class UpliftModelStatus(RampStatus):
     """Observed state of an UpliftModel; a pure function of what the operator observed."""
 
@@ -779,6 +785,17 @@ class UpliftModelStatus(RampStatus):
                     "while it does not resolve (MLflow unreachable, the alias gone), the last "
                     "version it resolved to.")
     canary_weight: int = Field(default=0, ge=0, le=100, description="Percent of traffic to canary.")
+    serving_split: str | None = Field(
+        default=None, max_length=SERVING_SPLIT_LENGTH,
+        description="The traffic split the serving graph carries, as the operator last read or "
+                    "applied it: each predictor's version and traffic percent, versions in "
+                    "ascending order (e.g. 'v1 0%, v2 100%'). It differs from stableVersion, "
+                    "canaryVersion and canaryWeight (the decided split) while the graph is "
+                    "behind the decision: an emergency rollback's restore (the replaced stable "
+                    "keeps the traffic until the restored version serves), an apply refused "
+                    "(ServingApplied False), a hand edit not reverted yet. The split the graph "
+                    "declares, which Seldon routes by once it has reconciled it. Absent without "
+                    "a graph (and from statuses written before this field).")
     canary_started_at: dt.datetime | None = Field(
         default=None, description="When the canary version was deployed; its own counts (drift, "
                                   "predicted uplift) are taken since then.")
