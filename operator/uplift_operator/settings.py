@@ -3,7 +3,8 @@
 Every option can be set as ``--flag`` or as ``UPLIFT_<FLAG>`` in the environment (the chart sets
 the environment), except the repeatable ones, whose variable is the plural, comma-separated:
 ``UPLIFT_NAMESPACES``, ``UPLIFT_PROMETHEUS_HEADERS``, ``UPLIFT_ALLOWED_TRACKING_URIS``,
-``UPLIFT_ALLOWED_RUNTIME_IMAGES`` and ``UPLIFT_ALLOWED_SERVICE_ACCOUNTS``. Their singular names
+``UPLIFT_ALLOWED_RUNTIME_IMAGES``, ``UPLIFT_ALLOWED_SERVICE_ACCOUNTS`` and
+``UPLIFT_ALLOWED_IMAGE_PULL_SECRETS``. Their singular names
 (``UPLIFT_ALLOWED_TRACKING_URI``, what the ``UPLIFT_<FLAG>`` rule gives) are read as well, so
 that an allow-list set by one is not silently off; both set to different lists is refused at
 start (``_env_list``). The result is one frozen value handed to the handlers through kopf's memo.
@@ -15,11 +16,12 @@ error naming the option (``argument --pass-workers: invalid int value: 'five'``,
 2), not a traceback from a conversion before the parser exists.
 
 A switch's variable (``UPLIFT_ALL_NAMESPACES``, ``UPLIFT_STANDALONE``, ``UPLIFT_VERBOSE``,
-``UPLIFT_HELM_CREATES_PEERINGS``) is ``true`` or ``false`` in any case, empty or unset being
-off; anything else is a usage error naming it (exit status 2), not read as off. A flag given
-wins over the variable, the namespace scope included: ``--namespace`` clears an
-``UPLIFT_ALL_NAMESPACES=true`` and ``--all-namespaces`` an ``UPLIFT_NAMESPACES``; the two set
-in the environment without a flag are refused (kopf takes one scope, not both).
+``UPLIFT_HELM_CREATES_PEERINGS``, ``UPLIFT_NARROW_SERVING_PLACEMENT``) is ``true`` or ``false``
+in any case, empty or unset being off; anything else is a usage error naming it (exit status
+2), not read as off. A flag given wins over the variable, the namespace scope included:
+``--namespace`` clears an ``UPLIFT_ALL_NAMESPACES=true`` and ``--all-namespaces`` an
+``UPLIFT_NAMESPACES``; the two set in the environment without a flag are refused (kopf takes
+one scope, not both).
 
 An option with a fixed set of values (``--log-format``) checks its environment value as it
 does the flag's: argparse checks ``choices`` only for a value given on the command line, not
@@ -42,6 +44,7 @@ from pathlib import Path
 
 import yaml
 
+from uplift_operator.api.v1alpha1.common import SUBDOMAIN_PATTERN
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.userinfo import has_userinfo
 
@@ -113,6 +116,12 @@ class OperatorConfig:
     allowed_tracking_uris: tuple[str, ...] = ()
     allowed_runtime_images: tuple[str, ...] = ()
     allowed_service_accounts: tuple[str, ...] = ()
+    # The exact names spec.serving.imagePullSecrets may take (empty: any): the chart's
+    # allowed.imagePullSecrets, which its SeldonDeployments admission policy holds them to too.
+    allowed_image_pull_secrets: tuple[str, ...] = ()
+    # The SeldonDeployments admission policy is installed: spec.serving's placement is held to
+    # what it admits (domain.validation.ServingPolicy.narrow_placement), refused InvalidSpec.
+    narrow_serving_placement: bool = False
     # The chart's Helm release (name, namespace): the peering objects the operator creates carry
     # its adoption metadata, so that Helm takes them into the release (handlers.readiness).
     helm_release: tuple[str, str] | None = None
@@ -409,6 +418,23 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                             help=f"a regular expression {what} must match, whole (repeatable; "
                                  "none: anything; the operator's own default always passes). "
                                  f"Env: UPLIFT_{env}S (or UPLIFT_{env}), comma-separated")
+    parser.add_argument("--allowed-image-pull-secret", action="append", default=None,
+                        metavar="NAME",
+                        help="a Secret name spec.serving.imagePullSecrets may name, exactly "
+                             "(repeatable; none: any). The chart's allowed.imagePullSecrets, "
+                             "which its SeldonDeployments admission policy holds the serving "
+                             "pods to as well. Env: UPLIFT_ALLOWED_IMAGE_PULL_SECRETS (or "
+                             "UPLIFT_ALLOWED_IMAGE_PULL_SECRET), comma-separated")
+    parser.add_argument("--narrow-serving-placement", action="store_true", default=None,
+                        help="the SeldonDeployments admission policy is installed (the chart's "
+                             "admissionPolicy.enabled, manifests/seldondeployments-policy.yaml): "
+                             "a spec.serving toleration without a key or of a "
+                             "node-role.kubernetes.io/ taint, or a system-node-critical or "
+                             "system-cluster-critical priorityClassName, which the policy "
+                             "refuses, makes the UpliftModel InvalidSpec (its serving graph "
+                             "kept as rendered, an abort or rollback still applied) instead of "
+                             "having every apply refused. "
+                             "Env: UPLIFT_NARROW_SERVING_PLACEMENT=true")
     parser.add_argument("--max-concurrent-graph-rolls", type=int,
                         default=_env("MAX_CONCURRENT_GRAPH_ROLLS")
                                 or OperatorConfig.max_concurrent_graph_rolls,
@@ -444,7 +470,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     _check_choices(parser, args)
     try:
         # A switch given wins: its variable is not read, so not even an invalid one is an error.
-        for switch in ("standalone", "verbose", "helm_creates_peerings"):
+        for switch in ("standalone", "verbose", "helm_creates_peerings",
+                       "narrow_serving_placement"):
             if getattr(args, switch) is None:
                 setattr(args, switch, _env_switch(switch.upper()))
         # The scope: a flag's (argparse refuses both flags) wins over either variable.
@@ -457,7 +484,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     try:
         env_lists = {option: _env_list(f"{option}S", option) for option in (
             "NAMESPACE", "PROMETHEUS_HEADER", "ALLOWED_TRACKING_URI", "ALLOWED_RUNTIME_IMAGE",
-            "ALLOWED_SERVICE_ACCOUNT")}
+            "ALLOWED_SERVICE_ACCOUNT", "ALLOWED_IMAGE_PULL_SECRET")}
     except ValueError as error:
         parser.error(str(error))
     # One scope: a flag's, else the environment's, which may not hold both either (kopf
@@ -526,6 +553,11 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
             except re.error as error:
                 parser.error(f"--allowed-{option.replace('_', '-')} {pattern!r}: {error}")
         allowed[option] = tuple(given)
+    pull_secrets = args.allowed_image_pull_secret or env_lists["ALLOWED_IMAGE_PULL_SECRET"]
+    for name in pull_secrets:
+        if not (len(name) <= 253 and re.fullmatch(SUBDOMAIN_PATTERN, name)):
+            parser.error(f"--allowed-image-pull-secret {name!r}: not a Secret name (a DNS-1123 "
+                         "subdomain), which the name is matched with exactly")
     templates = dict(BUILTIN_TEMPLATES)
     if args.metric_templates:
         try:
@@ -569,6 +601,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         metric_templates=templates, allowed_tracking_uris=allowed["tracking_uri"],
         allowed_runtime_images=allowed["runtime_image"],
         allowed_service_accounts=allowed["service_account"],
+        allowed_image_pull_secrets=tuple(pull_secrets),
+        narrow_serving_placement=args.narrow_serving_placement,
         helm_release=((args.helm_release, args.helm_release_namespace)
                       if args.helm_release else None),
         helm_creates_peerings=args.helm_creates_peerings,

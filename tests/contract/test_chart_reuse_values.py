@@ -94,7 +94,7 @@ ADDED_SINCE_PREVIOUS_RELEASE = {
     "rbac.userRoles", "rbac.userRoles.view", "rbac.userRoles.edit",
     "podDisruptionBudget.unhealthyPodEvictionPolicy", "servingPodMonitor.executor",
     "servingPodMonitor.executor.enabled", "servingPodMonitor.executor.port",
-    "servingPodMonitor.executor.path"}
+    "servingPodMonitor.executor.path", "allowed.imagePullSecrets"}
 #: Every optional object on: each template renders.
 EVERYTHING_ON = [
     "--set", "serviceMonitor.enabled=true", "--set", "podMonitor.enabled=true",
@@ -142,9 +142,10 @@ def test_new_values_set_on_an_upgrade_from_the_previous_release_win(
     new = ["--set", "rbac.userRoles.view=false", "--set", "rbac.userRoles.edit=true",
            "--set", "podAntiAffinity=hard", "--set", "splitPropagationGrace=90",
            "--set", "seldonControllerId=seldon-a", "--set", "servingPodMonitor.enabled=true",
-           *executor]
+           "--set-json", 'allowed.imagePullSecrets=["registry-pull"]', *executor]
     reused = _reused(tmp_path, *new, old=PREVIOUS_RELEASE)
     assert reused == helm_template(*new, "--set", "resources.limits.memory=512Mi")
+    assert "--allowed-image-pull-secret=registry-pull" in _container(reused)["args"]
     roles = {d["metadata"]["name"] for d in by_kind(reused, "ClusterRole")}
     assert "uplift-operator-view" not in roles and "uplift-operator-edit" in roles
     [monitor] = by_kind(reused, "PodMonitor")

@@ -873,6 +873,8 @@ def test_all_options_render_carries_every_option() -> None:
                                             r"http://mlflow-[a-z]{1,8}\.mlflow\.svc:5000")
     assert config.allowed_runtime_images == (r"ghcr\.io/uplift-dev/.*",)
     assert config.allowed_service_accounts == ("uplift-runtime",)
+    assert config.allowed_image_pull_secrets == ("registry-pull",)
+    assert config.narrow_serving_placement  # admissionPolicy.enabled, the default
     assert {"name": "FOO", "value": "bar"} in container["env"]
     assert config.prometheus_headers == (("X-Scope-OrgID", "team-a"),)
     env = {e["name"]: e.get("value") for e in container["env"]}

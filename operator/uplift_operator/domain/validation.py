@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import promql_parser
 from pydantic import ValidationError
@@ -65,12 +66,12 @@ from uplift_operator.domain import templates as templating
 from uplift_operator.domain.gates import DEFAULT_SANITY_BAND, margin_of
 from uplift_operator.model.keys import NONE, treatment_key, treatment_keys
 
-__all__ = ["CUSTOM_CONSTANT_FALLBACK", "CUSTOM_MIN_SAMPLES", "EXPERIMENT_IMMUTABLE",
-           "LATENCY_NEEDS_VERSION", "MAX_ATTRIBUTION_WINDOW_SECONDS", "ConstantFallback",
-           "ModelContract", "ModelFeatures", "ServingPolicy", "constant_fallback",
-           "credential_problems", "duration_problems", "gate_bound_problems",
-           "ignored_gate_fields", "ignored_targeting_fields", "names_the_version",
-           "query_variables", "schema_problems", "short_progress_deadline",
+__all__ = ["CONTROL_PLANE_TAINTS", "CUSTOM_CONSTANT_FALLBACK", "CUSTOM_MIN_SAMPLES",
+           "EXPERIMENT_IMMUTABLE", "LATENCY_NEEDS_VERSION", "MAX_ATTRIBUTION_WINDOW_SECONDS",
+           "SYSTEM_PRIORITY_CLASSES", "ConstantFallback", "ModelContract", "ModelFeatures",
+           "ServingPolicy", "constant_fallback", "credential_problems", "duration_problems",
+           "gate_bound_problems", "ignored_gate_fields", "ignored_targeting_fields",
+           "names_the_version", "query_variables", "schema_problems", "short_progress_deadline",
            "unknown_gate_features", "validate_against_model", "validate_campaign",
            "validate_upliftmodel", "while_a_canary_runs"]
 
@@ -116,6 +117,18 @@ def _name_problems(name: str, pattern: str, why: str) -> list[str]:
     return [f"{why} (got {name!r}); create it again under such a name"]
 
 
+#: The taint-key prefix of the control plane's taints (node-role.kubernetes.io/control-plane,
+#: /master): a toleration of one is refused under ``ServingPolicy.narrow_placement``.
+CONTROL_PLANE_TAINTS = "node-role.kubernetes.io/"
+#: The PriorityClasses Kubernetes keeps for what a node or the cluster cannot run without (their
+#: pods preempt any other and are evicted last): refused under ``narrow_placement``.
+SYSTEM_PRIORITY_CLASSES = ("system-node-critical", "system-cluster-critical")
+#: Who refuses what ``narrow_placement`` refuses, said in each of its messages.
+_NARROWED = ("which the SeldonDeployments admission policy refuses from the operator "
+             "(--narrow-serving-placement); rendered, no apply of the serving graph would go "
+             "through")
+
+
 @dataclass(frozen=True)
 class ServingPolicy:
     """What the operator's administrator lets an UpliftModel's author choose (the operator's
@@ -123,26 +136,49 @@ class ServingPolicy:
     server the operator sends a namespace's credentials Secret to, and the image and
     ServiceAccount of pods the operator creates. Each is a list of regular expressions the
     whole value must match; empty: anything. The operator's own defaults (its tracking URI and
-    runtime image) are always allowed."""
+    runtime image) are always allowed.
+
+    The serving pods' placement is held to what the SeldonDeployments admission policy admits
+    from the operator, so that a model the policy would refuse is InvalidSpec (its graph left
+    as rendered, an abort or a rollback still applied: ``services.upliftmodel._invalid``) rather
+    than valid and refused at every apply, the rollbacks' included: ``narrow_placement``
+    (``--narrow-serving-placement``, set by the chart and the manifests with the policy) refuses
+    a toleration without a key (it tolerates every taint) or of a control-plane taint
+    (``CONTROL_PLANE_TAINTS``) and a ``SYSTEM_PRIORITY_CLASSES`` class; ``image_pull_secrets``
+    (``--allowed-image-pull-secret``, the chart's ``allowed.imagePullSecrets``) are the exact
+    names an ``imagePullSecrets`` entry may take, empty: any."""
 
     tracking_uris: tuple[str, ...] = ()
     runtime_images: tuple[str, ...] = ()
     service_accounts: tuple[str, ...] = ()
     default_tracking_uri: str | None = None
     default_runtime_image: str | None = None
+    narrow_placement: bool = False
+    image_pull_secrets: tuple[str, ...] = ()
 
     def problems(self, spec: UpliftModelSpec) -> list[str]:
         return [f"{where} {value!r} is not allowed by the operator ({option}: "
-                f"{', '.join(allowed)})" for where, value, allowed, option in self._refused(spec)]
+                f"{', '.join(allowed)})" for where, value, allowed, option in self._refused(spec)
+                ] + [message for _where, message in self._refused_placement(spec)]
 
     def within(self, spec: UpliftModelSpec) -> UpliftModelSpec:
         """``spec`` with each value the policy refuses unset (the operator's default then: its
-        tracking URI, its runtime image, the namespace's default ServiceAccount)."""
+        tracking URI, its runtime image, the namespace's default ServiceAccount, the cluster's
+        default PriorityClass) or, in a list (tolerations, imagePullSecrets), left out (none
+        left: none rendered)."""
         refused = {where for where, *_ in self._refused(spec)}
+        refused |= {where for where, _message in self._refused_placement(spec)}
         model = {"tracking_uri": None} if "spec.model.trackingUri" in refused else {}
-        serving = {key: None for where, key in (
+        serving: dict[str, Any] = {key: None for where, key in (
             ("spec.serving.runtimeImage", "runtime_image"),
-            ("spec.serving.serviceAccountName", "service_account_name")) if where in refused}
+            ("spec.serving.serviceAccountName", "service_account_name"),
+            ("spec.serving.priorityClassName", "priority_class_name")) if where in refused}
+        for where, key in (("spec.serving.tolerations", "tolerations"),
+                           ("spec.serving.imagePullSecrets", "image_pull_secrets")):
+            items = getattr(spec.serving, key)
+            if items is not None and any(w.startswith(f"{where}[") for w in refused):
+                serving[key] = [item for i, item in enumerate(items)
+                                if f"{where}[{i}]" not in refused] or None
         if not model and not serving:
             return spec
         return spec.model_copy(update={"model": spec.model.model_copy(update=model),
@@ -160,6 +196,37 @@ class ServingPolicy:
                 for where, value, allowed, default, option in checks
                 if value is not None and allowed and value != default
                 and not any(re.fullmatch(pattern, value) for pattern in allowed)]
+
+    def _refused_placement(self, spec: UpliftModelSpec) -> list[tuple[str, str]]:
+        """(where, why) of each placement value refused: a list's item by its index (``within``
+        leaves it out), the priority class by its field."""
+        serving = spec.serving
+        refused: list[tuple[str, str]] = []
+        if self.narrow_placement:
+            for i, toleration in enumerate(serving.tolerations or ()):
+                where = f"spec.serving.tolerations[{i}]"
+                if not toleration.key:
+                    refused.append((where, (
+                        f"{where} names no taint key: it tolerates every taint (the control "
+                        f"plane's, a node's not-ready and unreachable ones), {_NARROWED}; name "
+                        f"the taint's key")))
+                elif toleration.key.startswith(CONTROL_PLANE_TAINTS):
+                    refused.append((where, (
+                        f"{where}.key {toleration.key!r} is a control-plane taint "
+                        f"({CONTROL_PLANE_TAINTS}), {_NARROWED}")))
+            if serving.priority_class_name in SYSTEM_PRIORITY_CLASSES:
+                refused.append(("spec.serving.priorityClassName", (
+                    f"spec.serving.priorityClassName {serving.priority_class_name!r} is kept for "
+                    f"what a node or the cluster cannot run without (its pods preempt any other), "
+                    f"{_NARROWED}")))
+        if self.image_pull_secrets:
+            for i, secret in enumerate(serving.image_pull_secrets or ()):
+                if secret.name not in self.image_pull_secrets:
+                    where = f"spec.serving.imagePullSecrets[{i}]"
+                    refused.append((where, (
+                        f"{where}.name {secret.name!r} is not allowed by the operator "
+                        f"(--allowed-image-pull-secret: {', '.join(self.image_pull_secrets)})")))
+        return refused
 
 
 def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, str], *,

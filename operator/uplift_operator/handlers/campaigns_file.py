@@ -42,6 +42,11 @@ off to every 5 min (``run_passes``), ``CampaignsFileWritten`` once it is gone or
 holds the file without an error: one Normal ``PredecessorBeingDeleted`` event, a look again
 in 2..30 s, backing off, and at once on its DELETED event. Not in the model's status: this task
 never writes the UpliftModel.
+
+A model being deleted (``deletionTimestamp`` set: a foreground deletion waits for its children)
+gets no write: the garbage collector deletes its ConfigMap, whose DELETED event wakes the pass,
+and applying it again (owned by the model, ``blockOwnerDeletion``) would fight the collector;
+the UpliftModel pass stands aside the same way (``services.upliftmodel.reconcile``).
 """
 
 from __future__ import annotations
@@ -120,7 +125,12 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     unfit: tuple[tuple[str, str], ...] = ()  # those it did not carry as their spec says, why
     stale: tuple[str, ...] = ()  # those it carried at their entry from before an edit
 
-    def write() -> service.Synced:
+    def write() -> service.Synced | None:
+        if body.metadata.get("deletionTimestamp"):
+            # Being deleted (a foreground deletion waits for its children): the garbage
+            # collector removes the ConfigMap, whose DELETED event wakes this pass; applying it
+            # again would fight the collector (the model's own pass stands aside the same way).
+            return None
         found = list(index.get((owner.namespace, owner.name), []))
         status = body.get("status")
         split = service.version_split(status, body.get("spec"))
@@ -197,6 +207,8 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
                                f"retrying: {error.cause}")
                 failing = error.cause
                 raise
+        if synced is None:  # the model is being deleted: nothing written, nothing told
+            return None
         if synced.conflict is not None:  # a predecessor's ConfigMap: held, not failing
             return held(synced.conflict, _clock())
         held_since = None

@@ -309,6 +309,8 @@ def dependencies(config: OperatorConfig,
             tracking_uris=config.allowed_tracking_uris,
             runtime_images=config.allowed_runtime_images,
             service_accounts=config.allowed_service_accounts,
+            narrow_placement=config.narrow_serving_placement,
+            image_pull_secrets=config.allowed_image_pull_secrets,
             default_tracking_uri=config.mlflow_tracking_uri,
             default_runtime_image=config.runtime_image),
         rolls=Rolls(config.max_concurrent_graph_rolls))

@@ -37,8 +37,10 @@ SeldonDeployment CRD and the plain manifests' RBAC, once for each source of the 
   that key) is admitted; a volume of a whole Secret, or of Secrets projected, is refused;
 - with ``rbac.secretNames`` set, the chart's policy holds every env ``secretKeyRef`` and every
   ``secret`` volume to the model's own decision key and those names (what the operator
-  renders), and every ``imagePullSecrets`` name to those names; the manifests do not
-  (docs/security.md says so);
+  renders; a pull Secret is not among them, so no model mounts registry credentials), and
+  with ``allowed.imagePullSecrets`` set every ``imagePullSecrets`` name to those names (the
+  operator's ``--allowed-image-pull-secret``), a Secret of ``rbac.secretNames`` included; the
+  manifests do not (docs/security.md says so);
 - nobody else is judged: the administrator creates a privileged SeldonDeployment, and Seldon's
   status writes (another identity, the status subresource) go through. The operator never
   writes a SeldonDeployment's status (no RBAC for it); kopf only watches them.
@@ -125,7 +127,7 @@ TOLERATIONS = ("every toleration of a SeldonDeployment of the uplift-operator Se
 PRIORITY = ("the pods of a SeldonDeployment of the uplift-operator ServiceAccount take no "
             "system-node-critical or system-cluster-critical priority class")
 PULL_SECRETS = ("every imagePullSecrets name of a SeldonDeployment of the uplift-operator "
-                "ServiceAccount is one of rbac.secretNames")
+                "ServiceAccount is one of allowed.imagePullSecrets")
 IMAGES = ("every image of a SeldonDeployment of the uplift-operator ServiceAccount is the "
           "operator's runtime image or matches allowed.runtimeImages")
 ACCOUNTS = ("every serviceAccountName of a SeldonDeployment of the uplift-operator "
@@ -141,7 +143,7 @@ ALLOWED_IMAGES = [r"ghcr\.io/uplift-dev/uplift-runtime-canary:.*"]
 ALLOWED_ACCOUNTS = ["uplift-serving"]
 #: The Secrets _runtime's model names (its MLflow credentials, its report token).
 SECRET_NAMES = ["mlflow-credentials", "report-senders"]
-#: The pull Secret PLACEMENT names, also in the chart's rbac.secretNames.
+#: The pull Secret PLACEMENT names: the chart's allowed.imagePullSecrets (not in rbac.secretNames).
 PULL_SECRET_NAMES = ["registry-pull"]
 #: spec.serving placement as services.upliftmodel passes it (RuntimeSettings.placement), within
 #: what the policy admits: a toleration by key and value, one by key alone (Exists).
@@ -159,13 +161,14 @@ CANARY = TrafficSplit("3", "4", 25)  # two predictors: every rule sees both
 
 
 def policy_docs(source: str) -> list[dict[str, Any]]:
-    # The chart: `helm install uplift -n uplift-system` with both allow-lists and
-    # rbac.secretNames set (the model's Secrets and its pull Secret).
+    # The chart: `helm install uplift -n uplift-system` with the allow-lists (its pull Secret in
+    # allowed.imagePullSecrets) and rbac.secretNames (the model's Secrets) set.
     return policies.policy_docs(
         source, "seldondeployments-policy.yaml", "seldondeployments-policy.yaml",
         "--set-json", f"allowed.runtimeImages={json.dumps(ALLOWED_IMAGES)}",
         "--set-json", f"allowed.serviceAccounts={json.dumps(ALLOWED_ACCOUNTS)}",
-        "--set-json", f"rbac.secretNames={json.dumps(SECRET_NAMES + PULL_SECRET_NAMES)}",
+        "--set-json", f"allowed.imagePullSecrets={json.dumps(PULL_SECRET_NAMES)}",
+        "--set-json", f"rbac.secretNames={json.dumps(SECRET_NAMES)}",
         name=POLICY)
 
 
@@ -658,6 +661,10 @@ def test_the_chart_holds_secret_references_to_the_decision_key_and_rbac_secret_n
             owner, report_token=("payments-db", "password")),
         "another model's decision key as a volume": _secret_volume(
             rendered, "other-decision-key"),
+        # A pull Secret (allowed.imagePullSecrets) is for the kubelet's pulls alone.
+        "a pull Secret as a volume": _secret_volume(rendered, PULL_SECRET_NAMES[0]),
+        "a pull Secret as env": _secret_ref(rendered, "MLFLOW_TRACKING_TOKEN",
+                                            PULL_SECRET_NAMES[0]),
     }
     for what, manifest in outside.items():
         if policy == "chart":
@@ -677,7 +684,7 @@ def _placed(owner: naming.Owner, split: TrafficSplit = CANARY,
 def test_the_models_placement_is_admitted_on_create_and_update(
         policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
     """spec.serving's nodeSelector, tolerations (by key), imagePullSecrets (within the chart's
-    rbac.secretNames) and priorityClassName, rendered into every predictor: admitted when the
+    allowed.imagePullSecrets) and priorityClassName, rendered into every predictor: admitted when the
     graph is created, when a canary is added and when the placement is edited; and the graph
     rendered again without them."""
     owner = _owner(admin, f"placed-{policy}")
@@ -701,18 +708,21 @@ def test_the_models_placement_is_admitted_on_create_and_update(
     operator_cluster.apply(_render(owner), PLURAL)  # as the operator renders it without
 
 
-def test_the_chart_holds_image_pull_secrets_to_rbac_secret_names(
+def test_the_chart_holds_image_pull_secrets_to_their_own_list(
         policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
-    """With rbac.secretNames set, the kubelet's pulls (by the node's authority, as its secret
-    volumes) are held to those names: a pull Secret outside them, in any predictor, is refused
-    by the chart's policy; the manifests know no Secret names and admit it."""
+    """With allowed.imagePullSecrets set, the kubelet's pulls (by the node's authority, as its
+    secret volumes) are held to those names: a pull Secret outside them, in any predictor, is
+    refused by the chart's policy, one of rbac.secretNames (the Secrets the operator reads)
+    included; the manifests know no Secret names and admit it."""
     owner = _owner(admin, f"pulled-{policy}")
-    operator_cluster.apply(_placed(owner), PLURAL)  # registry-pull: in rbac.secretNames
+    operator_cluster.apply(_placed(owner), PLURAL)  # registry-pull: allowed.imagePullSecrets
     stable_outside = _placed(owner)
     _pod(stable_outside, 0)["imagePullSecrets"] = [{"name": "payments-registry"}]
     outside = {
-        "a pull Secret outside rbac.secretNames": _placed(
+        "a pull Secret outside allowed.imagePullSecrets": _placed(
             owner, imagePullSecrets=[{"name": "payments-registry"}]),
+        "a Secret of rbac.secretNames as a pull Secret": _placed(
+            owner, imagePullSecrets=[{"name": SECRET_NAMES[0]}]),
         "a second pull Secret outside them": _placed(
             owner, imagePullSecrets=[{"name": "registry-pull"}, {"name": "payments-registry"}]),
         "the model's decision key as a pull Secret": _placed(

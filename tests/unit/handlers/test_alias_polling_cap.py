@@ -16,11 +16,22 @@ from typing import Any
 
 import kopf
 import pytest
+from tests.unit.handlers.polling_harness import (
+    DEADLINE_SECONDS,
+    step_clock,
+    until_idle,
+    watched,
+)
 from tests.unit.services.fakes import FakeRegistry
 
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.handlers import registry_polling
-from uplift_operator.handlers.registry_polling import ALIAS_READERS, due_and_early, poll_aliases
+from uplift_operator.handlers.registry_polling import (
+    ALIAS_READERS,
+    Readers,
+    due_and_early,
+    poll_aliases,
+)
 from uplift_operator.handlers.scheduling import Key, Wakeups
 from uplift_operator.handlers.watches import AliasFollowers
 from uplift_operator.services.resolution import AliasKey, Resolver
@@ -93,16 +104,17 @@ def test_at_most_in_flight_reads_at_once_the_rest_later_none_lost(
     later = T0 + EVERY + dt.timedelta(seconds=20)  # every alias due
 
     async def scenario() -> None:
-        with ThreadPoolExecutor(8, thread_name_prefix="readers") as pool:
+        readers = Readers()
+        with ThreadPoolExecutor(8, thread_name_prefix="readers") as pool, \
+                watched(resolver) as looks:
             task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True,
                                                     tick=0.01, clock=lambda: later,
-                                                    in_flight=2))
-            for _ in range(300):
-                await asyncio.sleep(0.02)
-                if registry.calls - before == 10 and registry.now_reading == 0:
-                    break
-            await asyncio.sleep(0.1)  # many more ticks: nothing read twice
-            task.cancel()
+                                                    in_flight=2, readers=readers))
+            try:
+                # Many more looks once idle: nothing read twice, and "caught up" said.
+                await until_idle(readers, looks, lambda: registry.calls, quiet_looks=10)
+            finally:
+                task.cancel()
 
     with caplog.at_level(logging.INFO, logger=registry_polling.__name__):
         asyncio.run(scenario())
@@ -131,11 +143,10 @@ def test_the_poller_reads_on_its_own_pool_and_leaves_the_pass_pool_alone() -> No
                              alias_followers=followers,
                              uplift_dependencies=type("D", (), {"resolver": resolver})())
             registry_polling.start(memo)
+            give_up = asyncio.get_running_loop().time() + DEADLINE_SECONDS
             try:
-                for _ in range(300):
+                while registry.calls - before < 6 and asyncio.get_running_loop().time() < give_up:
                     await asyncio.sleep(0.01)
-                    if registry.calls - before == 6:
-                        break
             finally:
                 memo["alias_polling"].cancel()
 
@@ -171,13 +182,18 @@ def test_aliases_without_a_client_take_no_reader_and_hold_back_no_other_alias(
     clock = [T0]
 
     async def scenario() -> None:
-        with ThreadPoolExecutor(ALIAS_READERS) as pool:
+        readers = Readers()
+        with ThreadPoolExecutor(ALIAS_READERS) as pool, watched(resolver) as looks:
             task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True,
-                                                    tick=0.005, clock=lambda: clock[0]))
-            for second in range(1, 121):  # 120 s of the aliases' time, 4 intervals of 30 s
-                clock[0] = T0 + dt.timedelta(seconds=second)
-                await asyncio.sleep(0.02)  # a few looks each
-            task.cancel()
+                                                    tick=0.005, clock=lambda: clock[0],
+                                                    readers=readers))
+            try:
+                # 120 s of the aliases' time, 4 intervals of 30 s: a look a second, each once
+                # the poller looked and its reads ended (not a second per 20 ms of the wall's).
+                await step_clock(clock, T0 + dt.timedelta(seconds=120), dt.timedelta(seconds=1),
+                                 readers, looks, lambda: registry.calls)
+            finally:
+                task.cancel()
 
     with caplog.at_level(logging.INFO, logger=registry_polling.__name__):
         asyncio.run(scenario())
@@ -219,10 +235,9 @@ def test_a_reader_that_finishes_takes_the_next_due_alias_before_the_next_look() 
         with ThreadPoolExecutor(ALIAS_READERS) as pool:
             task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True,
                                                     clock=clock))
-            for _ in range(500):
+            give_up = asyncio.get_running_loop().time() + DEADLINE_SECONDS
+            while registry.calls - before < 40 and asyncio.get_running_loop().time() < give_up:
                 await asyncio.sleep(0.01)
-                if registry.calls - before == 40:
-                    break
             looked = followers.looks
             task.cancel()
         return looked

@@ -64,9 +64,11 @@ def test_a_registry_whose_sweep_is_slower_than_its_reads_is_read_one_by_one() ->
     registry.aliases[(first[1], "champion")] = "2"
     assert _time_to_tell(registry, resolver, followers, first, ROUND) > 2.5
     assert registry.pages_listed == 21
-    # From then on it is read alias by alias: a move is told within the reads' time.
+    # From then on it is read alias by alias: a move is told within the reads' time (~0.07 s
+    # idle), before a sweep could have told it (its 21 pages alone take 3.15 s; the bound
+    # leaves a loaded machine room).
     moved = keys[50]
     registry.add(moved[1], "2")
     registry.aliases[(moved[1], "champion")] = "2"
-    assert _time_to_tell(registry, resolver, followers, moved, ROUND + EVERY + EVERY) < 1.0
+    assert _time_to_tell(registry, resolver, followers, moved, ROUND + EVERY + EVERY) < 2.5
     assert registry.pages_listed == 21

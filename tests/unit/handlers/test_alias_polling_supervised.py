@@ -14,6 +14,7 @@ from typing import Any
 
 import kopf
 import pytest
+from tests.unit.handlers.polling_harness import DEADLINE_SECONDS
 from tests.unit.services.fakes import FakeRegistry
 
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
@@ -59,12 +60,13 @@ def polling(monkeypatch: pytest.MonkeyPatch) -> _Polling:
     return fake
 
 
-async def _until(condition: Any, seconds: float = 1.0) -> None:
-    for _ in range(int(seconds / 0.005)):
-        if condition():
-            return
+async def _until(condition: Any, seconds: float = DEADLINE_SECONDS) -> None:
+    """Wait for ``condition``; ``seconds`` bounds a failing run only (a loaded machine)."""
+    give_up = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > give_up:
+            raise AssertionError("not reached")
         await asyncio.sleep(0.005)
-    raise AssertionError("not reached")
 
 
 def test_a_polling_task_that_raises_is_logged_and_started_again(
@@ -200,7 +202,7 @@ def test_a_restarted_poller_counts_the_reads_its_predecessor_left_pending(
                              uplift_dependencies=type("D", (), {"resolver": resolver})())
             registry_polling.start(memo, restart_after=0.01)
             try:
-                await _until(lambda: followers.looks >= 3, seconds=5)  # restarted, looked
+                await _until(lambda: followers.looks >= 3)  # restarted, looked
                 await asyncio.sleep(0.05)
                 held = list(readers.handed)
                 registry.release.set()

@@ -13,12 +13,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from tests.unit.handlers.polling_harness import step_clock, until_idle, watched
 from tests.unit.handlers.test_alias_polling_cap import EVERY, SCOPE, T0, _followed
 from tests.unit.services.fakes import FakeRegistry, ListingRegistry
 
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.domain.alias_sweep import AliasListing
-from uplift_operator.handlers.registry_polling import ALIAS_READERS, poll_aliases
+from uplift_operator.handlers.registry_polling import ALIAS_READERS, Readers, poll_aliases
 from uplift_operator.handlers.watches import AliasFollowers
 from uplift_operator.services.resolution import AliasKey, Resolver
 
@@ -29,22 +30,23 @@ ROUND = T0 + dt.timedelta(minutes=40)
 
 def _round(followers: AliasFollowers, resolver: Resolver, registry: FakeRegistry,
            at: dt.datetime, *, tick: float = 0.01, in_flight: int = ALIAS_READERS,
-           settle: float = 0.15) -> int:
-    """Run the poller with its clock at ``at`` until MLflow is asked nothing more for
-    ``settle`` s; the requests it made."""
+           quiet_looks: int = 3) -> int:
+    """Run the poller with its clock at ``at`` until it is idle, nothing in flight or waiting,
+    ``quiet_looks`` looks after it last asked MLflow anything (``polling_harness.until_idle``:
+    looks the poller ran, not wall seconds); the requests it made."""
     before = registry.calls
 
     async def scenario() -> None:
-        with ThreadPoolExecutor(in_flight) as pool:
+        readers = Readers()
+        with ThreadPoolExecutor(in_flight) as pool, watched(resolver) as looks:
             task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True,
                                                     tick=tick, clock=lambda: at,
-                                                    in_flight=in_flight))
-            calls, still = -1, 0.0
-            while still < settle:
-                await asyncio.sleep(0.01)
-                still = still + 0.01 if registry.calls == calls else 0.0
-                calls = registry.calls
-            task.cancel()
+                                                    in_flight=in_flight, readers=readers))
+            try:
+                await until_idle(readers, looks, lambda: registry.calls,
+                                 quiet_looks=quiet_looks)
+            finally:
+                task.cancel()
 
     asyncio.run(scenario())
     return registry.calls - before
@@ -95,6 +97,17 @@ def test_a_failing_sweep_falls_back_to_the_reads_in_the_same_round() -> None:
     assert _round(followers, resolver, registry, at + EVERY) == 20
 
 
+def test_the_probe_a_failed_sweep_hands_back_is_read_when_a_look_comes_first() -> None:
+    """A tick of 0: a look comes before every hand-out, as one comes before the probe on a
+    loaded machine when the failed sweep ended after the look was due. The look plans afresh
+    what waits for a reader: it dropped the probe (the failed sweep counted as one sent), and
+    the round ended with the failed page alone, the aliases read an interval later."""
+    registry, resolver = ListingRegistry(listing_fails=True), Resolver()
+    followers, keys = _followed(20, registry, resolver)
+    assert _round(followers, resolver, registry, ROUND, tick=0.0) == 1 + 20
+    assert all(resolver.next_refresh(key, EVERY) > ROUND for key in keys)
+
+
 class _SlowListing(ListingRegistry):
     """Every request (a read, a page) takes ``latency`` seconds; counts those at once."""
 
@@ -135,7 +148,7 @@ def test_a_sweep_takes_one_reader_and_what_it_hands_back_is_read_before_the_next
     started = time.monotonic()
     # One look only (a tick of 60 s): the six reads come from the sweep's hand-back.
     requests = _round(followers, resolver, registry, ROUND,
-                      tick=60.0, in_flight=2, settle=0.3)
+                      tick=60.0, in_flight=2, quiet_looks=0)
     assert requests == 1 + 6
     assert sorted(told) == sorted(keys[:6])
     assert registry.most_at_once == 2  # the cap holds, the sweep counted as one reader
@@ -157,8 +170,10 @@ class _Timed(ListingRegistry):
 def test_aliases_first_read_at_different_moments_come_to_share_one_sweep() -> None:
     """2,000 aliases first read over 40 s (start-up passes, new followers), each refreshed
     every minute: once their groups merged (one round), a minute costs the two pages of one
-    sweep, not a sweep per second's group (80 requests a minute) nor 2,000 reads. The poller
-    runs on a clock 100 times faster than the wall's."""
+    sweep, not a sweep per second's group (80 requests a minute) nor 2,000 reads. The poller's
+    clock moves on a second once it looked and its reads ended (``step_clock``: a look a
+    second, MLflow answering at once), not at 100 times the wall's: on a loaded machine that
+    skipped seconds and left sweeps in flight for many of them."""
     registry, resolver, followers = _Timed(page_size=1_000), Resolver(), AliasFollowers()
     registry.asked = []
     every = dt.timedelta(minutes=1)
@@ -172,21 +187,22 @@ def test_aliases_first_read_at_different_moments_come_to_share_one_sweep() -> No
         resolver.resolve(SCOPE, ref, registry, T0 + dt.timedelta(seconds=index * 0.02))
         followers.follow(("UpliftModel", "ns", name), (key, every))
     registry.asked.clear()
-    began, start = time.monotonic(), T0 + every
-
-    def clock() -> dt.datetime:
-        return start + dt.timedelta(seconds=(time.monotonic() - began) * 100)
-
-    registry.clock = clock
+    start = T0 + every
+    clock = [start]
+    registry.clock = lambda: clock[0]
     end = start + dt.timedelta(minutes=4)
 
     async def scenario() -> None:
-        with ThreadPoolExecutor(ALIAS_READERS) as pool:
+        readers = Readers()
+        with ThreadPoolExecutor(ALIAS_READERS) as pool, watched(resolver) as looks:
             task = asyncio.create_task(poll_aliases(followers, resolver, pool, lambda _: True,
-                                                    tick=0.01, clock=clock))
-            while clock() < end:
-                await asyncio.sleep(0.05)
-            task.cancel()
+                                                    tick=0.005, clock=lambda: clock[0],
+                                                    readers=readers))
+            try:
+                await step_clock(clock, end, dt.timedelta(seconds=1), readers, looks,
+                                 lambda: registry.calls)
+            finally:
+                task.cancel()
 
     asyncio.run(scenario())
     assert not any(resolver.next_refresh(key, interval) < end - dt.timedelta(seconds=5)

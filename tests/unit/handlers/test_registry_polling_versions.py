@@ -12,6 +12,7 @@ from typing import Any
 
 import kopf
 import pytest
+from tests.unit.handlers.polling_harness import DEADLINE_SECONDS
 from tests.unit.handlers.test_alias_polling_cap import EVERY, SCOPE, T0, _followed
 from tests.unit.handlers.test_alias_polling_sweep import _round
 from tests.unit.services.fakes import FakeRegistry
@@ -93,10 +94,10 @@ def test_a_version_found_deleted_wakes_its_followers(monkeypatch: pytest.MonkeyP
             monkeypatch.setattr(registry_polling, "poll_aliases", polling)
             try:
                 registry_polling.start(memo)
-                for _ in range(300):
+                give_up = asyncio.get_running_loop().time() + DEADLINE_SECONDS
+                while not all(flag.is_set() for flag in flags.values()) \
+                        and asyncio.get_running_loop().time() < give_up:
                     await asyncio.sleep(0.01)
-                    if all(flag.is_set() for flag in flags.values()):
-                        break
             finally:
                 memo["alias_polling"].cancel()
 
