@@ -365,7 +365,7 @@ def test_values_at_the_bounds_are_accepted(admin: Kubectl, namespace: str, base:
 def test_samples_apply_and_show_printer_columns(admin: Kubectl, namespace: str) -> None:
     admin.run("apply", "-n", namespace, "-f", str(SAMPLES))
     header = admin.run("get", "upliftmodels", "-n", namespace).stdout.splitlines()[0].split()
-    assert header == ["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "STEPINDEX", "AGE"]
+    assert header == ["NAME", "PHASE", "STABLE", "CANARY", "WEIGHT", "SERVING", "STEPINDEX", "AGE"]
     header = admin.run("get", "campaigns", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "PHASE", "MODEL", "EXPOSURE", "EFFECT", "ROI", "AGE"]
     both = admin.run("get", "upliftmodels,campaigns", "-n", namespace).stdout
