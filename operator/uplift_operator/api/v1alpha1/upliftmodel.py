@@ -252,7 +252,8 @@ class Treatment(ApiModel):
 
     name: Name = Field(description="Treatment name, as the model outputs it; no '--', at most 62 "
                                    "characters when it starts with a digit (its runtime key, "
-                                   "'t_' and the name with '_' for '-', is at most 64).")
+                                   "'t_' and the name with '_' for '-', is at most 64); not "
+                                   "'none', the key of no treatment.")
     description: str | None = Field(default=None, max_length=1024, description="What it is.")
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
