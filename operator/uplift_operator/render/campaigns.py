@@ -115,6 +115,12 @@ class CampaignEntry:
     #: ``metadata.uid``: the runtime tells a Campaign created again under the name by it (a
     #: creation time has a second's precision only).
     uid: str | None = None
+    #: The runtime is to keep its previous settings of the Campaign (Ready reason
+    #: ``TreatmentNotServed``: the served version does not score a treatment of its spec, so
+    #: every replica rejects the entry as edited): ``fitted`` carries the entry the file held
+    #: before the edit (its ``previous``) instead, when one is given, so a replica started
+    #: since gets the settings the others keep rather than none.
+    keeps_previous: bool = False
 
 
 def name_problem(name: str) -> str | None:
@@ -149,7 +155,9 @@ def entry(campaign: CampaignEntry) -> dict[str, Any]:
     lacks, keeping its last good settings of the Campaign; one that treats no one it takes
     without that treatment, so a rollback reaches every replica. The Campaign's status says
     so: ``InvalidSpec`` when the model's spec lacks it, Ready ``TreatmentNotServed`` when only
-    the version that serves does.)"""
+    the version that serves does; while it says ``TreatmentNotServed``, ``fitted`` carries the
+    entry from before the edit where the caller knows it, ``keeps_previous``, so a replica
+    started meanwhile, which has no last good settings, is not left without the Campaign.)"""
     rendered, why = _render(campaign)
     if rendered is None:
         raise UnrenderableError(why or "left out")
@@ -583,11 +591,15 @@ class Fitted:
     unfit: tuple[tuple[str, str], ...] = ()
     not_carried: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
+    #: Those it carries at the entry from before their spec edit (``previous``), as the
+    #: runtime keeps it (``CampaignEntry.keeps_previous``), sorted.
+    held_back: tuple[str, ...] = ()
 
 
 def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None, *,
            kept: Callable[[], Collection[str]] = frozenset,
-           budget: int | None = None) -> Fitted:
+           budget: int | None = None,
+           previous: Mapping[str, Any] | None = None) -> Fitted:
     """The file's text with as many Campaigns as fit in ``budget`` bytes (the text is ASCII:
     ``json.dumps`` escapes the rest) and in the runtime's ``MAX_CAMPAIGNS``, keeping free the
     room for what changes with no spec edit (``spare_bytes``: ``GROWTH_BYTES`` for every entry
@@ -608,12 +620,24 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     not such an entry, or a recreated Campaign's, counts as a newcomer when its entry grew.)
     Each Campaign is rendered alone (``entry``):
     one that cannot be rendered as its spec says is carried as refused, or left out, and the
-    others are as they would be without it."""
+    others are as they would be without it. A Campaign whose runtime keeps its previous
+    settings (``keeps_previous``: its edit names a treatment the served version does not
+    score) is carried at its entry in ``previous`` (the file's from before the edit, by name),
+    at no more exposure than the pass decided nor that entry had, and active only if both say
+    so (``_as_before``, as for ``stale``: a rollback, an abort or a suspension still reaches
+    every replica), when that is an entry of the same Campaign (``held_back``); as rendered
+    otherwise."""
     budget = FILE_BUDGET_BYTES if budget is None else budget
     entries: dict[str, dict[str, Any]] = {}
     unfit: dict[str, str] = {}
+    held_back: list[str] = []
     for campaign in sorted(campaigns, key=lambda c: c.name):
         settings, why = _render(campaign)
+        if settings is not None and campaign.keeps_previous and previous:
+            before = _as_before(settings, previous.get(campaign.name))
+            if before is not None:
+                settings = before
+                held_back.append(campaign.name)
         if settings is not None:
             entries[campaign.name] = settings
         if why is not None:
@@ -624,7 +648,7 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     split_bytes = _split_bytes(split)
     if (spare_bytes(len(whole), len(entries), split_bytes, budget) >= 0
             and len(entries) <= MAX_CAMPAIGNS):
-        return Fitted(whole, (), reasons, not_carried)
+        return Fitted(whole, (), reasons, not_carried, held_back=tuple(held_back))
     held = kept()
     there: Mapping[str, Any] = held if isinstance(held, Mapping) else {}
     # What each held Campaign's spec edit grew its entry by since the file's (0: shrank,
@@ -677,7 +701,7 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
         stale.discard(chosen.popitem()[0])
         content = _text(chosen, split)
     return Fitted(content, tuple(sorted(set(entries) - set(chosen))), reasons, not_carried,
-                  tuple(sorted(stale)))
+                  tuple(sorted(stale)), tuple(name for name in held_back if name in chosen))
 
 
 #: What an entry changes with no spec edit (what ``GROWTH_BYTES`` is kept for).

@@ -27,6 +27,10 @@ pass lists anything):
    reject) is carried as refused, treating no one, and one whose name the runtime serves no
    campaign under is left out; ``left_out`` tells their Campaign pass that too
    (``render.campaigns.unfit``), and the others are rendered as they would be without them;
+   one held ``TreatmentNotServed`` after a spec edit (the served version does not score a
+   treatment it names: every replica rejects the edited entry, keeping its previous settings)
+   is carried at the entry from before the edit (``_previous``), so a replica started since
+   has those settings too;
 4. apply the ``<model>-campaigns`` ConfigMap, owned by the model, only when its content (or
    its owner, or the labels the operator watches it by) differs from what is there, and only
    once it has something to say: a model with no Campaign and no canary split gets none (the
@@ -168,6 +172,11 @@ class FileDependencies:
     #: wrote or found there, with the model's uid (``_held``: the Campaigns it carried stay
     #: carried when the ConfigMap is gone, its key removed or not a file).
     last: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    #: Each model's Campaigns whose spec edit its Campaign pass has not judged yet, or judged
+    #: not served (Ready ``TreatmentNotServed``), by name: the entry the file held before the
+    #: edit (an earlier generation's), which the file carries while the runtime keeps its
+    #: previous settings (``_previous``).
+    before_edit: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def left_out(self, namespace: str, model: str, campaign: str) -> NotCarried | None:
         """Why model's file does not carry ``campaign``'s settings, None when nothing keeps
@@ -271,7 +280,8 @@ def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
     kept: dict[str, Any] = {key: _plain(value) for key, value in status.items()
                             if key in ("phase", "exposurePercent", "budgetAnchor")}
     ready = [{key: _plain(value) for key, value in condition.items()
-              if key in ("type", "status", "reason", "lastTransitionTime")}
+              if key in ("type", "status", "reason", "lastTransitionTime",
+                         "observedGeneration")}
              for condition in status.get("conditions") or []
              if isinstance(condition, Mapping) and condition.get("type") == cond.READY]
     if ready:
@@ -326,7 +336,11 @@ def _entry(body: Mapping[str, Any]) -> campaigns.CampaignEntry | None:
         uid=str(meta["uid"]) if meta.get("uid") else None,
         # The operator refused its spec: an entry that treats no one, and that the runtime
         # takes (one it rejects would keep its last good settings, treating on).
-        refused=ready is not None and ready.reason == cond.INVALID_SPEC_REASON)
+        refused=ready is not None and ready.reason == cond.INVALID_SPEC_REASON,
+        # Held for a treatment the served version does not score: every replica rejects the
+        # entry as edited, keeping its previous settings; the file carries them
+        # (``_previous``), so a replica started since has them too.
+        keeps_previous=ready is not None and ready.reason == cond.TREATMENT_NOT_SERVED)
 
 
 def version_split(status: Mapping[str, Any] | None,
@@ -410,6 +424,7 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
 
     ``already_there`` is worked out when the apply fails, and when it succeeds with ``track``
     (the file could not be written before): it parses the file there and the new one."""
+    snapshots = list(snapshots)
     rendered = entries(snapshots)
     key = (owner.namespace, owner.name, owner.uid)
     says_nothing = not rendered and split is None
@@ -452,8 +467,12 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     # Within what the ConfigMap's other keys leave (a new model's is judged from the store).
     budget = campaigns.budget_beside(found if found is not None
                                      else _stored(deps.cluster, owner.namespace, name))
+    previous = _previous(deps, owner, snapshots, rendered, campaigns.entries_in(
+        ((there or {}).get("data") or {}).get(campaigns.DATA_KEY) if there is not None
+        else last[1] if last is not None and last[0] == owner.uid else None))
     fitted = campaigns.fitted(rendered, split, budget=budget, kept=_held(
-        there, last[1] if last is not None and last[0] == owner.uid else None, rendered))
+        there, last[1] if last is not None and last[0] == owner.uid else None, rendered),
+        previous=previous)
     content, left_out = fitted.text, fitted.left_out
     deps.full[(owner.namespace, owner.name)] = left_out
     deps.stale[(owner.namespace, owner.name)] = fitted.stale
@@ -488,6 +507,58 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
                   already_there=_already_there(content, found) if track else frozenset())
 
 
+def _previous(deps: FileDependencies, owner: Owner, snapshots: Iterable[Mapping[str, Any]],
+              rendered: Iterable[campaigns.CampaignEntry],
+              held: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries the file carries instead of those ``rendered`` for the Campaigns whose
+    runtime keeps its previous settings (``keeps_previous``), by name: the entry the file held
+    (``held``: the ConfigMap's there, else the one this process last wrote or found) before
+    their latest spec edit. Kept (``FileDependencies.before_edit``) from the pass that finds
+    the file holding an earlier generation's entry than the spec's until the Campaign's pass
+    has judged the edit served (its Ready condition's ``observedGeneration`` reached the
+    generation, and its reason is not ``TreatmentNotServed``), or it leaves the file: the
+    Campaign pass judges the edit after the file pass has written it, so the entry before it
+    is no longer there when ``TreatmentNotServed`` is said. A process that starts after that
+    write knows none: the file carries the edited entry, as before."""
+    memory = deps.before_edit.setdefault((owner.namespace, owner.name), {})
+    judged = {str((body.get("metadata") or {}).get("name")): _judged_served(body)
+              for body in snapshots}
+    carried: dict[str, Any] = {}
+    names = set()
+    for entry in rendered:
+        names.add(entry.name)
+        there = held.get(entry.name)
+        if (isinstance(there, dict) and isinstance(there.get("generation"), int)
+                and there["generation"] < entry.generation):
+            memory[entry.name] = there
+        kept = memory.get(entry.name)
+        if kept is None:
+            continue
+        if judged.get(entry.name, True) or kept.get("uid") != entry.uid:
+            del memory[entry.name]  # the edit served (or another Campaign of the name)
+        elif entry.keeps_previous:
+            carried[entry.name] = kept
+    for name in set(memory) - names:
+        del memory[name]
+    if not memory:
+        deps.before_edit.pop((owner.namespace, owner.name), None)
+    return carried
+
+
+def _judged_served(body: Mapping[str, Any]) -> bool:
+    """Whether the Campaign's pass judged its spec's generation and found it served: its Ready
+    condition computed for that generation (or saying for none), not ``TreatmentNotServed``."""
+    generation = (body.get("metadata") or {}).get("generation")
+    for condition in (body.get("status") or {}).get("conditions") or []:
+        if isinstance(condition, Mapping) and condition.get("type") == cond.READY:
+            if condition.get("reason") == cond.TREATMENT_NOT_SERVED:
+                return False
+            seen = condition.get("observedGeneration")
+            return not (isinstance(seen, int) and isinstance(generation, int)
+                        and seen < generation)
+    return False  # no Ready yet: not judged
+
+
 def _already_there(content: str, there: Mapping[str, Any] | None) -> frozenset[str]:
     """The Campaigns whose entry in ``content`` (the file the pass writes) the ConfigMap
     ``there`` (this model's, as read before the pass; None: not there) carries the same."""
@@ -510,6 +581,7 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
     deps.carried.pop((owner.namespace, owner.name), None)
     deps.held.pop((owner.namespace, owner.name), None)
     deps.last.pop((owner.namespace, owner.name), None)
+    deps.before_edit.pop((owner.namespace, owner.name), None)
 
 
 def _held(there: Mapping[str, Any] | None, last: str | None,

@@ -281,7 +281,8 @@ def test_a_step_past_its_deadline_keeps_treating_in_the_file() -> None:
     assert file_of(cluster)["campaigns"]["late"]["active"] is True
     kept = campaigns_file.snapshot(degraded("late", "Exposing", 25))["status"]
     assert kept["conditions"] == [{"type": "Ready", "status": "False", "reason": "Exposing",
-                                   "lastTransitionTime": "2026-12-01T10:00:00Z"}]
+                                   "lastTransitionTime": "2026-12-01T10:00:00Z",
+                                   "observedGeneration": 1}]  # whether an edit was judged
 
 
 def test_an_api_error_is_reported_and_retried_on_the_next_pass() -> None:
