@@ -587,30 +587,18 @@ def _suspended(status: CampaignStatus) -> bool:
 def analysis_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -> bool:
     """Whether the exposure gates should be measured now (``gates_to_measure``): a step is
     underway, or the ramp completed (or a spent budget suspends it) and has a budget gate, and
-    an interval has passed since the later of the step's start and the last analysis; or, for
-    the budget gates alone, a budget period began since the last analysis
-    (``_budget_look_due``)."""
+    an interval has passed since the later of the step's start and the last analysis.
+
+    A budget period's start is no analysis of its own: read at once, the budget gate finds no
+    sample in a range shorter than a scrape (Inconclusive), and as the last analysis it would
+    put the next one at a period's start again, so with ``budgetPeriod`` ≤
+    ``analysisInterval`` no analysis would ever read the spend (an overspending completed
+    campaign never suspended again). The pass at the period's start shows the period begun
+    (``roll_spend_over``, ``drop_past_budget_fails``) and lifts a suspension
+    (``budget_suspension``); the gate reads the new period's spend at the next analysis."""
     measuring = (status.current_step is not None and not _suspended(status)) or (
         exposing(status) and bool(_budget_gates(spec)))
-    return (steps.analysis_due(spec.exposure, status, now, active=measuring)
-            or _budget_look_due(spec, status, now))
-
-
-def _budget_look_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -> bool:
-    """Whether a budget-only analysis (a completed ramp, or one a spent budget suspends:
-    ``gates_to_measure``) is due because a budget period began since the last analysis: the
-    new period's spend is read at its start (``finish`` asks for a pass then), not up to an
-    interval later. A ramp underway keeps its interval (its analysis measures every gate);
-    its status shows the new period's spend from the period's start all the same
-    (``roll_spend_over``)."""
-    period, anchor, last = (spec.economics.budget_period, status.budget_anchor,
-                            status.last_analysis_at)
-    if (period is None or anchor is None or last is None or not exposing(status)
-            or not _budget_gates(spec)
-            or (status.current_step is not None and not _suspended(status))):
-        return False
-    start, _ = budget.current_period(period, anchor, now)
-    return last < start
+    return steps.analysis_due(spec.exposure, status, now, active=measuring)
 
 
 def completes(spec: CampaignSpec, status: CampaignStatus) -> bool:
@@ -1803,19 +1791,27 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def budget_times(self) -> list[dt.datetime]:
         """A completed ramp's next budget analysis (a ramp underway has its own times), and,
         while the campaign exposes (underway, completed or suspended), the start of the next
-        budget period: a pass is due there, which shows the new period's spend
-        (``roll_spend_over``) and, for a completed or suspended ramp, reads it
-        (``analysis_due``). Not for a campaign that exposes no one (rolled back, withdrawn,
-        ended): no pass a period for it, its figures roll over at its next pass."""
+        budget period when the status would change there: a spend above 0 or a budget gate's
+        Fail, which that pass shows as the new period's (``roll_spend_over``,
+        ``drop_past_budget_fails``; a suspension's end is a time of its own,
+        ``schedule_times``). It is no analysis (``analysis_due``): the gates read the new
+        period at the next, an ``analysisInterval`` on. Not once the status shows the period
+        begun (0 spent, no Fail: a 1 s ``budgetPeriod`` would ask for a pass a second), nor
+        for a campaign that exposes no one (rolled back, withdrawn, ended): its figures roll
+        over at its next pass."""
         s, economics = self.status, self.spec.economics
         times: list[dt.datetime] = []
+        budget_gates = _budget_gates(self.spec)
+        names = {gate.name for gate in budget_gates}
+        shows_spend = (s.spend is not None and s.spend > 0) or any(
+            g.name in names and g.verdict is GateVerdict.FAIL for g in s.gates)
         if (economics.budget_period is not None and self.budget_anchor is not None
-                and exposing(s) and s.spend is not None and _budget_gates(self.spec)):
+                and exposing(s) and budget_gates and shows_spend):
             _, end = budget.current_period(economics.budget_period, self.budget_anchor,
                                            self.now)
             if end is not None:
                 times.append(end)
-        if self.active() or not completed(s) or not _budget_gates(self.spec):
+        if self.active() or not completed(s) or not budget_gates:
             return times
         base = steps.analysis_base(s)
         return [*times, self.now if base is None

@@ -577,25 +577,29 @@ def test_a_first_look_of_the_period_that_reads_no_spend_shows_the_period_begun()
     assert next(g for g in r.gates if g.name == "budget").verdict is GateVerdict.ERROR
 
 
-def test_a_suspended_campaign_reads_the_new_period_at_its_start() -> None:
-    # The repro: budget 5000 a day, spent at 00:13, last look at 23:58. The pass at 00:00 (the
-    # suspension's end) measures the budget gate at once, not at 00:03: renewed on the reading,
-    # nothing of the past period's Fail left in status.
+def test_a_suspended_campaign_resumes_at_the_period_start_and_reads_it_an_interval_on() -> None:
+    # Budget 5000 a day, spent at 00:13, last look at 23:58. The pass at 00:00 (the
+    # suspension's end) renews on the rollover, nothing of the past period's Fail left in
+    # status, but measures nothing: read at once the gate finds no sample yet (Inconclusive in
+    # the first scrape). The step starts over there, so its gates read the period at 00:05.
     spec, judge = _ramp_with_spend(lambda now: 6000.0 if T0 + 13 * MINUTE <= now < T0 + DAY
                                    else 0.0 if now >= T0 + DAY else 10.0)
     s = _until(spec, CampaignStatus(), T0 + DAY, judge)
     assert (s.phase, s.spend, s.budget_remaining) == (Phase.SUSPENDED, 6000.0, 0.0)
-    assert exposure.analysis_due(spec, s, T0 + DAY)
-    assert [g.name for g in exposure.gates_to_measure(spec, s)] == ["budget"]
+    assert run(spec, s, T0 + DAY - 2 * MINUTE, judge).requeue_after == 2 * MINUTE
+    assert not exposure.analysis_due(spec, s, T0 + DAY)
     d = run(spec, s, T0 + DAY, judge)
     r = d.status
     assert [e.reason.value for e in d.events] == ["BudgetRenewed"]
     assert (r.phase, r.exposure_percent) == (Phase.PROGRESSING, 5)
     assert (r.spend, r.budget_remaining) == (0.0, 5000.0)
-    budget_gate = next(g for g in r.gates if g.name == "budget")
-    assert (budget_gate.verdict, budget_gate.time) == (GateVerdict.PASS, T0 + DAY)
-    assert "Fail" not in r.message
+    assert "budget" not in {g.name for g in r.gates} and "Fail" not in r.message
     assert r.history[-1].reason == "the budget period rolled over"
+    assert r.last_analysis_at == s.last_analysis_at
+    assert not exposure.analysis_due(spec, r, T0 + DAY + 4 * MINUTE)
+    read = run(spec, r, T0 + DAY + 5 * MINUTE, judge).status
+    budget_gate = next(g for g in read.gates if g.name == "budget")
+    assert (budget_gate.verdict, budget_gate.time) == (GateVerdict.PASS, T0 + DAY + 5 * MINUTE)
 
 
 def test_a_suspended_campaign_whose_spend_cannot_be_read_at_the_rollover_drops_the_fail() -> None:
@@ -620,7 +624,7 @@ def test_a_suspended_campaign_whose_spend_cannot_be_read_at_the_rollover_drops_t
     assert "waiting for an analysis" in q.message and "budget Fail" not in q.message
 
 
-def test_a_completed_ramp_reads_the_new_period_at_its_start() -> None:
+def test_a_completed_ramp_shows_the_new_period_at_its_start_and_reads_it_an_interval_on() -> None:
     spec, judge = _ramp_with_spend(lambda now: 10.0 if now < T0 + DAY else 0.0)
     s = run(spec, CampaignStatus(), T0 + 3 * MINUTE, judge).status
     s = run(spec, s, T0 + 8 * MINUTE, judge,
@@ -629,10 +633,15 @@ def test_a_completed_ramp_reads_the_new_period_at_its_start() -> None:
     s = _until(spec, s, T0 + DAY, judge, start=T0 + 13 * MINUTE)
     assert (s.spend, s.last_analysis_at) == (10.0, T0 + DAY - 2 * MINUTE)
     assert run(spec, s, T0 + DAY - 2 * MINUTE, judge).requeue_after == 2 * MINUTE
-    assert exposure.analysis_due(spec, s, T0 + DAY)
-    r = run(spec, s, T0 + DAY, judge).status
+    # The pass at the period's start shows it begun but is no analysis (``analysis_due``).
+    assert not exposure.analysis_due(spec, s, T0 + DAY)
+    start = run(spec, s, T0 + DAY, judge)
+    r = start.status
     assert (r.phase, r.spend, r.budget_remaining, r.last_analysis_at) == (
-        Phase.HEALTHY, 0.0, 5000.0, T0 + DAY)
+        Phase.HEALTHY, 0.0, 5000.0, T0 + DAY - 2 * MINUTE)
+    assert start.requeue_after == 3 * MINUTE  # the next analysis, an interval after the last
+    read = run(spec, r, T0 + DAY + 3 * MINUTE, judge).status
+    assert (read.spend, read.last_analysis_at) == (0.0, T0 + DAY + 3 * MINUTE)
 
 
 def test_a_campaign_that_exposes_no_one_asks_for_no_pass_at_each_period() -> None:

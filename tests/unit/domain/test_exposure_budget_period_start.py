@@ -1,0 +1,155 @@
+"""domain.exposure at a budget period's start, passes driven as the operator drives them (each
+at the requeue the one before asked for) and the budget gate read as its collector reads it: a
+range of the period so far, which holds no sample within the first scrape of the period, so the
+gate is Inconclusive there (``services.measurements._range``: "a range shorter than two scrapes
+yields no data").
+
+The pass at a period's start shows the period begun (0 spent, a past period's Fail gone, a
+suspension lifted) but is no analysis: read there, the gate would see nothing, and as the last
+analysis it would put the next at a period's start again, so with ``budgetPeriod`` ≤
+``analysisInterval`` no analysis would read the spend. And a short ``budgetPeriod`` asks for a
+pass at a period's end only while the status has something to roll over: never a pass a second
+at a 1 s period, never a budget check more often than ``analysisInterval``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from tests.unit.domain.test_exposure_budget import MINUTE, T0, Judge, run, spec_with
+
+from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.common import GateVerdict, Phase, parse_duration
+from uplift_operator.domain import budget, exposure, gates
+from uplift_operator.domain.gates import GateOutcome
+from uplift_operator.domain.measurements import BudgetMeasurement, NotMeasured
+
+#: Prometheus' scrape interval: a range shorter than that holds no sample of the spend gauges.
+SCRAPE = dt.timedelta(seconds=30)
+AMOUNT = 5000.0
+
+
+def collector(spec: CampaignSpec, spend: Callable[[dt.datetime], float]) -> Judge:
+    """The budget gate as ``services.measurements`` measures it (the spend read over the period
+    so far: nothing within its first scrape), the other gates passing."""
+    period = spec.economics.budget_period
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type != "budget":
+            return GateOutcome(name=gate.name, verdict=GateVerdict.PASS, message="m", time=now)
+        start, end = budget.current_period(period, T0, now)
+        measured = (
+            NotMeasured("holding: no spend series in Prometheus for this campaign yet",
+                        holds=True) if now - start < SCRAPE
+            else BudgetMeasurement(spend=spend(now), budget=AMOUNT, period_start=start,
+                                   period_end=end, cheapest=0.10))
+        return gates.evaluate_gate(gate, measured, None, now)
+
+    return judge
+
+
+class Pass:
+    def __init__(self, now: dt.datetime, before: CampaignStatus,
+                 decision: exposure.Decision) -> None:
+        self.now, self.decision = now, decision
+        after = decision.status
+        self.analysed = after.last_analysis_at == now != before.last_analysis_at
+        self.budget = next((g for g in after.gates if g.name == "budget" and g.time == now),
+                           None) if self.analysed else None
+
+
+def operate(spec: CampaignSpec, s: CampaignStatus, start: dt.datetime, until: dt.datetime,
+            judge: Judge) -> tuple[CampaignStatus, list[Pass]]:
+    """Passes from ``start`` while before ``until``, each at the requeue the one before asked
+    for (no other event wakes the campaign)."""
+    now, passes = start, []
+    while now < until:
+        decision = run(spec, s, now, judge)
+        passes.append(Pass(now, s, decision))
+        s = decision.status
+        if decision.requeue_after is None:
+            break
+        now += decision.requeue_after
+    return s, passes
+
+
+def _completed(spec: CampaignSpec, judge: Judge) -> CampaignStatus:
+    s = run(spec, CampaignStatus(), T0 + 3 * MINUTE, judge).status
+    s = run(spec, s, T0 + 8 * MINUTE, judge, annotations={"uplift.dev/promote": "full"}).status
+    assert exposure.completed(s) and s.current_step is None and s.phase is Phase.HEALTHY
+    return s
+
+
+# -- review-budget-rollover 1: the period's start is no analysis --------------------------------
+
+@pytest.mark.parametrize("period", ["5m", "10m"])
+def test_a_completed_campaign_overspending_is_suspended_in_every_period(period: str) -> None:
+    # 6000 of 5000 spent in every period from 00:10 (read from the period's first scrape on),
+    # analysisInterval 5m: each analysis reads the spend and fails the gate, the first of each
+    # period suspending the campaign; each rollover resumes it. Before, the pass at the period's
+    # start measured the gate at once (no sample yet: Inconclusive) and, as the last analysis,
+    # put the next one at a period's start again: with 5m periods one Fail in 30 minutes, then
+    # Inconclusive for good, never suspended again.
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=AMOUNT,
+                     budgetPeriod=period)
+    over, length = T0 + 10 * MINUTE, parse_duration(period)
+    judge = collector(spec, lambda now: 6000.0 if now >= over else 10.0)
+    s = _completed(spec, judge)
+    s, passes = operate(spec, s, T0 + 8 * MINUTE, over + 30 * MINUTE, judge)
+    looks = [p for p in passes if p.budget is not None and p.now >= over]
+    assert Counter(p.budget.verdict for p in looks if p.budget is not None) == {
+        GateVerdict.FAIL: 6}
+    exhausted = [budget.current_period(period, T0, p.now)[0] for p in passes
+                 if any(e.reason.value == "BudgetExhausted" for e in p.decision.events)]
+    periods = [over + k * length for k in range(30 * MINUTE // length)]
+    assert exhausted == periods  # suspended once in every period
+    renewed = [p.now for p in passes
+               if any(e.reason.value == "BudgetRenewed" for e in p.decision.events)]
+    assert renewed == periods[1:]  # at each rollover, by the pass its suspension asked for
+    # No analysis at a period's start, none more often than analysisInterval.
+    analysed = [p.now for p in passes if p.analysed]
+    assert all(t - budget.current_period(period, T0, t)[0] >= SCRAPE for t in analysed)
+    assert all(b - a >= 5 * MINUTE for a, b in itertools.pairwise(analysed))
+
+
+# -- review-budget-rollover 2: a 1 s period asks for no pass a second ---------------------------
+
+@pytest.mark.parametrize("completed", [False, True], ids=["underway", "completed"])
+def test_a_one_second_period_asks_for_a_pass_per_rollover_of_a_spend_only(
+        completed: bool) -> None:
+    # budgetPeriod 1s (the CRD's minimum), analysisInterval 5m, a spend read at each analysis
+    # (the judge reads it at once, the worst case). Ten minutes: two analyses, each followed by
+    # one pass at the end of its period that shows the next begun; then nothing to roll over,
+    # so no pass until the next analysis. Before: a pass every second (600), and for a completed
+    # ramp a budget check every second.
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=AMOUNT,
+                     budgetPeriod="1s")
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.type != "budget":
+            return GateOutcome(name=gate.name, verdict=GateVerdict.PASS, message="m", time=now)
+        start, end = budget.current_period("1s", T0, now)
+        return gates.evaluate_gate(gate, BudgetMeasurement(
+            spend=1.0, budget=AMOUNT, period_start=start, period_end=end, cheapest=0.10),
+            None, now)
+
+    if completed:
+        s = _completed(spec, judge)
+        start = T0 + 13 * MINUTE
+    else:
+        s = run(spec, CampaignStatus(), T0 + 3 * MINUTE, judge).status
+        start = T0 + 8 * MINUTE
+    assert exposure.exposing(s)
+    s, passes = operate(spec, s, start, start + 10 * MINUTE, judge)
+    assert [(p.now - start, p.analysed) for p in passes] == [
+        (dt.timedelta(0), True), (dt.timedelta(seconds=1), False),
+        (5 * MINUTE, True), (5 * MINUTE + dt.timedelta(seconds=1), False)]
+    for p in passes:
+        r = p.decision.status
+        assert (r.spend, r.budget_remaining) == ((1.0, 4999.0) if p.analysed
+                                                 else (0.0, AMOUNT))
+    assert exposure.exposing(s)
