@@ -1460,7 +1460,14 @@ def _ledgers_read(prom: MetricSource, ctx: CampaignGateContext, start: datetime,
     does not deduplicate), so the ledger's spend is their largest; a series without a ledger
     label is one of its own (``_ledger_key``). Two queries joined here rather than one
     ``and``: the operator's source keeps their long ranges in pieces
-    (``adapters.prometheus_ranges``)."""
+    (``adapters.prometheus_ranges``).
+
+    A replica whose clock runs ahead rolls over early: from then its series are of the next
+    period, left out here. A check in the seconds its clock is ahead, at the period's end,
+    counts its ledger at the figure of the check before (``status.budgetLedgers``): what it
+    spent between that check and its early rollover is counted in no period, not in this one
+    nor in the next (its ledger there counts from its rollover). The replica still enforces
+    the budget on its own spend."""
     period = _range(ctx.now - (start if since is None else since))
     spends = prom.query(f"last_over_time(uplift_campaign_period_spend{ctx.selector()}[{period}])")
     starts = {_series(s.labels): s.value for s in prom.query(
