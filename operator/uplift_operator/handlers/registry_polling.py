@@ -46,7 +46,6 @@ registered model re-created) wakes that version's followers (``Resolver.versions
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine, Hashable, Mapping
@@ -207,8 +206,13 @@ async def poll_aliases(followers: AliasFollowers, resolver: Resolver, executor: 
             state.busy += 1
             reading.update(alias for alias, _ in _aliases(job))
             read.add_done_callback(done)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(finished.wait(), max(0.0, next_look - loop.time()))
+        # Not ``asyncio.wait_for``: on Python 3.11 a cancel that came as a reader finished was
+        # lost (it returned the finished wait), and a cancelled poller went on looking.
+        woken = asyncio.ensure_future(finished.wait())
+        try:
+            await asyncio.wait({woken}, timeout=max(0.0, next_look - loop.time()))
+        finally:
+            woken.cancel()
 
 
 def _aliases(job: _Job) -> tuple[DueAlias, ...]:

@@ -19,7 +19,7 @@ from tests.unit.services.fakes import FakeRegistry
 
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.handlers import registry_polling
-from uplift_operator.handlers.registry_polling import ALIAS_READERS
+from uplift_operator.handlers.registry_polling import ALIAS_READERS, Readers, poll_aliases
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.handlers.watches import AliasFollowers
 from uplift_operator.services.resolution import Resolver
@@ -220,3 +220,28 @@ def test_a_restarted_poller_counts_the_reads_its_predecessor_left_pending(
         asyncio.run(scenario())
     assert "alias polling failed" in caplog.text
     assert sorted(registry.reads) == [f"model-{index}" for index in range(count)]
+
+
+def test_a_cancel_that_comes_as_a_read_ends_stops_the_poller() -> None:
+    """``stop`` cancels the poller as a reader finishes (a loaded machine: the read's end and
+    the cancel in one turn of the loop). ``asyncio.wait_for`` on Python 3.11 returned the
+    finished wait instead of raising, so the cancel was lost: the poller went on looking,
+    and a test awaiting it after ``cancel`` hung until its timeout."""
+
+    async def scenario() -> bool:
+        readers = Readers()
+        with ThreadPoolExecutor(1) as pool:
+            task = asyncio.create_task(poll_aliases(AliasFollowers(), Resolver(), pool,
+                                                    lambda _: True, tick=60.0,
+                                                    readers=readers))
+            await asyncio.sleep(0.01)  # waiting for a reader or its next look
+            readers.finished.set()  # a reader finished ...
+            task.cancel()  # ... as the poller was cancelled
+            await asyncio.wait({task}, timeout=5)
+            stopped = task.done()
+            if not stopped:  # do not leave it running
+                task.cancel()
+                await asyncio.wait({task}, timeout=5)
+            return stopped and task.cancelled()
+
+    assert asyncio.run(scenario())
