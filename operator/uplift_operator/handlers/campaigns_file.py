@@ -16,7 +16,12 @@ in ``handlers.lifecycle``): a pass compares with them in memory (one that is not
 once, then known absent: ``adapters.watched``; read again before the pass writes over that
 absence), and a hand edit or deletion wakes the model's task, which undoes it at once. Nothing
 is read back at the resync; one deleted while the watch was away is found by the existence
-audit (``handlers.existence``), which wakes the task.
+audit (``handlers.existence``), which wakes the task. A Campaign its own pass read back gone (its
+status write answered 404, or 409 with the name another uid's: ``Wakeups.gone``) is left out of
+the file at once, its model's task woken, although kopf's index keeps it until its DELETED
+event, which a watch gap never brings (the audit then makes the process list afresh, two
+audits later). One deleted in a gap whose pass writes nothing stays until then: the audit's
+findings are not read here.
 
 A Campaign the file does not carry as its spec says (its spec holds a value the runtime would
 reject or that cannot be rendered: carried as refused, treating no one; its name is not one
@@ -51,6 +56,7 @@ the UpliftModel pass stands aside the same way (``services.upliftmodel.reconcile
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -125,13 +131,17 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     unfit: tuple[tuple[str, str], ...] = ()  # those it did not carry as their spec says, why
     stale: tuple[str, ...] = ()  # those it carried at their entry from before an edit
 
-    def write() -> service.Synced | None:
+    def write(gone: frozenset[str]) -> service.Synced | None:
         if body.metadata.get("deletionTimestamp"):
             # Being deleted (a foreground deletion waits for its children): the garbage
             # collector removes the ConfigMap, whose DELETED event wakes this pass; applying it
             # again would fight the collector (the model's own pass stands aside the same way).
             return None
-        found = list(index.get((owner.namespace, owner.name), []))
+        # A Campaign a pass found deleted (read back 404: ``Wakeups.gone``) is left out, as its
+        # DELETED event would: one deleted during a watch gap gets no such event, and kopf's
+        # index keeps it until the process lists afresh (the existence audit's exit).
+        found = [snapshot for snapshot in index.get((owner.namespace, owner.name), [])
+                 if str((snapshot.get("metadata") or {}).get("uid")) not in gone]
         status = body.get("status")
         split = service.version_split(status, body.get("spec"))
         synced = service.sync(owner, found, file_dependencies(memo), split, new_model=not status,
@@ -194,7 +204,8 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
                                        last_pass=False):
             try:
                 synced = await memo["wakeups"].in_pool(
-                    file_key(owner.namespace, owner.name), memo["pass_executor"], write)
+                    file_key(owner.namespace, owner.name), memo["pass_executor"],
+                    functools.partial(write, memo["wakeups"].read_gone(campaign.KIND)))
             except FileNotWrittenError as error:
                 held_since = None
                 # Said once per cause: the retries (1 s .. 5 min) repeat it in the log only.
@@ -230,10 +241,19 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         stale = synced.stale
         return None  # woken by its Campaigns and its model (handlers.watches)
 
+    def found_gone(key: tuple[str, str, str], uid: str) -> None:
+        """A pass found a Campaign of this model gone: the file leaves it out at once."""
+        if key[0] == campaign.KIND and key[1] == owner.namespace and any(
+                str((snapshot.get("metadata") or {}).get("uid")) == uid
+                for snapshot in index.get((owner.namespace, owner.name), [])):
+            memo["wakeups"].wake(file_key(owner.namespace, owner.name))
+
+    unlisten = memo["wakeups"].listen_gone(found_gone)
     try:
         await run_passes(file_key(owner.namespace, owner.name), memo["wakeups"], one_pass,
                          uid=owner.uid)
     finally:
+        unlisten()
         # What a pass still running when the model's DELETED event came wrote back (its
         # left-out and unwritten causes, by name) must not greet a model created again.
         if file_key(owner.namespace, owner.name) not in memo["wakeups"]:

@@ -120,6 +120,12 @@ class Wakeups:
     #: UpliftModel's promotion-alias claim): one deleted during a watch gap gets no such event,
     #: and without this the existence audit, seeing no task of it, never found it.
     _read_gone: dict[tuple[Key, str], None] = field(default_factory=dict)
+    #: The same objects (uid → key), kept until their DELETED event whatever the audit does
+    #: with them (``forget_unlistable``): a reader of kopf's indexes, which still hold them,
+    #: leaves them out (``read_gone``; the campaigns file a Campaign found gone).
+    _known_gone: dict[str, Key] = field(default_factory=dict)
+    #: Told (key, uid) of each object a pass finds gone, as it is (``listen_gone``).
+    _gone_listeners: dict[int, Callable[[Key, str], None]] = field(default_factory=dict)
     #: The pool work of each key's pass, until it ends (``in_pool``, ``settled``): dropped as
     #: it completes, so that the result of one whose task was cancelled and never followed (its
     #: object deleted meanwhile) is not kept for good.
@@ -281,6 +287,8 @@ class Wakeups:
         be dropped too. A task of ``uid`` not started yet ends at its start (``register``)."""
         self._paused_out.pop(uid, None)
         self._read_gone.pop((key, uid), None)
+        if self._known_gone.get(uid) == key:
+            del self._known_gone[uid]
         if uid:  # a task of it started after this ends at once (``register``)
             self._finished[(key, uid)] = None
             self._finished.move_to_end((key, uid))
@@ -305,6 +313,28 @@ class Wakeups:
         self.finish(key, uid)
         if uid and not heard:
             self._read_gone[(key, uid)] = None
+            self._known_gone[uid] = key
+            for listener in list(self._gone_listeners.values()):
+                try:
+                    listener(key, uid)
+                except Exception:  # one reader's, never the pass's
+                    logger.exception("a listener of %s %s/%s found gone failed", *key)
+
+    def read_gone(self, kind: str) -> frozenset[str]:
+        """The uids of the objects of ``kind`` a pass found gone (``gone``) whose DELETED event
+        has not come: kopf's indexes still hold them (a Campaign in ``campaigns_by_model``), and
+        a reader of those leaves them out."""
+        return frozenset(uid for uid, key in self._known_gone.items() if key[0] == kind)
+
+    def listen_gone(self, listener: Callable[[Key, str], None]) -> Callable[[], None]:
+        """Tell ``listener`` (key, uid) of each object a pass finds gone from now on (on the
+        event loop, as ``gone`` is called); returns what stops it."""
+        token = max(self._gone_listeners, default=0) + 1
+        self._gone_listeners[token] = listener
+
+        def stop() -> None:
+            self._gone_listeners.pop(token, None)
+        return stop
 
     def tasks(self, kind: str) -> dict[str, Key]:
         """The running waiting tasks of ``kind``, by object uid (a copy; tasks registered
