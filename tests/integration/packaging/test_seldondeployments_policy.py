@@ -510,6 +510,8 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
 def test_what_the_operator_never_renders_is_refused(
         policy: str, admin: Kubectl, operator_cluster: KubeCluster, change: str,
         message: str) -> None:
+    if change == "through v1alpha2" and not seldon_crd(quiet=True)[1]:
+        pytest.skip("../shared/seldon is absent: the stand-in CRD serves v1 alone")
     owner = _owner(admin, f"other-{policy}")
     _refused(operator_cluster, _change(_render(owner), change), message)
 
