@@ -81,6 +81,11 @@ APPLY_FAILED = "ApplyFailed"
 #: upgrade, a ``spec.serving`` edit) waits for a slot among the graphs rolling at once
 #: (``services.rolls``); the graph there keeps serving as it is.
 ROLL_QUEUED = "RollQueued"
+#: What ``RollQueued``'s message ends with while the re-render a spec edit asks for waits for a
+#: roll slot: the edit has not taken effect yet, so the published phase is not Healthy
+#: (``domain.stuck``). Not said of a re-render no edit asked for (an operator setting or
+#: release): the spec there took effect, and the graph serves as it is.
+SPEC_EDIT_QUEUED = "the spec edit takes effect once the graph has rolled"
 #: (False) a roll of the graph (a re-render, or a split change that renders the kept versions'
 #: pods anew) did not serve within the roll timeout (its slot freed): said while a pod of the
 #: graph is not available, until it serves or a new roll starts (``status.serving_applied``);
@@ -113,6 +118,11 @@ SALT_NOT_SHARED = "SaltNotShared"
 MODEL_STABLE_SERVING = "StableVersionServing"
 MODEL_NOT_FOUND = "ModelNotFound"  # an UpliftModel's ModelResolved too: no such model/version/alias
 MODEL_NOT_SERVING = "ModelNotServing"
+#: (False) the model's stable version served and does not any more (its Ready
+#: ``WaitingForServing``, ``domain.canary.says_stable_down``): a campaign already exposing holds
+#: its exposure and step through it (no rollback), but nothing serves its treatments
+#: (``domain.stuck``: Degraded after the grace).
+MODEL_STABLE_NOT_SERVING = "StableNotServing"
 # These two are SettingsDelivered's reasons too (services.campaign: not in the file, as no model):
 CAMPAIGNS_FILE_FULL = "CampaignsFileFull"  # the model serves; its file has no room for this one
 # The model serves; its file leaves this one out (a name no replica serves a campaign under) or

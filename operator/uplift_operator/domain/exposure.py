@@ -105,6 +105,7 @@ from uplift_operator.api.v1alpha1.common import (
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.domain import budget, steps
 from uplift_operator.domain import conditions as cond
+from uplift_operator.domain.canary import says_stable_down
 from uplift_operator.domain.gates import (
     GateAction,
     GateOutcome,
@@ -167,7 +168,9 @@ class ModelObservation:
 
     ``serving``: a stable version serves (``stable_version``); otherwise ``why`` says what is
     missing; ``degraded``: the model is Degraded with nothing serving (a harder stop than
-    waiting)."""
+    waiting); ``stable_down``: ``serving`` for the ramp only, a campaign exposing holding
+    through a stable version that served and does not any more (``ModelServing`` says False,
+    ``StableNotServing``, though nothing is decided otherwise)."""
 
     name: str
     found: bool
@@ -183,6 +186,7 @@ class ModelObservation:
     #: ends the exposure (an abort, a rollback, a withdrawal) judges the model by it, as the next
     #: pass will: the status is what was observed, not which pass observed it.
     unheld: ModelObservation | None = None
+    stable_down: bool = False
 
 
 def model_observation(name: str, status: UpliftModelStatus | None,
@@ -195,7 +199,9 @@ def model_observation(name: str, status: UpliftModelStatus | None,
     touches nothing that serves, but its Ready reason no longer tells whether its stable
     version ever served), starts no campaign, but a campaign already ``exposing``
     (``exposing``) holds through it: withdrawn, it would restart at step 1 and lose its
-    evidence for a rollout or an edit that stops no one's treatment."""
+    evidence for a rollout or an edit that stops no one's treatment. A stable version that
+    served and does not any more (``canary.says_stable_down``) is held through as well (no
+    rollback for the model's outage), but said as what it is (``stable_down``): not serving."""
     if status is None:
         return ModelObservation(name, found=False, why=f"UpliftModel {name!r} not found")
     ready = cond.find(status.conditions, cond.READY)
@@ -205,13 +211,16 @@ def model_observation(name: str, status: UpliftModelStatus | None,
                                 why=f"UpliftModel {name!r} serves version {stable}")
     if (stable is not None and exposing and ready is not None
             and ready.reason in _HOLDING_REASONS):
+        down = says_stable_down(stable, ready.reason, ready.message)
         held = ("its spec is invalid; the stable version serves on"
                 if ready.reason == cond.INVALID_SPEC_REASON
                 else f"its predictor is not reported ready: {ready.message}")
-        return ModelObservation(
-            name, True, stable, serving=True,
-            why=f"UpliftModel {name!r} serves version {stable} ({held}; the exposure is held)",
-            unheld=model_observation(name, status, exposing=False))
+        why = (f"UpliftModel {name!r}: {ready.message} (the exposure is held at its step, no "
+               "rollback)" if down else
+               f"UpliftModel {name!r} serves version {stable} ({held}; the exposure is held)")
+        return ModelObservation(name, True, stable, serving=True, why=why,
+                                unheld=model_observation(name, status, exposing=False),
+                                stable_down=down)
     phase = status.phase.value if status.phase is not None else "unknown"
     detail = status.message or (ready.message if ready is not None else "no status yet")
     return ModelObservation(
@@ -1763,16 +1772,21 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if (reason == cond.TREATMENT_NOT_SERVED and self.unserved is not None
                 and (before is None or before.reason != cond.TREATMENT_NOT_SERVED)):
             self.emit("Warning", Reason.TREATMENT_NOT_SERVED, self.unserved, decision=False)
+        # A stable version down is held through (``serving`` for every decision above), but
+        # ModelServing says it does not serve: a problem past the grace (``domain.stuck``).
+        serves = self.model.serving and not self.model.stable_down
         conditions = cond.set_condition(
             self.status.conditions, type_=cond.MODEL_SERVING,
-            status="True" if self.model.serving else "False",
-            reason=(cond.MODEL_STABLE_SERVING if self.model.serving
+            status="True" if serves else "False",
+            reason=(cond.MODEL_STABLE_SERVING if serves
+                    else cond.MODEL_STABLE_NOT_SERVING if self.model.serving
                     else self.model.reason or (cond.MODEL_NOT_SERVING if self.model.found
                                                else cond.MODEL_NOT_FOUND)),
             message=steps.clip(self.model.why, steps.MESSAGE_MAX), now=self.now,
-            # ModelNotFound is a problem past the grace (``domain.stuck``), ModelNotServing is
-            # none: a model not serving for an hour, then briefly deleted and re-created, is
-            # not found since now, not Degraded at once "since" an hour ago.
+            # ModelNotFound and StableNotServing are problems past the grace
+            # (``domain.stuck``), ModelNotServing is none: a model not serving for an hour,
+            # then briefly deleted and re-created, is not found since now, not Degraded at
+            # once "since" an hour ago.
             observed_generation=self.generation, moves_on_reason=True)
         self.status.conditions = self.ready(conditions, ready, reason, message)
         return Decision(status=self.status, exposure_percent=self.status.exposure_percent,

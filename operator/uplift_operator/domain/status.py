@@ -280,7 +280,13 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     generation it was refused at stays ``ApplyFailed`` as it is, time and words: not
     ``RollQueued`` then ``ApplyFailed`` anew at every refusal, which restarted the grace, the
     alert's ``for`` and the backoff and posted a Warning each time. At a new generation (the
-    spec edited since) the re-render queued is a new one: ``RollQueued``."""
+    spec edited since) the re-render queued is a new one: ``RollQueued``.
+
+    The re-render of a spec edit (the condition last said an earlier generation) queued is said
+    so (``cond.SPEC_EDIT_QUEUED`` at the end of the message, kept while it waits): the edit has
+    not taken effect meanwhile, which the published phase says (``domain.stuck``: Progressing,
+    not Healthy). A re-render no edit asked for (an operator setting or release) is not: the
+    spec there took effect."""
     if applied is None:
         return list(previous)
     if applied.error is not None:
@@ -290,6 +296,11 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     before = cond.find(previous, cond.SERVING_APPLIED)
     refused = before is not None and (before.status, before.reason) == ("False",
                                                                         cond.APPLY_FAILED)
+    # A spec edit's re-render, queued: the condition said an earlier generation, or says so
+    # already.
+    edit = before is not None and (
+        (before.reason == cond.ROLL_QUEUED and cond.SPEC_EDIT_QUEUED in before.message)
+        or (before.observed_generation is not None and before.observed_generation < generation))
     if applied.queued is not None:
         if refused and before is not None and before.observed_generation == generation:
             # The re-render refused is queued again (its slot freed by the refusal): still
@@ -299,8 +310,8 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
             return list(previous)
         return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
                                   reason=cond.ROLL_QUEUED,
-                                  message=_clip(f"{applied.what} serves {applied.split} as it "
-                                                f"is: {applied.queued}"),
+                                  message=_edit_said(f"{applied.what} serves {applied.split} as "
+                                                     f"it is: {applied.queued}", edit),
                                   now=now, observed_generation=generation, moves_on_reason=True)
     timed_out = before is not None and (before.status, before.reason) == (
         "False", cond.ROLL_TIMED_OUT)
@@ -335,6 +346,19 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="True",
                               reason=cond.APPLIED, message=_clip(message), now=now,
                               observed_generation=generation)
+
+
+def _edit_said(message: str, edit: bool) -> str:
+    """``ServingApplied``'s message, ending with ``cond.SPEC_EDIT_QUEUED`` for a spec edit's
+    re-render queued (kept whole however long the rest is)."""
+    if not edit:
+        return _clip(message)
+    tail = f"; {cond.SPEC_EDIT_QUEUED}"
+    return f"{_clip_to(message, MAX_MESSAGE - len(tail))}{tail}"
+
+
+def _clip_to(text: str, bound: int) -> str:
+    return text if len(text) <= bound else text[: bound - 1] + "…"
 
 
 def serving_failed(previous: list[Condition], failure: str | None, generation: int,

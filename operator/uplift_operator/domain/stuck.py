@@ -27,10 +27,15 @@ no decision changes. A Degraded phase stays Degraded (already a human's to act o
 problem held past the grace is named after its own words, which stay first (e.g.
 ``ProgressDeadlineExceeded: …``, which the deadline metric reads): a rollback whose serving
 graph the API server refuses is Degraded by the ramp, and its message, "stable N serves", was
-all there was to read while the rolled-back canary kept its traffic. Paused is left as it is
-(a human's decision is awaited; the ramps keep their own ``pausedAt`` for the deadline's resume
-time and the Paused/Resumed events, and read a previous Paused phase only of a status written
-before it). A Campaign's Suspended and Completed are
+all there was to read while the rolled-back canary kept its traffic. Paused stays Paused (a
+human's decision is awaited; the ramps' Paused/Resumed events and the inconclusiveLimit alert
+read the phase), but an outage outranks a pause (``Problem.outranks_pause``: a graph the
+backend reports failed, a roll that did not serve, a Campaign's model whose stable version
+stopped serving): it is named after the pause's words while it holds, with no grace (Argo
+CD's health check, which cannot tell time, reads the condition as Degraded at once, as it
+reads a paused model's stable outage; the spec-stuck metric reads the words, ``names``, its
+alert waiting its own ``for``); before, a canary taking a step's traffic and failing showed
+Suspended for as long as the pause lasted. A Campaign's Suspended and Completed are
 overridden too: its exposure is 0 % then, and a file that was not written means the runtime
 still treats (the ramps read Completed only through ``Ready``'s ``ScheduleEnded``,
 ``domain.exposure.end_campaign``). Pure: the condition's ``lastTransitionTime`` and ``now`` are
@@ -38,6 +43,13 @@ all it reads of time. Each problem condition's ``lastTransitionTime`` moves on a
 well as a new status (``cond.set_condition``'s ``moves_on_reason``), so the grace and the
 "since" run from when the current problem began: ``ModelNotFound`` after an hour of
 ``RegistryUnavailable`` (an outage, no problem here) is not Degraded at its first pass.
+
+A spec edit whose serving graph waits for a roll slot has not taken effect either
+(``ServingApplied`` False ``RollQueued``, its message ending with ``cond.SPEC_EDIT_QUEUED``:
+``status.serving_applied``): an UpliftModel whose ramp says Healthy is published Progressing
+meanwhile, the message naming the queue first, with no grace (a queue is no problem: it waits
+its turn, which may take long in a fleet's upgrade); Healthy again at the first pass after it
+is applied. A re-render no edit asked for (an operator setting or release) leaves Healthy.
 """
 
 from __future__ import annotations
@@ -51,7 +63,7 @@ from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.steps import MESSAGE_MAX, clip
 
 __all__ = ["CAMPAIGN_PROBLEMS", "DEFAULT_GRACE", "MODEL_PROBLEMS", "UNRESOLVED_PROBLEMS", "Problem",
-           "Published", "campaign_phase", "grace", "model_phase"]
+           "Published", "campaign_phase", "grace", "model_phase", "names", "spec_edit_queued"]
 
 #: How long a problem condition may hold before the phase is Degraded (``grace``).
 DEFAULT_GRACE = dt.timedelta(minutes=5)
@@ -72,6 +84,8 @@ class Problem:
     #: The phases it turns Degraded past the grace; None: every one its kind's problems do.
     #: A Degraded phase names it whatever this says.
     phases: frozenset[Phase] | None = None
+    #: Named in a Paused phase's message while it holds, the phase kept (module note).
+    outranks_pause: bool = False
 
     def held_by(self, condition: Condition) -> bool:
         return self.says(condition.type, condition.status, condition.reason)
@@ -83,6 +97,8 @@ class Problem:
                 and (not self.reasons or reason in self.reasons))
 
     def counts_in(self, phase: Phase | None) -> bool:
+        if phase is Phase.PAUSED:
+            return self.outranks_pause
         return self.phases is None or phase in self.phases or phase in _ALREADY_DEGRADED
 
 
@@ -102,12 +118,14 @@ UNRESOLVED_PROBLEMS = frozenset({cond.MODEL_NOT_FOUND, cond.VERSION_FAILED, cond
 #: failed (a canary's, or a first version's: a stable version that served is already Degraded,
 #: ``StableNotServing``), a graph the API server refused, or whose roll did not serve within
 #: the roll timeout (``RollTimedOut``: new pods that never become ready while the old ones
-#: serve on; not ``RollQueued``, which waits for a slot while the graph serves as it is), and
-#: a model reference that does not resolve for a reason that does not clear by itself
-#: (``UNRESOLVED_PROBLEMS``).
+#: serve on; not ``RollQueued``, which waits for a slot while the graph serves as it is: a
+#: spec edit's is Progressing, ``spec_edit_queued``), and a model reference that does not
+#: resolve for a reason that does not clear by itself (``UNRESOLVED_PROBLEMS``). A failed
+#: graph and a roll that did not serve outrank a pause: a paused canary keeps its traffic.
 MODEL_PROBLEMS = (
-    Problem(cond.SERVING_FAILED, "True"),
-    Problem(cond.SERVING_APPLIED, "False", frozenset({cond.APPLY_FAILED, cond.ROLL_TIMED_OUT})),
+    Problem(cond.SERVING_FAILED, "True", outranks_pause=True),
+    Problem(cond.SERVING_APPLIED, "False", frozenset({cond.APPLY_FAILED})),
+    Problem(cond.SERVING_APPLIED, "False", frozenset({cond.ROLL_TIMED_OUT}), outranks_pause=True),
     Problem(cond.MODEL_RESOLVED, "False", UNRESOLVED_PROBLEMS),
 )
 #: The phases a problem held past the grace turns Degraded, by kind (see the module's note);
@@ -125,11 +143,17 @@ _ALREADY_DEGRADED = frozenset({Phase.DEGRADED})
 #: nothing needs fixing), nor a model that exists and serves nothing yet (``ModelNotServing``:
 #: its own UpliftModel's phase says why). While the model is not found ``SettingsDelivered`` is
 #: absent (``domain.exposure.settings_delivered``), so without this a Campaign naming a model
-#: that never comes stayed Progressing for good.
+#: that never comes stayed Progressing for good. Nor its model's stable version that served
+#: and does not any more while the campaign exposes (``ModelServing`` False
+#: ``StableNotServing``): the exposure is held at its step (no rollback for the model's
+#: outage), so the ramp says Healthy or Progressing while no one's treatment is served; an
+#: outage outranks a pause.
 CAMPAIGN_PROBLEMS = (
     Problem(cond.SETTINGS_DELIVERED, "False"),
     Problem(cond.MODEL_SERVING, "False", frozenset({cond.MODEL_NOT_FOUND}),
             _CAMPAIGN_OVERRIDDEN - {Phase.COMPLETED}),
+    Problem(cond.MODEL_SERVING, "False", frozenset({cond.MODEL_STABLE_NOT_SERVING}),
+            _CAMPAIGN_OVERRIDDEN - {Phase.COMPLETED}, outranks_pause=True),
 )
 
 
@@ -155,9 +179,25 @@ def grace(progress_deadline: str | None) -> dt.timedelta:
 def model_phase(phase: Phase | None, message: str, conditions: Sequence[Condition],
                 progress_deadline: str | None, now: dt.datetime) -> Published:
     """An UpliftModel's published phase and message (``MODEL_PROBLEMS``); ``phase`` and
-    ``message`` are what its ramp and pass decided (no phase yet: left so)."""
-    return _published(phase, message, conditions, MODEL_PROBLEMS, _MODEL_OVERRIDDEN,
-                      grace(progress_deadline), now)
+    ``message`` are what its ramp and pass decided (no phase yet: left so). Healthy while a
+    spec edit's re-render is queued (``spec_edit_queued``) is Progressing."""
+    published = _published(phase, message, conditions, MODEL_PROBLEMS, _MODEL_OVERRIDDEN,
+                           grace(progress_deadline), now)
+    queued = spec_edit_queued(conditions)
+    if published.phase is not Phase.HEALTHY or queued is None:
+        return published
+    said = f"{queued.type} {queued.status} ({queued.reason}): {clip(queued.message, _QUOTED)}"
+    return Published(Phase.PROGRESSING, clip(f"{said}; {message}", MESSAGE_MAX), published.due)
+
+
+def spec_edit_queued(conditions: Sequence[Condition]) -> Condition | None:
+    """``ServingApplied`` when it says that the re-render a spec edit asks for waits for a roll
+    slot (``RollQueued``, ``cond.SPEC_EDIT_QUEUED``), else None."""
+    applied = cond.find(conditions, cond.SERVING_APPLIED)
+    if (applied is None or applied.reason != cond.ROLL_QUEUED
+            or cond.SPEC_EDIT_QUEUED not in applied.message):
+        return None
+    return applied
 
 
 def campaign_phase(phase: Phase | None, message: str, conditions: Sequence[Condition],
@@ -168,14 +208,24 @@ def campaign_phase(phase: Phase | None, message: str, conditions: Sequence[Condi
                       grace(progress_deadline), now)
 
 
+def names(message: str, type_: object, status: object, reason: object) -> bool:
+    """Whether a published message names a problem condition of ``type_`` at ``status`` with
+    ``reason`` (``_named``): held past its grace, or an outage that outranks a pause held at
+    all, which the spec-stuck metric reads of a Paused phase."""
+    return f"{type_} {status} ({reason}) since " in message
+
+
 def _published(phase: Phase | None, message: str, conditions: Sequence[Condition],
                problems: Sequence[Problem], overridden: frozenset[Phase], allowed: dt.timedelta,
                now: dt.datetime) -> Published:
-    if phase not in overridden | _ALREADY_DEGRADED:
+    paused = phase is Phase.PAUSED
+    if phase not in overridden | _ALREADY_DEGRADED and not paused:
         return Published(phase, message)
     held = [c for problem in problems if problem.counts_in(phase) for c in conditions
             if problem.held_by(c)]
-    past = [c for c in held if now - c.last_transition_time >= allowed]
+    # A pause has no grace to wait out: the problem is named while it holds, as Argo CD's
+    # health check reads it (Degraded, as a paused model's stable outage, at once).
+    past = held if paused else [c for c in held if now - c.last_transition_time >= allowed]
     # No pass asked for a Degraded phase's grace: its phase stays, only its words grow, which
     # the next pass says (a refused apply is retried within a minute); the passes and their
     # times are as the ramp and the serving side ask, as before.
@@ -184,14 +234,15 @@ def _published(phase: Phase | None, message: str, conditions: Sequence[Condition
     if not past:
         return Published(phase, message, due)
     said = "; ".join(_named(c, message) for c in past)
+    kept = Phase.PAUSED if paused else Phase.DEGRADED
     if not message:
-        return Published(Phase.DEGRADED, clip(said, MESSAGE_MAX), due)
-    if phase in _ALREADY_DEGRADED:
-        # The ramp's words first (what a reader and the deadline metric look for first), then
-        # the problem; the ramp's clipped, up to half the bound, so that the problem is said.
+        return Published(kept, clip(said, MESSAGE_MAX), due)
+    if phase in _ALREADY_DEGRADED or paused:
+        # The ramp's words first (what a reader and the deadline metric look for first; what
+        # holds a pause, which the inconclusiveLimit metric reads), then the problem; the
+        # ramp's clipped, up to half the bound, so that the problem is said.
         room = max(MESSAGE_MAX - len(said) - 2, MESSAGE_MAX // 2)
-        return Published(Phase.DEGRADED, clip(f"{clip(message, room)}; {said}", MESSAGE_MAX),
-                         due)
+        return Published(kept, clip(f"{clip(message, room)}; {said}", MESSAGE_MAX), due)
     return Published(Phase.DEGRADED, clip(f"{said}; {message}", MESSAGE_MAX), due)
 
 

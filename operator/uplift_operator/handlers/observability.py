@@ -567,11 +567,16 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
 #: told: ``domain.stuck``'s problems (Degraded past their grace), then what its pass makes
 #: Degraded at once: another's object of the UpliftModel's names (``domain.status``'
 #: ``serving_conflict``; not while a predecessor's goes, Progressing), a Campaign whose model's
-#: version does not score its treatments once its ramp completed (``domain.exposure``).
+#: version does not score its treatments once its ramp completed (``domain.exposure``). Not a
+#: Campaign's model whose stable version stopped serving (``ModelServing`` False
+#: ``StableNotServing``, Degraded past the grace all the same): no spec of the Campaign's is
+#: held back, and the model's UpliftModelNotServing pages it, as a model serving nothing
+#: (``ModelNotServing``) is the model's to report.
 _HELD_BACK: dict[str, tuple[stuck.Problem, ...]] = {
     "UpliftModel": (*stuck.MODEL_PROBLEMS,
                     stuck.Problem(cond.SERVING_APPLIED, "False", frozenset({SERVING_CONFLICT}))),
-    "Campaign": (*stuck.CAMPAIGN_PROBLEMS,
+    "Campaign": (*(p for p in stuck.CAMPAIGN_PROBLEMS
+                   if cond.MODEL_STABLE_NOT_SERVING not in p.reasons),
                  stuck.Problem(cond.READY, "False", frozenset({cond.TREATMENT_NOT_SERVED}))),
 }
 #: The reason each resource's ``SPEC_STUCK`` series has now (only that one is exported).
@@ -581,18 +586,27 @@ _STUCK_SERIES: dict[tuple[str, str, str], str] = {}
 def spec_stuck(kind: str, status: dict[str, Any]) -> str | None:
     """Why the status says the spec of a resource of ``kind`` is held back, or None: Degraded
     (``domain.stuck`` publishes it once a problem has held past its grace) with a condition
-    that says so (``_HELD_BACK``), the reason of the first. Not Degraded for anything else: a
+    that says so (``_HELD_BACK``), the reason of the first; or Paused, the phase kept, with a
+    problem that outranks a pause, which the message names (``stuck.names``: a paused
+    canary's graph failed or its roll timed out, its traffic kept), whatever holds the pause.
+    Not Degraded for anything else: a
     rollback (the ramp's Degraded, the stable version serving: UpliftModelRolledBack and
     UpliftCampaignRolledBack tell it once), a stable version that stopped serving, a Campaign
     whose UpliftModel serves nothing (``ModelServing`` False ``ModelNotServing``: the model's
     own status and alerts say why), a ramp past its progress deadline."""
-    if status.get("phase") != Phase.DEGRADED.value:
+    phase = status.get("phase")
+    if phase not in (Phase.DEGRADED.value, Phase.PAUSED.value):
         return None
+    message = str(status.get("message") or "")
     conditions = status.get("conditions") or []
     for problem in _HELD_BACK.get(kind, ()):
+        if phase == Phase.PAUSED.value and not problem.outranks_pause:
+            continue
         for c in conditions:
-            if problem.says(c.get("type"), c.get("status"), c.get("reason")):
-                return str(c.get("reason") or c.get("type"))
+            type_, state, reason = c.get("type"), c.get("status"), c.get("reason")
+            if problem.says(type_, state, reason) and (
+                    phase == Phase.DEGRADED.value or stuck.names(message, type_, state, reason)):
+                return str(reason or type_)
     return None
 
 

@@ -96,8 +96,11 @@ def test_other_condition_states_leave_a_model_s_phase_as_the_ramp_says(
 
 @pytest.mark.parametrize("phase", [Phase.PAUSED, None])
 def test_a_paused_model_is_left_as_it_is(phase: Phase | None) -> None:
+    """A refused graph and an unresolved reference wait for the human the pause awaits (a
+    failed graph outranks a pause: ``test_paused_canary.py``)."""
     said = "canary 2 at step 1/3 (10%) paused: gate lat inconclusive (3 times, ...)"
-    published = stuck.model_phase(phase, said, MODEL_CASES, None, T0 + dt.timedelta(hours=1))
+    published = stuck.model_phase(phase, said, [REFUSED, MISSING], None,
+                                  T0 + dt.timedelta(hours=1))
     assert published == stuck.Published(phase, said)
 
 

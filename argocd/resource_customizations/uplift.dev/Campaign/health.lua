@@ -1,11 +1,14 @@
--- Argo CD health of a Campaign (the UpliftModel's health.lua shares this logic, and adds its
--- stable version's outage during a pause).
+-- Argo CD health of a Campaign (the UpliftModel's health.lua shares this logic, but for the
+-- outages during a pause: its own, where this has its model's below).
 -- Argo CD knows Healthy, Progressing, Suspended, Degraded, Missing and Unknown; the operator's
 -- status.phase is mapped onto them (Paused -> Suspended; a Campaign's Completed -> Healthy: its
 -- schedule ended and nothing needs fixing). A ramp held because a gate demands a rollback that
 -- rollback.mode Manual leaves to a human (phase Paused, Ready False RollbackPending) is Degraded:
--- something failed and waits for someone, unlike a pause a human asked for. No `string` library
--- in Argo CD's VM.
+-- something failed and waits for someone, unlike a pause a human asked for. An outage outranks
+-- a pause: a Campaign Paused while it exposes, whose model's stable version served and does not
+-- now (ModelServing False StableNotServing; the operator keeps the phase Paused and names the
+-- condition in its message, domain/stuck.py) is Degraded, as an unpaused one is after a grace
+-- this script cannot time. No `string` library in Argo CD's VM.
 local hs = {}
 if obj.status == nil or obj.status.phase == nil then
   hs.status = "Progressing"
@@ -37,6 +40,15 @@ if obj.status.conditions ~= nil then
 end
 local phase = obj.status.phase
 local message = obj.status.message or ""
+if phase == "Paused" and obj.status.conditions ~= nil then
+  for _, condition in ipairs(obj.status.conditions) do
+    if condition.type == "ModelServing" and condition.status == "False" and condition.reason == "StableNotServing" then
+      hs.status = "Degraded"
+      hs.message = message
+      return hs
+    end
+  end
+end
 if phase == "Healthy" or phase == "Degraded" or phase == "Progressing" or phase == "Suspended" then
   hs.status = phase
 elseif phase == "Paused" then

@@ -1,5 +1,5 @@
--- Argo CD health of an UpliftModel (the Campaign's health.lua shares all but the stable outage
--- below). Argo CD knows Healthy, Progressing, Suspended, Degraded, Missing and Unknown; the
+-- Argo CD health of an UpliftModel (the Campaign's health.lua shares all but the outages during
+-- a pause below, and has its own: its model's stable outage). Argo CD knows Healthy, Progressing, Suspended, Degraded, Missing and Unknown; the
 -- operator's status.phase is mapped onto them (Paused -> Suspended; a Campaign's Completed ->
 -- Healthy: its schedule ended and nothing needs fixing). A ramp held because a gate demands a
 -- rollback that rollback.mode Manual leaves to a human (phase Paused, Ready False
@@ -8,7 +8,13 @@
 -- not now (Ready False WaitingForServing while status.stableServedVersion names the stable
 -- version; the operator keeps the phase Paused, which its ramp reads back) is Degraded, as an
 -- unpaused one's phase is; a stable version that never served (a first version starting) is
--- awaited, so that pause stays Suspended. No `string` library in Argo CD's VM.
+-- awaited, so that pause stays Suspended. So is a paused ramp whose graph the serving backend
+-- reports failed (ServingFailed True: a canary keeps its step's traffic while the pause lasts)
+-- or whose roll did not serve (ServingApplied False RollTimedOut): the operator keeps the phase
+-- Paused and names the condition in its message (domain/stuck.py), as an unpaused one is
+-- Degraded after a grace this script cannot time. A spec edit whose serving graph waits for a
+-- roll slot is phase Progressing (domain/stuck.py), passed through. No `string`
+-- library in Argo CD's VM.
 local hs = {}
 if obj.status == nil or obj.status.phase == nil then
   hs.status = "Progressing"
@@ -44,6 +50,16 @@ if phase == "Paused" and obj.status.conditions ~= nil and obj.status.stableVersi
     and obj.status.stableServedVersion == obj.status.stableVersion then
   for _, condition in ipairs(obj.status.conditions) do
     if condition.type == "Ready" and condition.status == "False" and condition.reason == "WaitingForServing" then
+      hs.status = "Degraded"
+      hs.message = message
+      return hs
+    end
+  end
+end
+if phase == "Paused" and obj.status.conditions ~= nil then
+  for _, condition in ipairs(obj.status.conditions) do
+    if (condition.type == "ServingFailed" and condition.status == "True")
+        or (condition.type == "ServingApplied" and condition.status == "False" and condition.reason == "RollTimedOut") then
       hs.status = "Degraded"
       hs.message = message
       return hs
