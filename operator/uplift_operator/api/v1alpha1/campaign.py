@@ -646,7 +646,10 @@ class CampaignStatus(RampStatus):
                     "budgetPeriod rolls over) or Completed (past spec.schedule.end). Degraded too "
                     "(but a Paused ramp) once a condition has said for 5 minutes, or "
                     "progressDeadline when shorter, that the spec has not taken effect: "
-                    "SettingsDelivered False (its settings have not reached the runtime), or "
+                    "SettingsDelivered False (its settings are not in its model's campaigns "
+                    "file: not written, no room, not carried as the spec says; True means the "
+                    "campaigns file was written, and the kubelet brings it to the pods within "
+                    "~60-90 s, not that the runtime applied it), or "
                     "ModelServing False (ModelNotFound: spec.modelRef names no UpliftModel; not "
                     "once Completed).")
 
@@ -688,7 +691,8 @@ class CampaignStatus(RampStatus):
                     "reason InvalidSpec, its campaigns-file entry inactive at 0 %; the message "
                     "says so): the ramp resumes there once the spec is fixed. Not in effect "
                     "while SettingsDelivered is False (the runtime keeps its previous "
-                    "settings).")
+                    "settings), nor until the kubelet brings the campaigns file written to "
+                    "the pods (~60-90 s after SettingsDelivered is True).")
     suspended_exposure_percent: float | None = Field(
         default=None, ge=0, le=100,
         description="While a spent budget suspends the campaign (exposurePercent 0): the "
