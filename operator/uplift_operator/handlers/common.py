@@ -132,12 +132,15 @@ DECISION_FIELDS = ("phase", "stableVersion", "canaryVersion", "canaryWeight", "c
 
 
 def decision_change(current: Mapping[str, Any], decided: Mapping[str, Any]) -> str | None:
-    """What ``decided`` (a status a pass would write) changes of the decision ``current`` (the
-    status it decided on) records (``DECISION_FIELDS``), as a comparable string; None when it
-    changes none of it (gate verdicts, times, messages only)."""
-    changed = {name: decided.get(name) for name in DECISION_FIELDS
-               if decided.get(name) != current.get(name)}
-    return repr(sorted(changed.items())) if changed else None
+    """The decision ``decided`` (a status a pass would write) records (all its
+    ``DECISION_FIELDS``), as a comparable string, when it changes any of what ``current`` (the
+    status it decided on) records; None when it changes none of it (gate verdicts, times,
+    messages only). All of them, not only those that differ: another writer flipping one of
+    them (the phase) in the status read back must not make the same decision read as another
+    one at every other pass (``Conflicts.refused`` times how long the same one is refused)."""
+    if all(decided.get(name) == current.get(name) for name in DECISION_FIELDS):
+        return None
+    return repr([(name, decided.get(name)) for name in DECISION_FIELDS])
 
 
 @dataclass
@@ -152,6 +155,8 @@ class _Conflicting:
     decision: str | None = None
     decision_since: float = 0.0
     backoffs: int = 0  # the waits given that backed off (not ``first``)
+    #: The ``first`` waits given to decision changes in the streak, summed (at most ``cap``).
+    fast: float = 0.0
 
 
 @dataclass
@@ -167,10 +172,14 @@ class Conflicts:
     API server outage: a lone 409 an hour later is not "again"). A refused write that would
     change the decision itself (``decision_change``: a rollback, an abort, a promotion, a step)
     is retried in ``first`` seconds too, in a streak as well, for up to ``cap`` seconds after
-    that same decision was first refused (someone else's writes to labels or finalizers must
-    not hold a due rollback for a minute; but a decision refused whatever happens backs off
-    after that). Any other conflict in a row (another writer that keeps changing the status, a
-    write refused whatever it decides) backs off as a pass that raised does
+    that same decision was first refused, and for at most ``cap`` seconds of such waits in the
+    whole streak whatever the decisions (a refused rollback is not held for a minute by someone
+    else's writes to labels or finalizers once refused; but a decision refused whatever happens
+    backs off after that, and so does one that another writer's status edits make come and go).
+    A pass already backing off when a decision falls due runs at its back-off time: only its
+    retries after that decision's first refusal are soon. Any other conflict in a row (another
+    writer that keeps changing the status, a write refused whatever it decides) backs off as a
+    pass that raised does
     (``domain.retry.backoff``, from ``backoff_first`` up to ``cap``): each retry is a whole
     decision, its Prometheus and MLflow reads, a read and a write, and at 0.5 s for ever that
     was two of each a second per resource. A write that succeeds (or a pass with nothing to
@@ -195,10 +204,14 @@ class Conflicts:
             return self.first, 1
         known.count += 1
         known.seen = seen or known.seen
-        if decision != known.decision:
+        if decision is not None and decision != known.decision:
+            # A pass whose decision another writer's status already records (None) is no new
+            # decision: the same one refused again after it is timed from its first refusal.
             known.decision, known.decision_since = decision, at
-        if decision is not None and at - known.decision_since < self.cap:
+        if (decision is not None and at - known.decision_since < self.cap
+                and known.fast < self.cap):
             delay = self.first
+            known.fast += delay
         else:
             delay = backoff(at - known.since, spread, first=self.backoff_first, cap=self.cap)
             known.backoffs += 1

@@ -223,3 +223,57 @@ def test_a_decision_change_is_what_the_status_names() -> None:
                                      "abortedVersion": "2"}) is not None
     assert decision_change({"phase": "Progressing", "exposurePercent": 5.0},
                            {"phase": "Progressing", "exposurePercent": 10.0}) is not None
+
+
+class FlippingPhase(Refusing):
+    """Another writer flips the phase of the status at every write it makes: each read back
+    finds it the other way."""
+
+    def read_live(self, *args: Any) -> dict[str, Any]:
+        self.status["phase"] = "Degraded" if self.status["phase"] == "Progressing" \
+            else "Progressing"
+        return super().read_live(*args)
+
+
+def test_a_refused_rollback_backs_off_when_another_writer_flips_the_phase() -> None:
+    """The rollback's phase differs from every other read-back only: the decision must still
+    read as the same one (it used to key on the fields that differed, so the key alternated,
+    the minute restarted at every pass and the 0.5 s retries never ended)."""
+    cluster, clock = FlippingPhase(), Clock()
+    delays = [delay or 0.0 for delay in _passes(cluster, clock, ["rollback"] + ["pass"] * 300)]
+    soon = list(itertools.takewhile(lambda delay: delay == CONFLICT_RETRY_SECONDS, delays))
+    assert len(soon) == int(CONFLICT_BACKOFF_SECONDS / CONFLICT_RETRY_SECONDS)  # 60 s of them
+    assert delays.count(CONFLICT_RETRY_SECONDS) == len(soon)  # then never soon again
+    assert delays[-1] >= CONFLICT_BACKOFF_SECONDS
+
+
+def test_a_decision_that_comes_and_goes_gets_a_minute_of_soon_retries_per_streak() -> None:
+    """A decision refused, then found recorded by another writer (None), then refused again,
+    for hours: at most ``cap`` seconds of 0.5 s waits in the streak, not every other retry."""
+    conflicts, live, at = Conflicts(), {"metadata": {"generation": 1}}, 0.0
+    fast = 0
+    for index in range(2000):
+        decision = "A" if index % 2 == 0 else None
+        delay, _ = conflicts.refused("u1", live, at, 1.0, decision)
+        fast += delay == CONFLICT_RETRY_SECONDS
+        at += delay
+    assert at > 3600.0
+    assert fast <= 1 + int(CONFLICT_BACKOFF_SECONDS / CONFLICT_RETRY_SECONDS)
+
+
+def test_a_new_decision_late_in_a_streak_gets_no_more_than_the_streak_budget() -> None:
+    """Different decisions one after another, each refused: the budget is the streak's."""
+    conflicts, live, at = Conflicts(), {"metadata": {"generation": 1}}, 0.0
+    delays = []
+    for index in range(400):
+        delay, _ = conflicts.refused("u1", live, at, 1.0, f"decision {index // 100}")
+        delays.append(delay)
+        at += delay
+    assert delays.count(CONFLICT_RETRY_SECONDS) == 1 + int(
+        CONFLICT_BACKOFF_SECONDS / CONFLICT_RETRY_SECONDS)
+
+
+def test_a_decision_change_names_the_whole_decision() -> None:
+    decided = {"phase": "Degraded", "stableVersion": "1", "abortedVersion": "2"}
+    assert decision_change({"phase": "Progressing"}, decided) == \
+        decision_change({"phase": "Degraded"}, decided)
