@@ -43,12 +43,14 @@ campaigns file), whose next pass reads it from the API server and applies it aga
 unlike kopf's index, can be corrected from here: no exit, and one LIST is enough (an object
 dropped while its DELETED event was on the way is dropped twice, and a read at the next pass
 answers for it). A LIST of a custom resource (a SeldonDeployment) answered 404 at two audits
-in a row means that none exists: its CRD is not served (not installed, or removed), since a
+in a row, the second at least ``NOT_SERVED_APART_SECONDS`` after the first 404, means that
+none exists: its CRD is not served (not installed, or removed), since a
 namespace that does not exist answers a LIST 200 and empty; what the store keeps of it is
 dropped (without a tombstone: a read or apply that finds it keeps it again) and its readers
 woken the same way, the cause logged. One 404 concludes nothing (logged): an API server answers
 404 for a while for a CRD it serves (its CRD cache not synced yet, kubernetes#115241, #71218,
-#104342), and the operator may not read CRDs by name to ask. A 403 still leaves its namespace
+#104342), and the operator may not read CRDs by name to ask; nor do two 404s seconds apart
+(audits run at once after a restart of the audit task: one lag window). A 403 still leaves its namespace
 unaudited.
 
 Each audit runs under its own guard (``audit_forever``): one that raises is logged and the
@@ -64,6 +66,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -97,6 +100,9 @@ EXIT_WAIT_CAP_SECONDS = 300.0
 SCRAPE_POLL_SECONDS = 1.0
 #: After the audit task raised, it is started again after this long (seconds).
 RESTART_AFTER_SECONDS = 5.0
+#: A second LIST answered 404 says a custom resource is not served only this long (seconds)
+#: after the first 404 of the row, or later: not two answers in one CRD-cache-lag window.
+NOT_SERVED_APART_SECONDS = AUDIT_SECONDS / 2
 _GRAPHS = SeldonV1Backend()
 
 
@@ -209,9 +215,13 @@ class WatchedAudit:
     #: The waiting tasks that read an object of the kind (from its body).
     readers: Callable[[Mapping[str, Any]], Iterable[Key]]
     wakeups: Wakeups
-    #: Where the last successful audit's LIST answered 404 (namespaces, None cluster-wide):
-    #: only a second 404 in a row there says the kind is not served (see ``run``).
-    not_served: set[str | None] = field(default_factory=set)
+    #: Where the last successful audit's LIST answered 404 (namespaces, None cluster-wide),
+    #: and when (``clock``) the first 404 of that row came: only a second 404 in a row there,
+    #: ``apart`` seconds after it or later, says the kind is not served (see ``run``).
+    not_served: dict[str | None, float] = field(default_factory=dict)
+    #: Seconds, any monotonic clock.
+    clock: Callable[[], float] = time.monotonic
+    apart: float = NOT_SERVED_APART_SECONDS
 
     @property
     def custom(self) -> bool:
@@ -226,12 +236,15 @@ class WatchedAudit:
         the last successful audit's LIST there answered 404 too: an API server answers 404 for
         a while for a CRD it serves (its CRD cache not synced after a restart, one apiserver of
         several behind: kubernetes#115241, #71218, #104342), and one 404 read as "none" dropped
-        every graph kept and woke every model. What the first 404 covers is left unaudited,
+        every graph kept and woke every model. Nor when the second came less than ``apart``
+        after the first of the row (audits run at once after the audit task restarted: both
+        in one lag window); the row goes on, timed from its first 404, and a later 404
+        concludes. What a 404 that concludes nothing covers is left unaudited,
         like a namespace that cannot be listed; what two in a row drop gets no tombstone
         (``WatchedObjects.forget(bury=False)``): a read or apply that finds it keeps it."""
         kept = self.objects.kept(self.plural)  # before the LIST begins: see the module
         if not kept:  # nothing to compare with: no request
-            self.not_served = set()
+            self.not_served = {}
             return {}
         namespaces: Sequence[str | None] = (
             [None] if self.all_namespaces else sorted({namespace for namespace, _, _
@@ -249,10 +262,17 @@ class WatchedAudit:
             logger.warning("existence audit of %s: the LIST failed, nothing concluded: %s",
                            self.kind, error)
             return {}
-        refused_before, self.not_served = self.not_served, set(not_served)
+        at = self.clock()
+        refused_before = self.not_served
+        self.not_served = {namespace: refused_before.get(namespace, at)
+                           for namespace in not_served}
+        unserved = {namespace for namespace in not_served
+                    if namespace in refused_before and at - refused_before[namespace]
+                    >= self.apart}
+        doubtful = set(not_served) - unserved
         for namespace, answer in not_served.items():
             where = "" if namespace is None else f" in namespace {namespace!r}"
-            if namespace in refused_before:
+            if namespace in unserved:
                 logger.warning("existence audit of %s: the API server does not serve %s%s (%s, "
                                "and at the last audit too: its CRD is not installed, or was "
                                "removed): none exists, and what the operator keeps of them is "
@@ -261,13 +281,12 @@ class WatchedAudit:
             else:
                 logger.warning("existence audit of %s: a LIST of %s%s answered 404 (%s): "
                                "nothing concluded yet (an API server whose CRD cache lags "
-                               "answers so for a while); none exists if the next audit's LIST "
-                               "answers 404 too", self.kind, f"{self.plural}.{self.api_version}",
-                               where, answer)
+                               "answers so for a while); none exists if the next audit's LIST, "
+                               "%.0f s or more after the first 404 (%.0f s ago), answers 404 "
+                               "too", self.kind, f"{self.plural}.{self.api_version}",
+                               where, answer, self.apart, at - self.not_served[namespace])
                 if namespace is None:
                     return {}
-        unserved = {namespace for namespace in not_served if namespace in refused_before}
-        doubtful = {namespace for namespace in not_served if namespace not in refused_before}
         for namespace in unreadable:
             logger.warning("existence audit of %s: namespace %r cannot be listed (%s): what the "
                            "operator keeps of it there is not audited", self.kind, namespace,

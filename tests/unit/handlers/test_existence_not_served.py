@@ -15,8 +15,9 @@ audits in a row answered 404 say "not served", and what that drops gets no tombs
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -24,11 +25,16 @@ import pytest
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.handlers import watches
-from uplift_operator.handlers.existence import WatchedAudit
+from uplift_operator.handlers.existence import AUDIT_SECONDS, WatchedAudit
 from uplift_operator.handlers.scheduling import Wakeups
 
 GRAPHS, GRAPH_API = "seldondeployments", "machinelearning.seldon.io/v1"
 MODEL = ("UpliftModel", "ns", "m")
+
+
+def _an_interval_apart() -> Callable[[], float]:
+    """A clock read once per audit that LISTs: each an audit interval after the last."""
+    return itertools.count(0.0, AUDIT_SECONDS).__next__
 
 
 @pytest.fixture
@@ -85,7 +91,7 @@ def test_a_crd_not_served_drops_what_is_kept_and_wakes_its_readers(
     objects, wakeups, api = _kept_graph(), Wakeups(), Refusing(404)
     woken = wakeups.register(MODEL, uid="u1")
     audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, all_namespaces,
-                         watches.graph_readers, wakeups)
+                         watches.graph_readers, wakeups, clock=_an_interval_apart())
     with caplog.at_level(logging.WARNING, logger="uplift_operator.handlers.existence"):
         assert asyncio.run(audit.run(executor)) == {}  # one 404: nothing concluded yet
         assert objects.get(GRAPHS, "ns", "m") is not None and not woken.is_set()
@@ -115,7 +121,7 @@ def test_one_spurious_404_drops_nothing(executor: ThreadPoolExecutor,
     woken = wakeups.register(MODEL, uid="u1")
     api = Refusing(404, 404, {"g1"}, 404, {"g1"})
     audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, all_namespaces,
-                         watches.graph_readers, wakeups)
+                         watches.graph_readers, wakeups, clock=_an_interval_apart())
     for _ in range(4):  # 404, 200, 404, 200: never two 404s in a row
         assert asyncio.run(audit.run(executor)) == {}
     assert objects.get(GRAPHS, "ns", "m") is not None and not woken.is_set()
@@ -128,7 +134,7 @@ def test_a_failed_list_between_two_404s_does_not_end_the_row(
     objects = _kept_graph()
     api = Refusing(404, 404, 500, 404)
     audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, True,
-                         watches.graph_readers, Wakeups())
+                         watches.graph_readers, Wakeups(), clock=_an_interval_apart())
     assert asyncio.run(audit.run(executor)) == {}
     assert asyncio.run(audit.run(executor)) == {}  # the 500: nothing concluded
     assert asyncio.run(audit.run(executor)) == {"g1": ("ns", "m")}
@@ -152,7 +158,7 @@ def test_two_404s_in_a_row_are_counted_per_namespace(executor: ThreadPoolExecuto
 
     api = PerNamespace()
     audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, False,
-                         watches.graph_readers, Wakeups())
+                         watches.graph_readers, Wakeups(), clock=_an_interval_apart())
     assert asyncio.run(audit.run(executor)) == {}
     api.refused.pop(0)
     assert asyncio.run(audit.run(executor)) == {}  # b's first 404
@@ -168,7 +174,7 @@ def test_what_not_served_dropped_is_kept_again_by_a_no_op_apply(
     server answers it unchanged (same resourceVersion), and the store keeps it at once."""
     objects, api = _kept_graph(), Refusing(404)
     audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, True,
-                         watches.graph_readers, Wakeups())
+                         watches.graph_readers, Wakeups(), clock=_an_interval_apart())
     asyncio.run(audit.run(executor))
     assert asyncio.run(audit.run(executor)) == {"g1": ("ns", "m")}
     WatchedCluster(api, objects).apply({}, GRAPHS)  # type: ignore[arg-type]
@@ -180,7 +186,7 @@ def test_a_namespace_forbidden_is_still_left_unaudited(
     objects, wakeups = _kept_graph(), Wakeups()
     woken = wakeups.register(MODEL, uid="u1")
     audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, Refusing(403), False,
-                         watches.graph_readers, wakeups)
+                         watches.graph_readers, wakeups, clock=_an_interval_apart())
     with caplog.at_level(logging.WARNING, logger="uplift_operator.handlers.existence"):
         assert asyncio.run(audit.run(executor)) == {}
     assert objects.get(GRAPHS, "ns", "m") is not None and not woken.is_set()
@@ -193,6 +199,53 @@ def test_a_core_kind_answered_404_concludes_nothing(executor: ThreadPoolExecutor
     objects.observe("configmaps", {"metadata": {"name": "f", "namespace": "ns", "uid": "c1",
                                                 "resourceVersion": "3"}})
     audit = WatchedAudit("ConfigMap", "v1", "configmaps", objects, Refusing(404), False,
-                         watches.file_readers, Wakeups())
+                         watches.file_readers, Wakeups(), clock=_an_interval_apart())
     assert asyncio.run(audit.run(executor)) == {}
     assert objects.get("configmaps", "ns", "f") is not None
+
+
+class Timed:
+    """The time, as set."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("all_namespaces", [True, False])
+def test_two_404s_seconds_apart_conclude_nothing(executor: ThreadPoolExecutor,
+                                                  all_namespaces: bool) -> None:
+    """The audit task restarted audits at once: two 404s seconds apart may both fall in one
+    window of a lagging CRD cache. Only a 404 half an interval or more after the first of the
+    row says the CRD is not served."""
+    objects, wakeups, api, clock = _kept_graph(), Wakeups(), Refusing(404), Timed()
+    woken = wakeups.register(MODEL, uid="u1")
+    audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, all_namespaces,
+                         watches.graph_readers, wakeups, clock=clock)
+    assert asyncio.run(audit.run(executor)) == {}
+    clock.now = 5.0
+    assert asyncio.run(audit.run(executor)) == {}  # the second 404, 5 s later: too soon
+    clock.now = AUDIT_SECONDS / 2 - 1.0
+    assert asyncio.run(audit.run(executor)) == {}  # timed from the first 404 of the row
+    assert objects.get(GRAPHS, "ns", "m") is not None and not woken.is_set()
+    clock.now = AUDIT_SECONDS / 2
+    assert asyncio.run(audit.run(executor)) == {"g1": ("ns", "m")}
+    assert objects.get(GRAPHS, "ns", "m") is None and woken.is_set()
+
+
+def test_an_answer_between_two_404s_starts_the_row_again(executor: ThreadPoolExecutor) -> None:
+    objects, clock = _kept_graph(), Timed()
+    api = Refusing(404, 404, {"g1"}, 404)
+    audit = WatchedAudit("SeldonDeployment", GRAPH_API, GRAPHS, objects, api, True,
+                         watches.graph_readers, Wakeups(), clock=clock)
+    assert asyncio.run(audit.run(executor)) == {}
+    clock.now = AUDIT_SECONDS
+    assert asyncio.run(audit.run(executor)) == {}  # served: the row ends
+    clock.now = 2 * AUDIT_SECONDS
+    assert asyncio.run(audit.run(executor)) == {}  # a first 404 again
+    clock.now = 2 * AUDIT_SECONDS + 10.0
+    assert asyncio.run(audit.run(executor)) == {}  # 10 s after it
+    clock.now = 3 * AUDIT_SECONDS
+    assert asyncio.run(audit.run(executor)) == {"g1": ("ns", "m")}
