@@ -140,7 +140,8 @@ class ServingPolicy:
 
     The serving pods' placement is held to what the SeldonDeployments admission policy admits
     from the operator, so that a model the policy would refuse is InvalidSpec (its graph left
-    as rendered, an abort or a rollback still applied: ``services.upliftmodel._invalid``) rather
+    as rendered, less what the policy refuses of it: ``admitted_placement``; an abort or a
+    rollback still applied: ``services.upliftmodel._invalid``) rather
     than valid and refused at every apply, the rollbacks' included: ``narrow_placement``
     (``--narrow-serving-placement``, set by the chart and the manifests with the policy) refuses
     a toleration without a key (it tolerates every taint) or of a control-plane taint
@@ -183,6 +184,32 @@ class ServingPolicy:
             return spec
         return spec.model_copy(update={"model": spec.model.model_copy(update=model),
                                        "serving": spec.serving.model_copy(update=serving)})
+
+    def admitted_placement(self, placement: Mapping[str, Any]) -> dict[str, Any]:
+        """``placement`` (pod spec keys → values, as a graph's pods carry it: a read-back
+        ``RuntimeSettings.placement``) without what the policy refuses, item by item as
+        ``_refused_placement`` refuses a spec's: a refused toleration or pull Secret left out
+        (none left: the key dropped), a refused PriorityClass dropped. A graph rendered before
+        the policy (or before its pull-Secret list was narrowed) is re-rendered admitted, so an
+        abort or a rollback held on it still reaches it."""
+        admitted = dict(placement)
+        tolerations = admitted.get("tolerations")
+        if self.narrow_placement and isinstance(tolerations, list):
+            admitted["tolerations"] = [t for t in tolerations if not (
+                isinstance(t, Mapping) and self._refuses_toleration_key(t.get("key")))]
+        if self.narrow_placement and admitted.get("priorityClassName") in SYSTEM_PRIORITY_CLASSES:
+            del admitted["priorityClassName"]
+        secrets = admitted.get("imagePullSecrets")
+        if self.image_pull_secrets and isinstance(secrets, list):
+            admitted["imagePullSecrets"] = [s for s in secrets if isinstance(s, Mapping)
+                                            and s.get("name") in self.image_pull_secrets]
+        return {key: value for key, value in admitted.items()
+                if value or key not in ("tolerations", "imagePullSecrets")}
+
+    @staticmethod
+    def _refuses_toleration_key(key: Any) -> bool:
+        """Whether a toleration of this key is refused under ``narrow_placement``."""
+        return not key or str(key).startswith(CONTROL_PLANE_TAINTS)
 
     def _refused(self, spec: UpliftModelSpec) -> list[tuple[str, str, tuple[str, ...], str]]:
         checks = (

@@ -767,7 +767,8 @@ def _held_runtime(spec: UpliftModelSpec, child: Mapping[str, Any] | None, owner:
     there was rendered with (``ServingBackend.runtime_settings``: its image, ServiceAccount,
     tracking URI, credentials and report token references, replicas, resources, holdout), so
     that only the traffic moves. A refused spec's image, ServiceAccount or tracking URI never
-    reaches a pod, and nothing the spec changed rolls the stable's pods.
+    reaches a pod, and nothing the spec changed rolls the stable's pods; only a placement the
+    policy now refuses (``ServingPolicy.admitted_placement``) is left out of the graph's.
 
     Without a graph to read (deleted by hand), the spec's, but for what the operator's policy
     refuses (its defaults then: ``ServingPolicy.within``), the MLflow credentials when their
@@ -778,7 +779,10 @@ def _held_runtime(spec: UpliftModelSpec, child: Mapping[str, Any] | None, owner:
     found = deps.backend.runtime_settings(child, _runtime(allowed, deps, owner.namespace,
                                                           owner.name, None, ()))
     if found is not None:
-        return found
+        # Its placement but what the policy now refuses (a graph rendered before the policy, or
+        # before its pull-Secret list was narrowed): else every apply, the abort's included, is
+        # refused by the SeldonDeployments admission policy. Dropping it rolls the pods.
+        return replace(found, placement=deps.policy.admitted_placement(found.placement))
     report_token, report_problems = _report_token(allowed, owner.namespace, deps)
     if report_problems:
         return (f"{deps.backend.kind} {owner.namespace}/{owner.name} is not there and is not "

@@ -154,3 +154,57 @@ def test_a_graph_deleted_under_a_refused_placement_is_created_without_the_refuse
     assert pod["nodeSelector"] == PLACEMENT["nodeSelector"]
     assert "priorityClassName" not in pod
     assert sim.condition("ServingApplied")["status"] == "True"
+
+
+RENDERED_BEFORE: dict[str, tuple[dict[str, Any], str]] = {
+    # A graph rendered before the policy was installed: a keyless toleration.
+    "before the policy": ({"tolerations": [{"operator": "Exists"}, *PLACEMENT["tolerations"]]},
+                          "uplift.dev/abort"),
+    # One rendered before allowed.imagePullSecrets was narrowed: a pull Secret now outside it.
+    "before the pull-Secret list was narrowed": (
+        {"imagePullSecrets": [{"name": "other-team-pull"}, {"name": "registry-pull"}]},
+        "uplift.dev/emergency-rollback"),
+}
+
+
+@pytest.mark.parametrize("rendered", list(RENDERED_BEFORE))
+def test_a_graph_rendered_before_the_policy_is_held_without_what_it_refuses(
+        rendered: str) -> None:
+    """A graph whose placement the policy now refuses (rendered before it, or before its
+    pull-Secret list was narrowed): the spec is InvalidSpec, and the held graph is rendered
+    without the refused values (``ServingPolicy.admitted_placement``), so the policy admits
+    the abort or the emergency rollback and the canary's traffic goes to the stable."""
+    serving, annotation = RENDERED_BEFORE[rendered]
+    sim = Sim()
+    sim.body["spec"]["serving"] = {**PLACEMENT, **serving}
+    sim.with_canary()
+    assert _pods(sim)["1"].get("tolerations") != PLACEMENT["tolerations"] or (
+        _pods(sim)["1"].get("imagePullSecrets") != PLACEMENT["imagePullSecrets"])
+    _with_the_policy(sim, mirrored=True)
+    sim.tick(1)
+    assert sim.condition("InvalidSpec")["status"] == "True"
+    sim.body["metadata"]["annotations"] = {annotation: "now"}
+    result = sim.tick(1)
+    assert sim.weights() == {"1": 100} and "canaryVersion" not in sim.status
+    assert sim.condition("ServingApplied")["status"] == "True"
+    assert reasons(result)[0] in ("ManualAbort", "EmergencyRollback")
+    pod = _pods(sim)["1"]
+    assert pod["tolerations"] == PLACEMENT["tolerations"]
+    assert pod["imagePullSecrets"] == PLACEMENT["imagePullSecrets"]
+    assert pod["nodeSelector"] == PLACEMENT["nodeSelector"]
+
+
+def test_the_admitted_placement_leaves_out_what_the_policy_refuses() -> None:
+    policy = validation.ServingPolicy(narrow_placement=True, image_pull_secrets=PULL_SECRETS)
+    placement = {
+        "nodeSelector": PLACEMENT["nodeSelector"],
+        "tolerations": [{"operator": "Exists"}, *PLACEMENT["tolerations"],
+                        {"key": "node-role.kubernetes.io/master", "operator": "Exists"}],
+        "imagePullSecrets": [{"name": "other-team-pull"}, {"name": "registry-pull"}],
+        "priorityClassName": "system-node-critical"}
+    assert policy.admitted_placement(placement) == PLACEMENT
+    assert policy.admitted_placement({"tolerations": [{"operator": "Exists"}],
+                                      "imagePullSecrets": [{"name": "x"}],
+                                      "priorityClassName": "batch"}) == {
+        "priorityClassName": "batch"}
+    assert validation.ServingPolicy().admitted_placement(placement) == placement
