@@ -25,8 +25,9 @@ MAX_SHOWN = 8
 MAX_LENGTH = SERVING_SPLIT_LENGTH
 
 #: A version as worded: what MLflow versions are (digits), with room for a hand edit's
-#: ``.``, ``-``, ``_``; anything else (an empty, long or unprintable annotation) is shown "?".
-_VERSION = re.compile(r"^[A-Za-z0-9._-]{1,16}$")
+#: ``.``, ``-``, ``_``; anything else (an empty, long or unprintable annotation, a line break
+#: after it included: matched whole, ``fullmatch``) is shown "?".
+_VERSION = re.compile(r"[A-Za-z0-9._-]{1,16}")
 
 
 def _version_order(version: str) -> tuple[int, int, str]:
@@ -41,7 +42,7 @@ def describe(weights: Iterable[tuple[str, int]] | None) -> str | None:
     delay): "v1 0%, v2 100%". None without a graph (``weights`` None) or without a predictor."""
     if weights is None:
         return None
-    shown = sorted((((v if _VERSION.match(v) else "?"), w) for v, w in weights),
+    shown = sorted((((v if _VERSION.fullmatch(v) else "?"), w) for v, w in weights),
                    key=lambda share: (_version_order(share[0]), share[1]))
     if not shown:
         return None

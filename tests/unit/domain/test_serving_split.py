@@ -8,7 +8,9 @@ import pytest
 from uplift_operator.api import crds
 from uplift_operator.api.v1alpha1 import UpliftModelStatus
 from uplift_operator.domain import serving_split
+from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.ramp import TrafficSplit
+from uplift_operator.services import upliftmodel
 
 
 @pytest.mark.parametrize(("weights", "words"), [
@@ -35,10 +37,18 @@ def test_a_graph_of_many_predictors_is_worded_within_the_fields_bound() -> None:
 
 
 def test_a_restores_decided_traffic_reads_as_the_graph_does() -> None:
-    """The restore's traffic (``test_ramp_restore.restoring``): 1 at 0 %, 2 at 100 %."""
+    """The restore's traffic (``test_ramp_restore.restoring``: 1 at 0 %, 2 at 100 %), once
+    applied, worded as the status words a decided split (``services.upliftmodel``'s
+    ``_serving_split``): as the graph's own weights read."""
     restore = TrafficSplit("1", "2", 100)
-    assert serving_split.describe([(restore.stable_version, 100 - restore.canary_weight),
-                                   ("2", restore.canary_weight)]) == "v1 0%, v2 100%"
+    applied = status_logic.Applied("SeldonDeployment m", "")
+    words = upliftmodel._serving_split(None, restore, applied, None)  # type: ignore[arg-type]
+    assert words == serving_split.describe([("2", 100), ("1", 0)]) == "v1 0%, v2 100%"
+
+
+@pytest.mark.parametrize("version", ["1\n", "1\r\n", "\n1", "1 "])
+def test_a_version_with_a_line_break_or_space_is_shown_as_unknown(version: str) -> None:
+    assert serving_split.describe([(version, 100)]) == "v? 100%"
 
 
 def test_a_status_without_the_field_parses() -> None:
