@@ -432,7 +432,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "node-role.kubernetes.io/ taint, or a system-node-critical or "
                              "system-cluster-critical priorityClassName, which the policy "
                              "refuses, makes the UpliftModel InvalidSpec (its serving graph "
-                             "kept as rendered, an abort or rollback still applied) instead of "
+                             "kept as rendered less what the policy refuses, an abort or "
+                             "rollback still applied) instead of "
                              "having every apply refused. "
                              "Env: UPLIFT_NARROW_SERVING_PLACEMENT=true")
     parser.add_argument("--max-concurrent-graph-rolls", type=int,
