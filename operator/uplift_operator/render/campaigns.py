@@ -591,9 +591,6 @@ class Fitted:
     unfit: tuple[tuple[str, str], ...] = ()
     not_carried: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()
-    #: Those it carries at the entry from before their spec edit (``previous``), as the
-    #: runtime keeps it (``CampaignEntry.keeps_previous``), sorted.
-    held_back: tuple[str, ...] = ()
 
 
 def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None, *,
@@ -625,19 +622,16 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     score) is carried at its entry in ``previous`` (the file's from before the edit, by name),
     at no more exposure than the pass decided nor that entry had, and active only if both say
     so (``_as_before``, as for ``stale``: a rollback, an abort or a suspension still reaches
-    every replica), when that is an entry of the same Campaign (``held_back``); as rendered
-    otherwise."""
+    every replica), when that is an entry of the same Campaign; as rendered otherwise."""
     budget = FILE_BUDGET_BYTES if budget is None else budget
     entries: dict[str, dict[str, Any]] = {}
     unfit: dict[str, str] = {}
-    held_back: list[str] = []
     for campaign in sorted(campaigns, key=lambda c: c.name):
         settings, why = _render(campaign)
         if settings is not None and campaign.keeps_previous and previous:
             before = _as_before(settings, previous.get(campaign.name))
             if before is not None:
                 settings = before
-                held_back.append(campaign.name)
         if settings is not None:
             entries[campaign.name] = settings
         if why is not None:
@@ -648,7 +642,7 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
     split_bytes = _split_bytes(split)
     if (spare_bytes(len(whole), len(entries), split_bytes, budget) >= 0
             and len(entries) <= MAX_CAMPAIGNS):
-        return Fitted(whole, (), reasons, not_carried, held_back=tuple(held_back))
+        return Fitted(whole, (), reasons, not_carried)
     held = kept()
     there: Mapping[str, Any] = held if isinstance(held, Mapping) else {}
     # What each held Campaign's spec edit grew its entry by since the file's (0: shrank,
@@ -701,7 +695,7 @@ def fitted(campaigns: Sequence[CampaignEntry], split: VersionSplit | None = None
         stale.discard(chosen.popitem()[0])
         content = _text(chosen, split)
     return Fitted(content, tuple(sorted(set(entries) - set(chosen))), reasons, not_carried,
-                  tuple(sorted(stale)), tuple(name for name in held_back if name in chosen))
+                  tuple(sorted(stale)))
 
 
 #: What an entry changes with no spec edit (what ``GROWTH_BYTES`` is kept for).

@@ -65,7 +65,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -172,10 +172,10 @@ class FileDependencies:
     #: wrote or found there, with the model's uid (``_held``: the Campaigns it carried stay
     #: carried when the ConfigMap is gone, its key removed or not a file).
     last: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
-    #: Each model's Campaigns whose spec edit its Campaign pass has not judged yet, or judged
-    #: not served (Ready ``TreatmentNotServed``), by name: the entry the file held before the
-    #: edit (an earlier generation's), which the file carries while the runtime keeps its
-    #: previous settings (``_previous``).
+    #: Each model's Campaigns whose spec edit its Campaign pass has not judged served yet, by
+    #: name: the entry the file held before the edit (an earlier generation's, ``entry``), which
+    #: the file carries while the runtime keeps its previous settings, and the generation its
+    #: pass last judged not served (``held``; None: none yet) (``_previous``).
     before_edit: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def left_out(self, namespace: str, model: str, campaign: str) -> NotCarried | None:
@@ -339,8 +339,10 @@ def _entry(body: Mapping[str, Any]) -> campaigns.CampaignEntry | None:
         refused=ready is not None and ready.reason == cond.INVALID_SPEC_REASON,
         # Held for a treatment the served version does not score: every replica rejects the
         # entry as edited, keeping its previous settings; the file carries them
-        # (``_previous``), so a replica started since has them too.
-        keeps_previous=ready is not None and ready.reason == cond.TREATMENT_NOT_SERVED)
+        # (``_previous``), so a replica started since has them too. Only as judged for this
+        # generation: one said of an earlier spec does not tell whether this edit serves.
+        keeps_previous=(ready is not None and ready.reason == cond.TREATMENT_NOT_SERVED
+                        and _of_generation(ready.observed_generation, meta.get("generation"))))
 
 
 def version_split(status: Mapping[str, Any] | None,
@@ -470,6 +472,8 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     previous = _previous(deps, owner, snapshots, rendered, campaigns.entries_in(
         ((there or {}).get("data") or {}).get(campaigns.DATA_KEY) if there is not None
         else last[1] if last is not None and last[0] == owner.uid else None))
+    # Held since for something else at the generation judged not served: still kept.
+    rendered = [replace(e, keeps_previous=True) if e.name in previous else e for e in rendered]
     fitted = campaigns.fitted(rendered, split, budget=budget, kept=_held(
         there, last[1] if last is not None and last[0] == owner.uid else None, rendered),
         previous=previous)
@@ -515,29 +519,49 @@ def _previous(deps: FileDependencies, owner: Owner, snapshots: Iterable[Mapping[
     (``held``: the ConfigMap's there, else the one this process last wrote or found) before
     their latest spec edit. Kept (``FileDependencies.before_edit``) from the pass that finds
     the file holding an earlier generation's entry than the spec's until the Campaign's pass
-    has judged the edit served (its Ready condition's ``observedGeneration`` reached the
-    generation, and its reason is not ``TreatmentNotServed``), or it leaves the file: the
+    has judged the edit served (its Ready reason one of ``_SERVED_REASONS`` at an
+    ``observedGeneration`` reaching the generation: ``RollbackPending``, ``BudgetExhausted``,
+    ``SchedulePending``, ``Waiting``, … say nothing of it), or it leaves the file: the
     Campaign pass judges the edit after the file pass has written it, so the entry before it
-    is no longer there when ``TreatmentNotServed`` is said. A process that starts after that
-    write knows none: the file carries the edited entry, as before."""
+    is no longer there when ``TreatmentNotServed`` is said. A further edit before that keeps
+    it (the file's entry then is of an edit the replicas may have rejected), unless the pass
+    judged the file's generation served. Carried while Ready says ``TreatmentNotServed`` of
+    the spec's generation, and while it then holds the Campaign for something else at that
+    generation; one said of an earlier generation judges nothing of this edit (the file
+    carries it as edited). A process that starts after that write knows none: the file
+    carries the edited entry, as before."""
     memory = deps.before_edit.setdefault((owner.namespace, owner.name), {})
-    judged = {str((body.get("metadata") or {}).get("name")): _judged_served(body)
-              for body in snapshots}
+    judged = {str((body.get("metadata") or {}).get("name")): _judged(body) for body in snapshots}
     carried: dict[str, Any] = {}
     names = set()
     for entry in rendered:
         names.add(entry.name)
+        served, holding = judged.get(entry.name, (entry.generation, False))
+        kept = memory.get(entry.name)
+        if kept is not None and (kept["entry"].get("uid") != entry.uid
+                                 or (served is not None and served >= entry.generation)):
+            del memory[entry.name]  # the edit served (or another Campaign of the name)
+            kept = None
+        if served is not None and served >= entry.generation:
+            continue
         there = held.get(entry.name)
         if (isinstance(there, dict) and isinstance(there.get("generation"), int)
-                and there["generation"] < entry.generation):
-            memory[entry.name] = there
-        kept = memory.get(entry.name)
+                and there["generation"] < entry.generation
+                # Not over the entry of an edit not judged served yet (two quick edits: the
+                # file holds the first, which the replicas may have rejected), unless the
+                # pass judged the file's generation served (the replicas took it).
+                and (kept is None or (served is not None and served >= there["generation"]))):
+            kept = memory[entry.name] = {"entry": there, "held": None}
         if kept is None:
             continue
-        if judged.get(entry.name, True) or kept.get("uid") != entry.uid:
-            del memory[entry.name]  # the edit served (or another Campaign of the name)
-        elif entry.keeps_previous:
-            carried[entry.name] = kept
+        if entry.keeps_previous:
+            kept["held"] = entry.generation  # judged not served at this generation
+            carried[entry.name] = kept["entry"]
+        elif holding and kept["held"] == entry.generation:
+            # Judged not served at this generation, and since held for something else (a
+            # rollback pending, a spent budget, a schedule, the model), which says nothing of
+            # the edit: the replicas keep rejecting it.
+            carried[entry.name] = kept["entry"]
     for name in set(memory) - names:
         del memory[name]
     if not memory:
@@ -545,18 +569,38 @@ def _previous(deps: FileDependencies, owner: Owner, snapshots: Iterable[Mapping[
     return carried
 
 
-def _judged_served(body: Mapping[str, Any]) -> bool:
-    """Whether the Campaign's pass judged its spec's generation and found it served: its Ready
-    condition computed for that generation (or saying for none), not ``TreatmentNotServed``."""
+#: Ready reasons of a Campaign whose pass found its spec's treatments served
+#: (``domain.exposure``'s ``phase`` judges ``TreatmentNotServed`` before them), or whose
+#: entry the runtime takes whatever it scores (``InvalidSpec``: carried refused, at 0 %).
+#: The others (``RollbackPending``, ``BudgetExhausted``, ``SchedulePending``, ``Waiting``,
+#: ``RolledBack``, ``ScheduleEnded``) come first, and say nothing of it.
+_SERVED_REASONS = frozenset({cond.EXPOSING, cond.EXPOSURE_PAUSED, cond.INVALID_SPEC_REASON})
+
+
+def _of_generation(observed: object, generation: object) -> bool:
+    """Whether a condition computed for ``observed`` is of the spec's ``generation`` (one
+    saying for none, or of a spec without one, counts as of it)."""
+    return not (isinstance(observed, int) and isinstance(generation, int)
+                and observed != generation)
+
+
+def _judged(body: Mapping[str, Any]) -> tuple[int | None, bool]:
+    """What the Campaign's Ready condition says of its spec edits: the generation its pass
+    found served (``_SERVED_REASONS``, at its ``observedGeneration``: the spec's when it names
+    none; None: no Ready, or one that does not say), and whether it holds the Campaign for
+    something else at the spec's generation (not served, nor ``TreatmentNotServed``: the edit
+    neither found served nor refused there)."""
     generation = (body.get("metadata") or {}).get("generation")
     for condition in (body.get("status") or {}).get("conditions") or []:
         if isinstance(condition, Mapping) and condition.get("type") == cond.READY:
-            if condition.get("reason") == cond.TREATMENT_NOT_SERVED:
-                return False
             seen = condition.get("observedGeneration")
-            return not (isinstance(seen, int) and isinstance(generation, int)
-                        and seen < generation)
-    return False  # no Ready yet: not judged
+            current = _of_generation(seen, generation)
+            reason = condition.get("reason")
+            if reason in _SERVED_REASONS:
+                at = seen if isinstance(seen, int) else generation
+                return (at if isinstance(at, int) else None), False
+            return None, current and reason != cond.TREATMENT_NOT_SERVED
+    return None, False  # no Ready yet: not judged
 
 
 def _already_there(content: str, there: Mapping[str, Any] | None) -> frozenset[str]:

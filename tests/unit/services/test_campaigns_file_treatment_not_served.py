@@ -112,3 +112,74 @@ def test_a_version_that_stops_scoring_an_old_treatment_carries_the_entry_as_it_i
     assert deps.before_edit == {}
     _sync(deps, _campaign(3, "TreatmentNotServed", 3, phase="Degraded", treatments=EDITED))
     assert _entry(cluster)["generation"] == 3  # not generation 1 or 2 brought back
+
+
+def _held_at_2(deps: campaigns_file.FileDependencies) -> None:
+    """Generation 1 served and in the file; edit 2 judged not served (held)."""
+    _sync(deps, _campaign(1, "Exposing", 1))
+    _sync(deps, _campaign(2, "TreatmentNotServed", 2, phase="Degraded", treatments=EDITED))
+
+
+def test_a_hold_for_something_else_after_the_edit_was_judged_not_served_keeps_the_entry() -> None:
+    """RollbackPending, BudgetExhausted, … come before TreatmentNotServed in Ready: at the
+    same generation they say nothing of the edit, which every replica still rejects."""
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    _held_at_2(deps)
+    before = _entry(cluster)
+    _sync(deps, _campaign(2, "RollbackPending", 2, phase="Degraded", treatments=EDITED))
+    assert _entry(cluster) == {**before, "active": False}  # as a rollback pending says
+    assert _fresh_replica(cluster) == {"spring-email": (1, 50.0, False)}
+    # A spent budget at 0 %: at 0 % on the settings from before, then held again.
+    _sync(deps, _campaign(2, "BudgetExhausted", 2, phase="Suspended", percent=0,
+                          treatments=EDITED))
+    assert _entry(cluster) == {**before, "exposurePercent": 0, "active": False}
+    _sync(deps, _campaign(2, "TreatmentNotServed", 2, phase="Degraded", treatments=EDITED))
+    assert _entry(cluster) == before
+    assert _fresh_replica(cluster) == {"spring-email": (1, 50.0, True)}
+
+
+def test_a_second_edit_before_the_first_is_judged_keeps_the_entry_from_before_both() -> None:
+    """Edit 2 (not served) reaches the file before its pass judges it, then edit 3 (not
+    served either): the file carries generation 1, not the entry of 2 the replicas rejected."""
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    _sync(deps, _campaign(1, "Exposing", 1))
+    before = _entry(cluster)
+    _sync(deps, _campaign(2, "Exposing", 1, treatments=EDITED))
+    assert _entry(cluster)["generation"] == 2
+    third = [*EDITED, {"name": "push"}]
+    _sync(deps, _campaign(3, "Exposing", 1, treatments=third))
+    assert _entry(cluster)["generation"] == 3
+    _sync(deps, _campaign(3, "TreatmentNotServed", 3, phase="Degraded", treatments=third))
+    assert _entry(cluster) == before
+    assert _fresh_replica(cluster) == {"spring-email": (1, 50.0, True)}
+
+
+def test_an_edit_judged_served_before_the_next_one_is_what_the_file_keeps() -> None:
+    """Edit 2 served (its pass said so) and edit 3 not: the file carries generation 2."""
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    _sync(deps, _campaign(1, "Exposing", 1))
+    second = [{"name": "womens-e-mail"}]
+    _sync(deps, _campaign(2, "Exposing", 1, treatments=second))
+    _sync(deps, _campaign(3, "Exposing", 2, treatments=EDITED))  # 2 judged served meanwhile
+    served = _entry(cluster)
+    assert served["generation"] == 3
+    _sync(deps, _campaign(3, "TreatmentNotServed", 3, phase="Degraded", treatments=EDITED))
+    assert _entry(cluster)["generation"] == 2
+    assert _fresh_replica(cluster) == {"spring-email": (2, 50.0, True)}
+
+
+def test_a_fixing_edit_reaches_the_file_before_its_pass_judges_it() -> None:
+    """Held at 2, then edited (3) to a treatment the version scores: Ready still says
+    TreatmentNotServed of 2, which does not hold 3; the file carries 3 at once."""
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    _held_at_2(deps)
+    fixed = [{"name": "womens-e-mail"}]
+    _sync(deps, _campaign(3, "TreatmentNotServed", 2, phase="Degraded", treatments=fixed))
+    assert _entry(cluster)["generation"] == 3
+    assert _fresh_replica(cluster) == {"spring-email": (3, 50.0, True)}
+    _sync(deps, _campaign(3, "Exposing", 3, treatments=fixed))
+    assert _entry(cluster)["generation"] == 3 and deps.before_edit == {}
