@@ -128,6 +128,7 @@ MAX_VERSION_TAG_ENTRIES = 4096
 Identity = tuple[str, str]
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 def identity(tracking_uri: str, credentials: Credentials | None) -> Identity:
@@ -146,6 +147,29 @@ class _Flight:
     value: Any = None
     error: BaseException | None = None
     waiting: int = 0  # passes that took this read's answer rather than reading themselves
+
+    def answer(self) -> Any:
+        """What the read returned once it landed, or (a copy of) what it raised: a waiting
+        pass's answer."""
+        self.done.wait()
+        if self.error is not None:
+            raise _copied(self.error)
+        return self.value
+
+
+F = TypeVar("F", bound=_Flight)
+
+
+def _flight_for(flights: dict[K, F], key: K, new: Callable[[], F]) -> tuple[F, bool]:
+    """The read in flight for ``key``, joined as a waiting pass, else a ``new`` one put in
+    ``flights``; with whether this pass leads it (reads). Under the lock that guards
+    ``flights``: one read per key at a time, the others take its ``answer``."""
+    flight = flights.get(key)
+    if flight is None:
+        flight = flights[key] = new()
+        return flight, True
+    flight.waiting += 1
+    return flight, False
 
 
 @dataclass(frozen=True)
@@ -197,18 +221,11 @@ class RunReads:
                 if isinstance(value, _Absent):
                     raise _copied(value.error)
                 return value  # type: ignore[no-any-return]
-            flight = self._flights.get(key)
-            leader = flight is None
-            if flight is None:
-                flight = self._flights[key] = _Flight()
+            flight, leader = _flight_for(self._flights, key, _Flight)
+            if leader:
                 self.reads += 1
-            else:
-                flight.waiting += 1
         if not leader:
-            flight.done.wait()
-            if flight.error is not None:
-                raise _copied(flight.error)
-            return flight.value  # type: ignore[no-any-return]
+            return flight.answer()  # type: ignore[no-any-return]
         try:
             value = read()
             # Kept before the flight lands: a pass asking meanwhile finds one or the other.
@@ -306,18 +323,11 @@ class VersionTagReads:
                 self._entries.move_to_end(ref)
                 self.hits += 1
                 return kept[0]
-            flight = self._flights.get(key)
-            leader = flight is None
-            if flight is None:
-                flight = self._flights[key] = _TagFlight()
+            flight, leader = _flight_for(self._flights, key, _TagFlight)
+            if leader:
                 self.reads += 1
-            else:
-                flight.waiting += 1
         if not leader:
-            flight.done.wait()
-            if flight.error is not None:
-                raise _copied(flight.error)
-            return flight.value  # type: ignore[no-any-return]
+            return flight.answer()  # type: ignore[no-any-return]
         try:
             tags: Mapping[str, str] = MappingProxyType(dict(read()))
         except BaseException as error:
