@@ -21,145 +21,47 @@ it. Time is passed to the ticks: nothing sleeps.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mlserver.settings import ModelParameters, ModelSettings
-from mlserver.types import InferenceRequest
 from prometheus_client import REGISTRY
-from tests.support.small_model import train_small_model
+from tests.unit.runtime.reloading import FAR, WINDOW, Model, campaign_entry, own_model, trained_model
 
-from uplift_operator.runtime import drain
 from uplift_operator.runtime import runtime as runtime_module
 from uplift_operator.runtime.runtime import FORGET_AFTER_SECONDS, UpliftRuntime
 
 OLD, NEW = "1", "2"
 KEY = "reload-version-change-decision-key-012345"
-WINDOW = 60
-#: Past every window and grace of what the old instance left (whenever it left it).
-FAR = 3 * (WINDOW + FORGET_AFTER_SECONDS)
 #: The old version's states: gone at the unload, not after a window.
 STATES = {"uplift_model_info", "uplift_report_tokens", "uplift_campaigns_file_refused",
           "uplift_campaign_generation", "uplift_campaign_exposure_percent"}
 
 
 def _entry(**changes: Any) -> dict[str, Any]:
-    return {"generation": 1, "salt": "t/version-change", "unitKey": "customer_id",
-            "holdoutFraction": 0.2, "exposurePercent": 100,
-            "treatments": {"womens-e-mail": {"cost": 0.0, "value": 1.0}},
-            "policy": {"type": "upliftThreshold", "minUplift": -1.0},
-            "attributionWindowSeconds": WINDOW, "active": True, **changes}
-
-
-@dataclass
-class Model:
-    name: str
-    root: Path
-    trained: Path
-    loop: asyncio.AbstractEventLoop
-    monkeypatch: pytest.MonkeyPatch
-    versions: int = 0
-    #: Another model's artifacts, by version loaded from them (the trained one's otherwise).
-    artifacts: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def path(self) -> Path:
-        return self.root / "campaigns.json"
-
-    def publish(self, campaigns: dict[str, Any], stable: str, canary: str | None = None
-                ) -> None:
-        """A new version of the campaigns file (another mtime whatever the resolution)."""
-        self.versions += 1
-        self.path.write_text(json.dumps({
-            "format": "uplift-operator/campaigns/v1", "campaigns": campaigns,
-            "split": {"stable": stable, "canary": canary, "canaryPercent": 10,
-                      "attributionWindowSeconds": WINDOW}}))
-        st = self.path.stat()
-        os.utime(self.path, ns=(st.st_atime_ns, st.st_mtime_ns + self.versions * 10**9))
-
-    def load(self, version: str) -> UpliftRuntime:
-        self.monkeypatch.setenv("UPLIFT_MODEL_VERSION", version)
-        runtime = UpliftRuntime(ModelSettings(name=self.name, implementation=UpliftRuntime,
-                                              parameters=ModelParameters(
-                                                  uri=str(self.artifacts.get(version,
-                                                                             self.trained)))))
-        self.loop.run_until_complete(runtime.load())
-        return runtime
-
-    def unload(self, runtime: UpliftRuntime) -> None:
-        assert self.loop.run_until_complete(runtime.unload())
-
-    def reload(self, old: UpliftRuntime, version: str, order: str = "reload") -> UpliftRuntime:
-        """MLServer's reload (the new instance loaded, then the old one unloaded), or an
-        unload and a load (the model unloaded, then loaded again)."""
-        if order == "reload":
-            new = self.load(version)
-            self.unload(old)
-            new._campaign_tick(time.time())   # its poller's next tick, a second later
-            return new
-        self.unload(old)
-        return self.load(version)
-
-    def decide(self, runtime: UpliftRuntime, campaign: str | None = None, n: int = 4
-               ) -> list[str]:
-        body: dict[str, Any] = {"inputs": [
-            {"name": "x", "datatype": "FP64", "shape": [n], "data": [0.5] * n},
-            {"name": "c", "datatype": "BYTES", "shape": [n], "data": ["p"] * n},
-            {"name": "customer_id", "datatype": "BYTES", "shape": [n],
-             "data": [f"{campaign}-{i}" for i in range(n)]}]}
-        if campaign is not None:
-            body["parameters"] = {"campaign": campaign}
-        response = self.loop.run_until_complete(
-            runtime.predict(InferenceRequest.model_validate(body)))
-        output = next(o for o in response.outputs if o.name == "decision_id")
-        return list(output.data.root)
-
-    def series(self, version: str) -> set[str]:
-        return {s.name for family in REGISTRY.collect() for s in family.samples
-                if s.labels.get("model") == self.name and s.labels.get("version") == version}
-
-    def handed(self) -> list[object]:
-        """``_HANDED_OVER``'s entries of this model, whatever their key."""
-        return [key for key in runtime_module._HANDED_OVER
-                if key == self.name or (isinstance(key, tuple) and key[0] == self.name)]
+    return campaign_entry("t/version-change", **changes)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("reload-version-change")
-    train_small_model(root / "model")
-    return root / "model"
+    return trained_model(tmp_path_factory, "reload-version-change")
 
 
 @pytest.fixture(scope="module")
 def womens_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model of one arm, "Womens E-Mail": a campaign of "mens-e-mail" is rejected by it."""
-    root = tmp_path_factory.mktemp("reload-version-change-womens")
-    train_small_model(root / "model", arms=("Womens E-Mail",))
-    return root / "model"
+    return trained_model(tmp_path_factory, "reload-version-change-womens",
+                         arms=("Womens E-Mail",))
 
 
 @pytest.fixture
 def model(trained: Path, tmp_path: Path, request: pytest.FixtureRequest,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[Model]:
-    """A model of its own per test (the registry is the process's), its campaigns file."""
-    name = "version-change-" + request.node.name.removeprefix("test_")[:40].replace("_", "-")
-    for key, value in {"UPLIFT_CAMPAIGNS_FILE": str(tmp_path / "campaigns.json"),
-                       "UPLIFT_DECISION_KEY": KEY,
-                       drain.TOKEN_FILE_ENV: str(tmp_path / "drain-token")}.items():
-        monkeypatch.setenv(key, value)
-    loop = asyncio.new_event_loop()
-    try:
-        yield Model(name, tmp_path, trained, loop, monkeypatch)
-    finally:
-        loop.close()
+    with own_model("version-change-", trained, tmp_path, request, monkeypatch,
+                   {"UPLIFT_DECISION_KEY": KEY}) as model:
+        yield model
 
 
 @pytest.mark.parametrize("order", ["reload", "unload-then-load"])
