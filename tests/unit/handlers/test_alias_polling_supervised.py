@@ -15,6 +15,7 @@ from typing import Any
 import kopf
 import pytest
 from tests.unit.handlers.polling_harness import DEADLINE_SECONDS
+from tests.unit.handlers.scripted_runs import ScriptedRuns
 from tests.unit.services.fakes import FakeRegistry
 
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
@@ -25,26 +26,14 @@ from uplift_operator.handlers.watches import AliasFollowers
 from uplift_operator.services.resolution import Resolver
 
 
-class _Polling:
+class _Polling(ScriptedRuns):
     """``poll_aliases`` as told: each run raises, returns, or waits until cancelled."""
 
     def __init__(self, *runs: str) -> None:
-        self.runs = list(runs)
-        self.started = 0
-        self.cancelled = 0
+        super().__init__(*runs, bug="a bug in the poller")
 
     async def __call__(self, *_: Any, **__: Any) -> None:
-        self.started += 1
-        run = self.runs.pop(0) if self.runs else "wait"
-        if run == "raise":
-            raise RuntimeError("a bug in the poller")
-        if run == "return":
-            return
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
+        await self.run()
 
 
 def _memo() -> kopf.Memo:

@@ -18,6 +18,7 @@ from typing import Any
 
 import kopf
 import pytest
+from tests.unit.handlers.scripted_runs import ScriptedRuns
 
 from uplift_operator import settings
 from uplift_operator.adapters.watched import WatchedObjects
@@ -26,29 +27,20 @@ from uplift_operator.handlers.existence import audit_forever
 from uplift_operator.handlers.scheduling import Key, Wakeups
 
 
-class _Auditing:
-    """``audit_forever`` as told: each run raises, returns, or waits until cancelled."""
+class _Auditing(ScriptedRuns):
+    """``audit_forever`` as told: each run raises, returns, or waits until cancelled; the
+    audits and ``first_delay`` of each run kept."""
 
     def __init__(self, *runs: str) -> None:
-        self.runs = list(runs)
-        self.started: list[list[Any]] = []
+        super().__init__(*runs, bug="a bug in the audit")
+        self.audits: list[list[Any]] = []
         self.first_delays: list[float | None] = []
-        self.cancelled = 0
 
     async def __call__(self, audits: list[Any], *_: Any, first_delay: float | None = None,
                        **__: Any) -> None:
-        self.started.append(audits)
+        self.audits.append(audits)
         self.first_delays.append(first_delay)
-        run = self.runs.pop(0) if self.runs else "wait"
-        if run == "raise":
-            raise RuntimeError("a bug in the audit")
-        if run == "return":
-            return
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
+        await self.run()
 
 
 def _memo() -> kopf.Memo:
@@ -67,7 +59,7 @@ def test_an_audit_that_raises_is_logged_and_started_again(
         existence.start(memo, restart_after=0.01)
         for _ in range(200):
             await asyncio.sleep(0.01)
-            if len(auditing.started) == 3:
+            if auditing.started == 3:
                 break
         task = memo["existence_audit"]
         assert not task.done()  # the third run waits
@@ -78,11 +70,11 @@ def test_an_audit_that_raises_is_logged_and_started_again(
 
     with caplog.at_level(logging.ERROR, logger="uplift_operator.handlers.existence"):
         asyncio.run(go())
-    assert len(auditing.started) == 3 and auditing.cancelled == 1
+    assert auditing.started == 3 and auditing.cancelled == 1
     # The first run waits an interval (the audits' state is fresh); a restart audits at once.
     assert auditing.first_delays == [None, 0.0, 0.0]
     # The same audits each time: what they found missing so far is kept across a restart.
-    assert auditing.started[0] is auditing.started[1] is auditing.started[2]
+    assert auditing.audits[0] is auditing.audits[1] is auditing.audits[2]
     failed = [r for r in caplog.records if "the existence audit failed" in r.getMessage()]
     assert len(failed) == 2 and failed[0].exc_info is not None
 
@@ -98,7 +90,7 @@ def test_an_audit_that_returns_is_not_started_again(monkeypatch: pytest.MonkeyPa
         await asyncio.sleep(0.05)
 
     asyncio.run(go())
-    assert len(auditing.started) == 1
+    assert auditing.started == 1
 
 
 def test_a_restart_waiting_an_interval_first_waits_no_more(
