@@ -447,6 +447,9 @@ class Observed(steps.ObservedBase):
     #: carried the entry inactive at 0 % meanwhile (``treating``), so that time was not time
     #: at the step (``start_step_again``).
     spec_was_refused: bool = False
+    #: How long after a budget period's start its budget gate first reads a sample of it
+    #: (``budget_settle`` of the runtime pods' scrape interval); None: the default's.
+    budget_settle: dt.timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -593,10 +596,56 @@ def _suspended(status: CampaignStatus) -> bool:
     return status.suspended_exposure_percent is not None
 
 
-def analysis_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -> bool:
+#: Scrapes of the runtime pods after a budget period's start until its budget gate surely reads
+#: a sample of it (``budget_settle``): the first scrape carries the new period's start (the
+#: replicas refresh it every second), the second is the margin for its ingest and a scrape's
+#: jitter; the collector's own rule, "a range shorter than two scrapes yields no data"
+#: (``services.measurements._range``). ``--prometheus-ingest-delay`` does not reach the
+#: Campaign pass: a bound for long count ranges (300 s by default), it would make the window
+#: longer than a 5m period, which moves nothing (``settled_analysis``).
+BUDGET_SETTLE_SCRAPES = 2
+#: The runtime pods' scrape interval when the pass is not told it (``--prometheus-scrape-interval``'s
+#: default, ``services.upliftmodel.ModelDependencies.prometheus_scrape_interval``).
+DEFAULT_SCRAPE_INTERVAL = dt.timedelta(seconds=30)
+
+
+def budget_settle(scrape_interval_s: float | None = None) -> dt.timedelta:
+    """How long after a budget period's start its budget gate first reads a sample of the
+    period: ``BUDGET_SETTLE_SCRAPES`` scrapes of the runtime pods. Read within it, the
+    collector's range of the period so far may hold no sample
+    (``services.measurements._range``): Inconclusive."""
+    scrape = (dt.timedelta(seconds=scrape_interval_s) if scrape_interval_s
+              else DEFAULT_SCRAPE_INTERVAL)
+    return BUDGET_SETTLE_SCRAPES * scrape
+
+
+def settled_analysis(spec: CampaignSpec, anchor: dt.datetime | None, at: dt.datetime,
+                     settle: dt.timedelta) -> dt.datetime:
+    """When an analysis due at ``at`` runs: then, or, for a campaign with a budget gate and
+    ``at`` within ``settle`` of a budget period's start, at the end of that window, when the
+    gate reads the period's spend. Only that analysis moves (the step's start stays, and the
+    next analysis is an interval after it, off the period's start), and only for a period
+    longer than the window (a shorter one would put it in the next period's window again)."""
+    period = spec.economics.budget_period
+    if period is None or anchor is None or not _budget_gates(spec):
+        return at
+    start, end = budget.current_period(period, anchor, at)
+    if end is None or end - start <= settle or at >= start + settle:
+        return at
+    return start + settle
+
+
+def analysis_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime, *,
+                 anchor: dt.datetime | None = None,
+                 settle: dt.timedelta | None = None) -> bool:
     """Whether the exposure gates should be measured now (``gates_to_measure``): a step is
     underway, or the ramp completed (or a spent budget suspends it) and has a budget gate, and
-    an interval has passed since the later of the step's start and the last analysis.
+    an interval has passed since the later of the step's start and the last analysis, moved
+    past a budget period's first ``settle`` (``settled_analysis``; ``budget_settle`` by
+    default; ``anchor``: the budget's anchor while ``status.budgetAnchor`` is not recorded):
+    else, with ``analysisInterval`` a multiple of ``budgetPeriod``, a step that started at a
+    period's start (a renewal at a rollover, a first step at ``budgetAnchor``) would have its
+    every analysis there, the budget gate Inconclusive for good and an overspend never caught.
 
     A budget period's start is no analysis of its own: read at once, the budget gate finds no
     sample in a range shorter than a scrape (Inconclusive), and as the last analysis it would
@@ -607,7 +656,14 @@ def analysis_due(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime) -
     (``budget_suspension``); the gate reads the new period's spend at the next analysis."""
     measuring = (status.current_step is not None and not _suspended(status)) or (
         exposing(status) and bool(_budget_gates(spec)))
-    return steps.analysis_due(spec.exposure, status, now, active=measuring)
+    if not steps.analysis_due(spec.exposure, status, now, active=measuring):
+        return False
+    base = steps.analysis_base(status)
+    if base is None:
+        return True
+    due = base + parse_duration(spec.exposure.analysis_interval)
+    return now >= settled_analysis(spec, status.budget_anchor or anchor, due,
+                                   budget_settle() if settle is None else settle)
 
 
 def completes(spec: CampaignSpec, status: CampaignStatus) -> bool:
@@ -826,6 +882,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.undelivered = observed.undelivered
         self.carried_since = observed.carried_since
         self.spec_was_refused = observed.spec_was_refused
+        self.settle = (budget_settle() if observed.budget_settle is None
+                       else observed.budget_settle)
 
     def run(self) -> Decision:
         self.keep_spec_gates()
@@ -1756,6 +1814,31 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
 
     # -- phase, conditions --------------------------------------------------------------------
 
+    def next_analysis(self) -> dt.datetime | None:
+        """The next analysis an interval after the later of the step's start and the last one,
+        as ``analysis_due`` runs it: past a budget period's first ``settle``
+        (``settled_analysis``). None: due now (no step start, no analysis yet)."""
+        base = steps.analysis_base(self.status)
+        if base is None:
+            return None
+        return settled_analysis(self.spec, self.budget_anchor,
+                                base + parse_duration(self.spec.exposure.analysis_interval),
+                                self.settle)
+
+    def ramp_times(self) -> list[dt.datetime]:
+        """The step machine's times, its next analysis moved as ``analysis_due`` moves it, so
+        the pass at the interval does not find it not due and requeue a second on."""
+        times = super().ramp_times()
+        base = steps.analysis_base(self.status)
+        settled = self.next_analysis()
+        if not self.active() or base is None or settled is None:
+            return times
+        due = base + parse_duration(self.spec.exposure.analysis_interval)
+        if settled != due and due in times:
+            times.remove(due)
+            times.append(settled)
+        return times
+
     def finish(self) -> Decision:
         if self.model.unheld is not None and not exposing(self.status):
             # The model served only while the campaign exposed, and this pass ended that: judged
@@ -1827,9 +1910,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                 times.append(end)
         if self.active() or not completed(s) or not budget_gates:
             return times
-        base = steps.analysis_base(s)
-        return [*times, self.now if base is None
-                else base + parse_duration(self.spec.exposure.analysis_interval)]
+        settled = self.next_analysis()
+        return [*times, self.now if settled is None else settled]
 
     def phase(self) -> tuple[Phase, str, cond.ConditionStatus, str]:
         """Phase, message, and Ready's status and reason. Never Healthy at 0 % exposure."""

@@ -192,7 +192,10 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     outcomes: list[gates.GateOutcome] | None = None
     units: CampaignUnits | None = None
     spend_record: BudgetLedgers | None = None
-    if exposure.analysis_due(spec, current, now):
+    # The runtime pods' scrape interval, after which a budget period's spend can be read.
+    settle = exposure.budget_settle(deps.models.prometheus_scrape_interval
+                                    if deps.models is not None else None)
+    if exposure.analysis_due(spec, current, now, anchor=anchor, settle=settle):
         try:
             outcomes, units, spend_record = _measure(spec, current, deps, model, namespace,
                                                      str(meta["name"]), anchor, now)
@@ -217,7 +220,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         # had no room for: released, the step starts over (``exposure.start_step_again``).
         carried_since=None if _edit_held(current) is not None else deps.carried_since(
             namespace, spec.model_ref.name, str(meta["name"])),
-        spec_was_refused=_refused(current))
+        spec_was_refused=_refused(current), budget_settle=settle)
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})
     decision = exposure.decide(spec, valid, observed, now)

@@ -153,3 +153,85 @@ def test_a_one_second_period_asks_for_a_pass_per_rollover_of_a_spend_only(
         assert (r.spend, r.budget_remaining) == ((1.0, 4999.0) if p.analysed
                                                  else (0.0, AMOUNT))
     assert exposure.exposing(s)
+
+
+# -- review-budget-rollover 3: no analysis within a period's first scrapes ----------------------
+
+#: ``exposure.budget_settle()`` at the default 30 s scrape: two scrapes.
+SETTLE = dt.timedelta(seconds=60)
+
+
+def test_the_settle_window_is_two_scrapes() -> None:
+    assert exposure.budget_settle() == SETTLE == exposure.budget_settle(30.0)
+    assert exposure.budget_settle(15.0) == dt.timedelta(seconds=30)
+
+
+def test_a_ramp_renewed_at_a_rollover_reads_the_spend_at_every_later_analysis() -> None:
+    # The fixer's repro, budgetPeriod 5m, analysisInterval 5m: 6000 of 5000 spent at 00:13,
+    # suspended; the rollover at 00:15 renews, the step starting over there. Its analyses were
+    # then at 00:20, 00:25, ...: each within the first scrape of a period, the budget gate
+    # Inconclusive for good, the step held ("waiting (gates: budget Inconclusive)") and the
+    # overspend from 00:35 never caught. Now the first analysis after the renewal waits for
+    # the period's first samples (00:21), the later ones an interval on, off the periods'
+    # starts: each reads the spend, and the overspend suspends again at once.
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=AMOUNT,
+                     budgetPeriod="5m")
+    over = T0 + 35 * MINUTE
+
+    def spend(now: dt.datetime) -> float:
+        return 6000.0 if T0 + 13 * MINUTE <= now < T0 + 15 * MINUTE or now >= over else 10.0
+
+    judge = collector(spec, spend)
+    s = run(spec, CampaignStatus(), T0 + 3 * MINUTE, judge).status
+    s, passes = operate(spec, s, T0 + 3 * MINUTE, T0 + 45 * MINUTE, judge)
+    renewed = [p.now for p in passes
+               if any(e.reason.value == "BudgetRenewed" for e in p.decision.events)]
+    assert renewed[0] == T0 + 15 * MINUTE
+    after = [p for p in passes if p.budget is not None and p.now > renewed[0]]
+    assert [(p.now - T0, p.budget.verdict) for p in after if p.budget is not None] == [
+        (21 * MINUTE, GateVerdict.PASS),
+        (26 * MINUTE, GateVerdict.PASS),
+        (31 * MINUTE, GateVerdict.PASS),
+        (36 * MINUTE, GateVerdict.FAIL)]
+    exhausted = [p.now for p in passes
+                 if any(e.reason.value == "BudgetExhausted" for e in p.decision.events)]
+    assert exhausted == [T0 + 13 * MINUTE, T0 + 36 * MINUTE]
+    assert all("Inconclusive" not in p.decision.status.message for p in passes)
+    # The step keeps its start (the renewal's): only the analysis moved, not the step's end.
+    passed = next(p for p in after if p.budget is not None)
+    assert passed.decision.status.step_started_at == T0 + 15 * MINUTE
+    # No extra pass: each is an analysis or a period's start (a rollover to show, a suspension
+    # to lift), none between the period's start and the settled analysis.
+    assert [p.now - T0 for p in passes if p.now > renewed[0]] == [
+        21 * MINUTE, 25 * MINUTE, 26 * MINUTE, 30 * MINUTE,
+        31 * MINUTE, 35 * MINUTE, 36 * MINUTE, 40 * MINUTE]
+
+
+def test_a_first_step_begun_at_the_budget_anchor_reads_the_spend() -> None:
+    # The step starts at budgetAnchor (00:00), analyses every 5m of 5m periods: the first
+    # waits for the period's samples, each reads the spend; 6000 from 00:20 suspends.
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=AMOUNT,
+                     budgetPeriod="5m")
+    judge = collector(spec, lambda now: 6000.0 if now >= T0 + 20 * MINUTE else 10.0)
+    _, passes = operate(spec, CampaignStatus(), T0, T0 + 22 * MINUTE, judge)
+    assert passes[0].decision.status.step_started_at == T0
+    looks = [(p.now - T0, p.budget.verdict) for p in passes if p.budget is not None]
+    assert looks == [(6 * MINUTE, GateVerdict.PASS),
+                     (11 * MINUTE, GateVerdict.PASS),
+                     (16 * MINUTE, GateVerdict.PASS),
+                     (21 * MINUTE, GateVerdict.FAIL)]
+    assert not exposure.analysis_due(spec, passes[0].decision.status, T0 + 5 * MINUTE)
+    assert exposure.analysis_due(spec, passes[0].decision.status, T0 + 6 * MINUTE)
+
+
+def test_a_completed_campaign_at_rest_gets_one_pass_an_interval() -> None:
+    # Nothing spent: no rollover to show, so only the analyses ask for passes, one each
+    # analysisInterval, the settle window moving none of them (none falls in it) and adding
+    # no pass.
+    spec = spec_with([{"name": "delivery", "type": "deliveryRate"}], budget=AMOUNT,
+                     budgetPeriod="5m")
+    judge = collector(spec, lambda now: 0.0)
+    s = _completed(spec, judge)
+    s, passes = operate(spec, s, T0 + 13 * MINUTE, T0 + 43 * MINUTE, judge)
+    assert all(p.analysed for p in passes)
+    assert [p.now - T0 for p in passes] == [(13 + 5 * k) * MINUTE for k in range(6)]
