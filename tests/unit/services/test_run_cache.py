@@ -10,25 +10,24 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pytest
+from tests.unit.services import shared_reads as shared
 from tests.unit.services import test_campaign as tc
 from tests.unit.services import test_upliftmodel as tu
-from tests.unit.services.fakes import FakeRegistry
+from tests.unit.services.shared_reads import URI, CountingRegistry, wired
 
 from uplift_operator.adapters.mlflow_registry import (
     Credentials,
     RegistryNotFound,
     RegistryUnavailable,
 )
-from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.handlers.scheduling import RESYNC_SECONDS
-from uplift_operator.services import campaign, upliftmodel
+from uplift_operator.services import campaign
 from uplift_operator.services.measurements import REFERENCE_QINI_BOOTSTRAP
 from uplift_operator.services.ports import Registry
 from uplift_operator.services.run_cache import (
@@ -37,43 +36,6 @@ from uplift_operator.services.run_cache import (
     RegistryClients,
     RunReads,
 )
-
-URI = "http://mlflow.test"
-
-
-@dataclass
-class CountingRegistry(FakeRegistry):
-    """A fake MLflow that counts each read by (method, argument)."""
-
-    asked: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    def run_metrics(self, run_id: str) -> Any:
-        self.asked["run_metrics", run_id] += 1
-        return super().run_metrics(run_id)
-
-    def download_artifact_json(self, run_id: str, path: str) -> Any:
-        self.asked["artifact", f"{run_id}/{path}"] += 1
-        return super().download_artifact_json(run_id, path)
-
-    def resolve(self, name: str, version: str | None = None, alias: str | None = None) -> Any:
-        self.asked["resolve", f"{name}/{version or ''}/{alias or ''}"] += 1
-        return super().resolve(name, version=version, alias=alias)
-
-    def run_tags(self, run_id: str) -> Any:
-        self.asked["run_tags", run_id] += 1
-        return super().run_tags(run_id)
-
-    def model_signature(self, name: str, version: str) -> Any:
-        self.asked["model_signature", f"{name}/{version}"] += 1
-        return super().model_signature(name, version)
-
-
-def wired(clients: RegistryClients) -> Any:
-    """``registry_for`` as handlers/lifecycle.py wires it."""
-    def registry_for(ref: ModelReference, credentials: Credentials | None) -> Registry:
-        return clients.get(ref.tracking_uri or URI, credentials)
-    return registry_for
-
 
 # -- N resources, one run ------------------------------------------------------------------------
 
@@ -100,11 +62,7 @@ def test_campaigns_drift_gates_on_one_model_download_its_reference_once() -> Non
 def qini_followers(n: int, registry_for: Any) -> tuple[CountingRegistry, list[dict[str, Any]]]:
     """``n`` UpliftModels with one qini gate following one alias, three analyses into the canary
     of version 2 (the review's qini_reads.py); both runs have the trainer's bootstrap."""
-    sim = tu.Sim()
-    sim.registry = fake = CountingRegistry()
-    for version in ("1", "2", "3"):
-        fake.add(tu.REGISTERED, version)
-    fake.aliases[(tu.REGISTERED, "champion")] = "1"
+    sim, fake = shared.counting_sim()
     sim.deps.registry_for = registry_for(fake)
     sim.body["spec"]["rollout"]["gates"] = [{"name": "qini", "type": "qini"}]
     for version in ("1", "2"):
@@ -119,17 +77,11 @@ def qini_followers(n: int, registry_for: Any) -> tuple[CountingRegistry, list[di
     sim.tick(30)
     sim.tick(1)
     assert sim.status["canaryVersion"] == "2"
-    bodies = []
-    for i in range(n):
-        body = copy.deepcopy(sim.body)
-        body["metadata"]["name"], body["metadata"]["uid"] = f"um-{i:03d}", f"u{i}"
-        bodies.append(body)
+    bodies = shared.copies(sim.body, n)
     now = sim.now
     for _ in range(3):
         now += dt.timedelta(seconds=61)
-        for body in bodies:
-            body["status"] = tu.status_written(
-                upliftmodel.reconcile(copy.deepcopy(body), sim.deps, now)).status
+        shared.passed(bodies, sim.deps, now)
     return fake, bodies
 
 
@@ -233,44 +185,11 @@ def test_kept_metrics_cannot_be_changed_by_a_caller() -> None:
 
 def test_passes_asking_at_once_wait_for_one_read_and_share_its_error() -> None:
     reads = RunReads()
-    release, started = threading.Event(), threading.Event()
-    calls: list[int] = []
-
-    def slow(fails: bool) -> Any:
-        def read() -> Any:
-            calls.append(1)
-            started.set()
-            release.wait(5)
-            if fails:
-                raise RegistryUnavailable("MLflow did not answer")
-            return {"v": 1}
-        return read
-
     for fails in (True, False):
-        calls.clear()
-        started.clear()
-        release.clear()
-        got: list[Any] = []
-
-        def ask(fails: bool = fails, got: list[Any] = got) -> None:
-            try:
-                got.append(reads.get("key", slow(fails)))
-            except RegistryUnavailable as error:
-                got.append(error)
-
-        leader = threading.Thread(target=ask)
-        leader.start()
-        assert started.wait(5)
-        waiters = [threading.Thread(target=ask) for _ in range(7)]
-        for thread in waiters:
-            thread.start()
-        deadline = time.monotonic() + 5
-        while reads._flights["key"].waiting < 7 and time.monotonic() < deadline:
-            time.sleep(0.001)  # every waiter joined the read in flight
-        release.set()
-        for thread in (leader, *waiters):
-            thread.join(5)
-        assert len(calls) == 1 and len(got) == 8
+        read = shared.HeldRead({"v": 1}, RegistryUnavailable("MLflow did not answer") if fails else None)
+        got = shared.asked_at_once(partial(reads.get, "key", read), read,
+                            lambda: reads._flights["key"].waiting, catch=RegistryUnavailable)
+        assert read.calls == 1 and len(got) == 8
         if fails:
             assert all(isinstance(g, RegistryUnavailable) for g in got)
             assert reads.size == (0, 0)  # the failure is not kept

@@ -8,16 +8,16 @@ while they were applied, 1,000 models of one version (docs/operator.md, "Scale")
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import threading
-import time
 from collections import Counter
+from functools import partial
 from typing import Any
 
 import pytest
+from tests.unit.services import shared_reads as shared
 from tests.unit.services import test_upliftmodel as tu
-from tests.unit.services.test_run_cache import URI, CountingRegistry, wired
+from tests.unit.services.shared_reads import URI, CountingRegistry, wired
 
 from uplift_operator.adapters.mlflow_registry import (
     Credentials,
@@ -43,26 +43,16 @@ def first_passes(n: int, cached: bool, promotion_alias: bool = True,
     """``n`` new UpliftModels following one alias on version 1, ``passes`` passes each while
     Seldon has not reported (their first status held by the grace, as at the bench's apply),
     through the handlers' shared clients (``cached``) or one asking MLflow every time."""
-    sim = tu.Sim()
-    sim.registry = fake = CountingRegistry()
-    for version in ("1", "2", "3"):
-        fake.add(tu.REGISTERED, version)
-    fake.aliases[(tu.REGISTERED, "champion")] = "1"
+    sim, fake = shared.counting_sim()
     sim.deps.first_status_grace = upliftmodel.FIRST_STATUS_GRACE
     sim.deps.registry_for = (wired(RegistryClients(lambda uri, credentials: fake)) if cached
                              else lambda ref, credentials: fake)
     if not promotion_alias:
         sim.body["spec"]["model"].pop("promotionAlias")
-    bodies = []
-    for i in range(n):
-        body = copy.deepcopy(sim.body)
-        body["metadata"]["name"], body["metadata"]["uid"] = f"um-{i:03d}", f"u{i}"
-        bodies.append(body)
+    bodies = shared.copies(sim.body, n)
     now = sim.now
     for _ in range(passes):
-        for body in bodies:
-            body["status"] = tu.status_written(
-                upliftmodel.reconcile(copy.deepcopy(body), sim.deps, now)).status
+        shared.passed(bodies, sim.deps, now)
         sim.deps.write_back.run_due()
         now += dt.timedelta(seconds=1)
     return fake, bodies
@@ -180,64 +170,29 @@ def test_a_read_in_flight_when_a_tag_is_written_is_not_kept() -> None:
     """A read that may have crossed the write answers the passes waiting on it, and the next
     pass reads again."""
     tags = VersionTagReads()
-    release, started = threading.Event(), threading.Event()
-    calls: list[int] = []
-
-    def slow() -> dict[str, str]:
-        calls.append(1)
-        started.set()
-        release.wait(5)
-        return {}
-
+    slow = shared.HeldRead({})
     got: list[Any] = []
     leader = threading.Thread(target=lambda: got.append(tags.get((URI, ""), "m", "1", slow)))
     leader.start()
-    assert started.wait(5)
+    assert slow.started.wait(5)
     tags.written(URI + "/", "m", "1")
-    release.set()
+    slow.release.set()
     leader.join(5)
     assert got == [{}]
     assert tags.get((URI, ""), "m", "1", lambda: {ROLE: "canary"}) == {ROLE: "canary"}
     assert tags.get((URI, ""), "m", "1", slow) == {ROLE: "canary"}  # kept now
-    assert len(calls) == 1 and tags.reads == 2 and tags.hits == 1
+    assert slow.calls == 1 and tags.reads == 2 and tags.hits == 1
 
 
 def test_passes_asking_at_once_share_one_read_and_its_error() -> None:
     tags = VersionTagReads()
     for fails in (True, False):
-        release, started = threading.Event(), threading.Event()
-        calls: list[int] = []
-
-        def read(fails: bool = fails, release: threading.Event = release,
-                 started: threading.Event = started, calls: list[int] = calls) -> Any:
-            calls.append(1)
-            started.set()
-            release.wait(5)
-            if fails:
-                raise RegistryNotFound("version 1 of m not found")
-            return {ROLE: "stable"}
-
-        got: list[Any] = []
-
-        def ask(read: Any = read, got: list[Any] = got) -> None:
-            try:
-                got.append(dict(tags.get((URI, ""), "m", "1", read)))
-            except RegistryNotFound as error:
-                got.append(error)
-
-        leader = threading.Thread(target=ask)
-        leader.start()
-        assert started.wait(5)
-        waiters = [threading.Thread(target=ask) for _ in range(7)]
-        for thread in waiters:
-            thread.start()
-        deadline = time.monotonic() + 5
-        while tags._flights[((URI, "m", "1"), "")].waiting < 7 and time.monotonic() < deadline:
-            time.sleep(0.001)
-        release.set()
-        for thread in (leader, *waiters):
-            thread.join(5)
-        assert len(calls) == 1 and len(got) == 8
+        read = shared.HeldRead({ROLE: "stable"},
+                        RegistryNotFound("version 1 of m not found") if fails else None)
+        got = shared.asked_at_once(partial(tags.get, (URI, ""), "m", "1", read), read,
+                            lambda: tags._flights[((URI, "m", "1"), "")].waiting,
+                            catch=RegistryNotFound)
+        assert read.calls == 1 and len(got) == 8
         if fails:
             assert all(isinstance(g, RegistryNotFound) for g in got)
             assert len(tags) == 0  # not kept
