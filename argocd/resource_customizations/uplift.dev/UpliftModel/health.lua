@@ -46,19 +46,13 @@ if obj.status.conditions ~= nil then
 end
 local phase = obj.status.phase
 local message = obj.status.message or ""
-if phase == "Paused" and obj.status.conditions ~= nil and obj.status.stableVersion ~= nil
-    and obj.status.stableServedVersion == obj.status.stableVersion then
-  for _, condition in ipairs(obj.status.conditions) do
-    if condition.type == "Ready" and condition.status == "False" and condition.reason == "WaitingForServing" then
-      hs.status = "Degraded"
-      hs.message = message
-      return hs
-    end
-  end
-end
 if phase == "Paused" and obj.status.conditions ~= nil then
+  local stableServed = obj.status.stableVersion ~= nil
+      and obj.status.stableServedVersion == obj.status.stableVersion
   for _, condition in ipairs(obj.status.conditions) do
-    if (condition.type == "ServingFailed" and condition.status == "True")
+    if (stableServed and condition.type == "Ready" and condition.status == "False"
+          and condition.reason == "WaitingForServing")
+        or (condition.type == "ServingFailed" and condition.status == "True")
         or (condition.type == "ServingApplied" and condition.status == "False" and condition.reason == "RollTimedOut") then
       hs.status = "Degraded"
       hs.message = message
