@@ -20,7 +20,13 @@ ended, but kopf's indexes keep it the same). A uid absent from two
 successful audits in a row is a ghost (one is not enough: the LIST is a moment, and what was
 deleted just then may have its DELETED event on the way). Only the tasks registered before a
 LIST began are compared with it (one registered meanwhile may be of an object created after
-the LIST's moment). A LIST that fails says nothing. A ghost is logged (kind, namespace, name, uid), counted
+the LIST's moment). A LIST that fails says nothing. A LIST answered 404 says what it says of a
+watched child below (the kinds are custom resources: a namespace that does not exist answers a
+LIST 200 and empty): one concludes nothing (what the last successful LIST missed there stays),
+two in a row at least ``NOT_SERVED_APART_SECONDS`` apart say the CRD is not served, its objects
+deleted with it, and what was audited at both is a ghost; it was read as "cannot be listed",
+which left the namespace unaudited at every interval (cluster-wide: "the LIST failed"), and the
+process never listed afresh. A ghost is logged (kind, namespace, name, uid), counted
 (``uplift_operator_ghosts_total{kind}``), and the process exits (``common.exit_to_list_afresh``)
 once a scrape saw the count (one ``--metrics-scrape-interval`` + 5 s and a scrape begun since;
 at most that or 5 minutes, whichever is longer; at once with ``--metrics-port 0``, which nothing
@@ -129,17 +135,37 @@ class ExistenceAudit:
     #: The tasks (uid → key) the last successful audit did not find.
     missing: dict[str, Key] = field(default_factory=dict)
 
+    #: Where the last audit's LIST answered 404 (namespaces, None cluster-wide) and when the
+    #: first 404 of that row came, as ``WatchedAudit.not_served``: a second 404 in a row there,
+    #: ``apart`` seconds after the first or later, says the kind is not served.
+    not_served: dict[str | None, float] = field(default_factory=dict)
+    #: The objects (uid → key) the last audit compared with a LIST answered 404.
+    refused: dict[str, Key] = field(default_factory=dict)
+    #: Seconds, any monotonic clock.
+    clock: Callable[[], float] = time.monotonic
+    apart: float = NOT_SERVED_APART_SECONDS
+
     async def run(self, executor: Executor) -> dict[str, Key]:
         """One audit: the ghosts (uid → key), absent from this LIST and the last successful one.
-        Nothing when this LIST failed (the last one's findings stay for the next)."""
+        Nothing when this LIST failed (the last one's findings stay for the next).
+
+        A LIST answered 404 (the kind is a custom resource: a namespace that does not exist
+        answers 200 and empty) says, as for ``WatchedAudit``, that the kind is not served (its
+        CRD removed: none of its objects exists) only at the second 404 in a row there,
+        ``apart`` seconds or more after the first: what was audited at the last audit's 404 too
+        and still is then is a ghost. A 404 that concludes nothing (an API server's CRD cache
+        lagging) fails the LIST there and only there: what the last successful audit found
+        missing there stays. It was read as "namespace cannot be listed": its objects were left
+        unaudited at every interval, and what a pause left there or a pass found gone was
+        forgotten for good."""
         tasks = self.wakeups.audited(self.kind)  # before the LIST begins: see the module
         if not tasks:  # nothing to compare with (a stand-by replica): no request
-            self.missing = {}
+            self.missing, self.not_served, self.refused = {}, {}, {}
             return {}
         namespaces: Sequence[str | None] = (
             [None] if self.all_namespaces else sorted({key[1] for key in tasks.values()}))
         try:
-            listed, unreadable = await asyncio.get_running_loop().run_in_executor(
+            listed, unreadable, not_served = await asyncio.get_running_loop().run_in_executor(
                 executor, self._list, namespaces)
         except asyncio.CancelledError:
             raise
@@ -147,6 +173,10 @@ class ExistenceAudit:
             logger.warning("existence audit of %s: the LIST failed, nothing concluded: %s",
                            self.kind, error)
             return {}
+        self.not_served, unserved = _refusals(
+            self.kind, f"{self.plural}.{GROUP}/{VERSION}", self.not_served, not_served,
+            self.clock(), self.apart, "its objects the operator still reconciles are gone, and "
+            "the process lists afresh")
         for namespace in unreadable:
             # Namespaced with Roles only, a namespace deleted takes its Role with it: 403, not
             # an empty list. What a pause left there, or a pass found gone, is not compared
@@ -154,8 +184,22 @@ class ExistenceAudit:
             logger.warning("existence audit of %s: namespace %r cannot be listed (%s): its "
                            "objects are not audited", self.kind, namespace, unreadable[namespace])
             self.wakeups.forget_unlistable(self.kind, namespace)
-        return self.compare({uid: key for uid, key in tasks.items() if key[1] not in unreadable},
-                            listed)
+
+        def where(key: Key) -> str | None:
+            return None if self.all_namespaces else key[1]
+
+        refused_before = self.refused
+        self.refused = {uid: key for uid, key in tasks.items() if where(key) in not_served}
+        doubtful = {uid: key for uid, key in self.missing.items()
+                    if where(key) in not_served and where(key) not in unserved}
+        ghosts = self.compare({uid: key for uid, key in tasks.items()
+                               if key[1] not in unreadable and where(key) not in not_served},
+                              listed)
+        running = self.wakeups.audited(self.kind)  # one gone meanwhile had its DELETED event
+        self.missing.update({uid: key for uid, key in doubtful.items() if uid in running})
+        ghosts.update({uid: key for uid, key in self.refused.items()
+                       if where(key) in unserved and uid in refused_before and uid in running})
+        return ghosts
 
     def compare(self, tasks: dict[str, Key], listed: set[str]) -> dict[str, Key]:
         """The ghosts among ``tasks`` (registered before the LIST that found ``listed``)."""
@@ -166,10 +210,35 @@ class ExistenceAudit:
         self.missing = missing
         return ghosts
 
-    def _list(self, namespaces: Sequence[str | None]) -> tuple[set[str], dict[str, str]]:
-        listed, unreadable, _ = _list_each(lambda namespace: self.cluster.list_uids(
-            f"{GROUP}/{VERSION}", self.plural, namespace), namespaces)
-        return listed, unreadable
+    def _list(self, namespaces: Sequence[str | None]
+              ) -> tuple[set[str], dict[str, str], dict[str | None, str]]:
+        return _list_each(lambda namespace: self.cluster.list_uids(
+            f"{GROUP}/{VERSION}", self.plural, namespace), namespaces, not_served_is_none=True)
+
+
+def _refusals(kind: str, resource: str, before: Mapping[str | None, float],
+              not_served: Mapping[str | None, str], at: float, apart: float, consequence: str
+              ) -> tuple[dict[str | None, float], set[str | None]]:
+    """The rows of LISTs answered 404 after this audit's (``not_served``, at ``at``; the last
+    audit's rows ``before``: where → when the first 404 of the row came), and where the kind is
+    not served: a second 404 in a row, ``apart`` seconds or more after the first. Each 404 is
+    logged, what it concludes said (``consequence`` when not served)."""
+    rows = {namespace: before.get(namespace, at) for namespace in not_served}
+    unserved = {namespace for namespace in not_served
+                if namespace in before and at - before[namespace] >= apart}
+    for namespace, answer in not_served.items():
+        where = "" if namespace is None else f" in namespace {namespace!r}"
+        if namespace in unserved:
+            logger.warning("existence audit of %s: the API server does not serve %s%s (%s, and "
+                           "at the last audit too: its CRD is not installed, or was removed): "
+                           "none exists, and %s", kind, resource, where, answer, consequence)
+        else:
+            logger.warning("existence audit of %s: a LIST of %s%s answered 404 (%s): nothing "
+                           "concluded yet (an API server whose CRD cache lags answers so for a "
+                           "while); none exists if the next audit's LIST, %.0f s or more after "
+                           "the first 404 (%.0f s ago), answers 404 too", kind, resource, where,
+                           answer, apart, at - rows[namespace])
+    return rows, unserved
 
 
 def _list_each(list_uids: Callable[[str | None], set[str]], namespaces: Sequence[str | None],
@@ -262,31 +331,12 @@ class WatchedAudit:
             logger.warning("existence audit of %s: the LIST failed, nothing concluded: %s",
                            self.kind, error)
             return {}
-        at = self.clock()
-        refused_before = self.not_served
-        self.not_served = {namespace: refused_before.get(namespace, at)
-                           for namespace in not_served}
-        unserved = {namespace for namespace in not_served
-                    if namespace in refused_before and at - refused_before[namespace]
-                    >= self.apart}
+        self.not_served, unserved = _refusals(
+            self.kind, f"{self.plural}.{self.api_version}", self.not_served, not_served,
+            self.clock(), self.apart, "what the operator keeps of them is forgotten")
         doubtful = set(not_served) - unserved
-        for namespace, answer in not_served.items():
-            where = "" if namespace is None else f" in namespace {namespace!r}"
-            if namespace in unserved:
-                logger.warning("existence audit of %s: the API server does not serve %s%s (%s, "
-                               "and at the last audit too: its CRD is not installed, or was "
-                               "removed): none exists, and what the operator keeps of them is "
-                               "forgotten", self.kind, f"{self.plural}.{self.api_version}",
-                               where, answer)
-            else:
-                logger.warning("existence audit of %s: a LIST of %s%s answered 404 (%s): "
-                               "nothing concluded yet (an API server whose CRD cache lags "
-                               "answers so for a while); none exists if the next audit's LIST, "
-                               "%.0f s or more after the first 404 (%.0f s ago), answers 404 "
-                               "too", self.kind, f"{self.plural}.{self.api_version}",
-                               where, answer, self.apart, at - self.not_served[namespace])
-                if namespace is None:
-                    return {}
+        if None in doubtful:
+            return {}
         for namespace in unreadable:
             logger.warning("existence audit of %s: namespace %r cannot be listed (%s): what the "
                            "operator keeps of it there is not audited", self.kind, namespace,

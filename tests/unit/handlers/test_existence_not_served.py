@@ -25,7 +25,7 @@ import pytest
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.handlers import watches
-from uplift_operator.handlers.existence import AUDIT_SECONDS, WatchedAudit
+from uplift_operator.handlers.existence import AUDIT_SECONDS, ExistenceAudit, WatchedAudit
 from uplift_operator.handlers.scheduling import Wakeups
 
 GRAPHS, GRAPH_API = "seldondeployments", "machinelearning.seldon.io/v1"
@@ -249,3 +249,107 @@ def test_an_answer_between_two_404s_starts_the_row_again(executor: ThreadPoolExe
     assert asyncio.run(audit.run(executor)) == {}  # 10 s after it
     clock.now = 3 * AUDIT_SECONDS
     assert asyncio.run(audit.run(executor)) == {"g1": ("ns", "m")}
+
+
+class _Models:
+    """The UpliftModel LISTs of the existence audit: one answer per audit (an int refuses with
+    that status, a set of uids answers), then ``status``."""
+
+    def __init__(self, status: int, *answers: int | set[str]) -> None:
+        self.status = status
+        self.answers = list(answers)
+        self.lists: list[str | None] = []
+
+    def list_uids(self, api_version: str, plural: str, namespace: str | None = None
+                  ) -> set[str]:
+        assert (api_version, plural) == ("uplift.dev/v1alpha1", "upliftmodels")
+        self.lists.append(namespace)
+        answer = self.answers.pop(0) if self.answers else self.status
+        if isinstance(answer, set):
+            return answer
+        raise KubeError(f"list {plural}: {answer} the server could not find the requested "
+                        "resource", answer)
+
+
+def _model_audit(api: _Models, wakeups: Wakeups, all_namespaces: bool,
+                 clock: Callable[[], float] | None = None) -> ExistenceAudit:
+    return ExistenceAudit("UpliftModel", "upliftmodels", wakeups, api, all_namespaces,
+                          clock=clock or _an_interval_apart())
+
+
+@pytest.mark.parametrize("all_namespaces", [True, False])
+def test_the_models_crd_not_served_makes_their_tasks_ghosts(
+        executor: ThreadPoolExecutor, caplog: pytest.LogCaptureFixture,
+        all_namespaces: bool) -> None:
+    """The UpliftModel CRD removed (its objects with it) while the watch was away: kopf's index
+    keeps them. Namespaced, the 404 read as "namespace cannot be listed": unaudited at every
+    interval, and what a pass found gone there forgotten; cluster-wide, "the LIST failed" at
+    every interval. Either way the process never listed afresh."""
+    wakeups, api = Wakeups(), _Models(404)
+    wakeups.register(MODEL, uid="u1")
+    gone = ("UpliftModel", "ns", "g")
+    wakeups.register(gone, uid="u-g")
+    wakeups.gone(gone, "u-g")  # a pass found it gone, its DELETED event not come
+    audit = _model_audit(api, wakeups, all_namespaces)
+    with caplog.at_level(logging.WARNING, logger="uplift_operator.handlers.existence"):
+        assert asyncio.run(audit.run(executor)) == {}  # one 404: nothing concluded yet
+        assert "upliftmodels.uplift.dev/v1alpha1" in caplog.text
+        assert "answered 404" in caplog.text and "nothing concluded yet" in caplog.text
+        assert wakeups.audited("UpliftModel") == {"u1": MODEL, "u-g": gone}  # not forgotten
+        assert asyncio.run(audit.run(executor)) == {"u1": MODEL, "u-g": gone}
+    assert "the API server does not serve upliftmodels.uplift.dev/v1alpha1" in caplog.text
+    assert "the LIST failed" not in caplog.text and "cannot be listed" not in caplog.text
+    assert api.lists == [None if all_namespaces else "ns"] * 2
+
+
+@pytest.mark.parametrize("all_namespaces", [True, False])
+def test_a_spurious_404_of_the_models_keeps_what_was_missing(
+        executor: ThreadPoolExecutor, all_namespaces: bool) -> None:
+    """A 404 between two LISTs without the object says nothing either way: the two absences
+    still make a ghost (the 404 read as "cannot be listed" reset what was missing there)."""
+    wakeups = Wakeups()
+    wakeups.register(MODEL, uid="u1")
+    audit = _model_audit(_Models(404, set(), 404, set()), wakeups, all_namespaces)
+    assert asyncio.run(audit.run(executor)) == {}  # absent once
+    assert asyncio.run(audit.run(executor)) == {}  # the 404: nothing concluded
+    assert audit.missing == {"u1": MODEL}
+    assert asyncio.run(audit.run(executor)) == {"u1": MODEL}
+
+
+@pytest.mark.parametrize("all_namespaces", [True, False])
+def test_the_models_404s_seconds_apart_or_broken_by_an_answer_conclude_nothing(
+        executor: ThreadPoolExecutor, all_namespaces: bool) -> None:
+    wakeups, clock = Wakeups(), Timed()
+    wakeups.register(MODEL, uid="u1")
+    audit = _model_audit(_Models(404, 404, 404, 404, {"u1"}, 404), wakeups, all_namespaces,
+                         clock)
+    assert asyncio.run(audit.run(executor)) == {}
+    clock.now = 5.0
+    assert asyncio.run(audit.run(executor)) == {}  # the audit task restarted: too soon
+    clock.now = AUDIT_SECONDS / 2 - 1.0
+    assert asyncio.run(audit.run(executor)) == {}  # timed from the first 404 of the row
+    clock.now = AUDIT_SECONDS
+    assert asyncio.run(audit.run(executor)) == {}  # listed: the row ends
+    clock.now = 3 * AUDIT_SECONDS
+    assert asyncio.run(audit.run(executor)) == {}  # a first 404 again
+    assert audit.missing == {}
+
+
+def test_the_models_not_served_in_one_namespace_leaves_the_others_audited(
+        executor: ThreadPoolExecutor) -> None:
+    wakeups = Wakeups()
+    a, b = ("UpliftModel", "a", "m"), ("UpliftModel", "b", "m")
+    wakeups.register(a, uid="u-a")
+    wakeups.register(b, uid="u-b")
+
+    class PerNamespace(_Models):
+        def list_uids(self, api_version: str, plural: str, namespace: str | None = None
+                      ) -> set[str]:
+            if namespace == "b":
+                return super().list_uids(api_version, plural, namespace)
+            self.lists.append(namespace)
+            return set()  # a's model deleted during a watch gap
+
+    audit = _model_audit(PerNamespace(404), wakeups, False)
+    assert asyncio.run(audit.run(executor)) == {}
+    assert asyncio.run(audit.run(executor)) == {"u-a": a, "u-b": b}
