@@ -59,6 +59,23 @@ woken the same way, the cause logged. One 404 concludes nothing (logged): an API
 (audits run at once after a restart of the audit task: one lag window). A 403 still leaves its namespace
 unaudited.
 
+A watch that answered 410 Gone (its resourceVersion compacted: an API server restarted, a long
+disconnect) is the gap itself, and kopf logs it ("Restarting the watch-stream ...", at debug, on
+its watching logger, only then, just before listing again); ``readiness``'s filter of those lines
+calls ``relisted``, and the next audit comes ``RELIST_SETTLE_SECONDS`` later (the 410s of every
+watch of one API server restart folded into one audit), never sooner than
+``RELIST_APART_SECONDS`` after the last began; one so brought forward that finds an object
+missing is followed ``RELIST_APART_SECONDS`` after, not an interval. A ghost of a 410 gap is so
+found 2.5 to 4 minutes after the 410 (the first audit 30 s to 2 minutes after it, the second 2
+minutes later), plus the exit's wait, rather than 10 to 20 (an audit just before the gap, the
+next an interval on finding it missing once, the one after that twice).
+A watch request that failed on the connection is made again from the same resourceVersion (no
+gap, or a 410 and its line); the relists that log no such line (kopf starts over with a LIST
+after a 429 escalated from a watch request, and on resuming from a peering pause, whose objects
+are audited as above) still wait for the interval: the periodic audit bounds those ghosts at two
+intervals. No kopf internals are patched: the line is kopf's own
+record, through the filter that already reads its pause lines.
+
 Each audit runs under its own guard (``audit_forever``): one that raises is logged and the
 others go on (one child raising at every run blocked the audits after it for good). The audit
 task is supervised (``_supervised``): one that raises all the same is logged and started again
@@ -88,7 +105,7 @@ from uplift_operator.handlers.scheduling import RESYNC_SECONDS, Key, Wakeups
 from uplift_operator.render.seldon import SeldonV1Backend
 
 __all__ = ["AUDIT_SECONDS", "ExistenceAudit", "WatchedAudit", "audit_forever", "exit_wait",
-           "start"]
+           "relisted", "start"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +123,14 @@ EXIT_WAIT_CAP_SECONDS = 300.0
 SCRAPE_POLL_SECONDS = 1.0
 #: After the audit task raised, it is started again after this long (seconds).
 RESTART_AFTER_SECONDS = 5.0
+#: A kopf watch listed again after a 410 Gone: the next audit comes this long after (seconds),
+#: the other watches' 410s of one API server restart folded in (``audit_forever``).
+RELIST_SETTLE_SECONDS = 30.0
+#: ... but never sooner than this after the last audit began; and an audit a relist brought
+#: forward that found an object missing is followed this long after, not an interval.
+RELIST_APART_SECONDS = 120.0
+#: The memo's key of what a relist calls (``relisted``).
+AUDIT_SOON = "existence_audit_soon"
 #: A second LIST answered 404 says a custom resource is not served only this long (seconds)
 #: after the first 404 of the row, or later: not two answers in one CRD-cache-lag window.
 NOT_SERVED_APART_SECONDS = AUDIT_SECONDS / 2
@@ -405,18 +430,29 @@ async def audit_forever(audits: Sequence[ExistenceAudit], executor: Executor, *,
                         exit_cap: float = 0.0, scrapes: Callable[[], int] = observability.scrapes,
                         exit: Callable[[str], None] = exit_to_list_afresh,
                         children: Sequence[WatchedAudit] = (),
-                        first_delay: float | None = None) -> None:
+                        first_delay: float | None = None, relisted: asyncio.Event | None = None,
+                        settle: float = RELIST_SETTLE_SECONDS,
+                        apart: float = RELIST_APART_SECONDS) -> None:
     """Audit each kind every ``interval`` (the first ``first_delay`` from now, else
     ``interval``): the ``children`` kept in memory first (their ghosts dropped and their
     readers woken), then the kinds with waiting tasks, at whose first ghosts the process counts
     and logs them and exits once a scrape saw the count (``scraped_after_count``:
     ``exit_delay`` at least, ``exit_cap`` at most). An audit that raises is logged, and the
-    others go on."""
+    others go on.
+
+    ``relisted`` set (a kopf watch listed again after a 410 Gone: ``readiness``), the next
+    audit comes ``settle`` seconds later (the other watches' 410s of one API server restart
+    folded in), but never sooner than ``apart`` after the last audit began; and after such an
+    audit found an object missing, the next comes ``apart`` after it, not an interval: a ghost
+    of the gap is found within ``settle`` + ``apart`` (+ the exit's wait), not up to two
+    intervals."""
     observability.ghosts_audited([audit.kind for audit in audits])
-    delay = interval if first_delay is None else first_delay
+    loop = asyncio.get_running_loop()
+    due = loop.time() + (interval if first_delay is None else first_delay)
+    began: float | None = None
     while True:
-        await asyncio.sleep(delay)
-        delay = interval
+        early = await _until_due(loop, due, relisted, settle, apart, began)
+        previous, began = began, loop.time()
         for child in children:
             try:
                 await child.run(executor)
@@ -432,16 +468,44 @@ async def audit_forever(audits: Sequence[ExistenceAudit], executor: Executor, *,
                 continue
             if not ghosts:
                 continue
+            since = interval if previous is None else began - previous
             for uid, (kind, namespace, name) in sorted(ghosts.items()):
                 observability.ghost(kind)
                 logger.warning("%s %s/%s (uid %s) is gone from the API server (absent from two "
                                "LISTs %.0f s apart) but its DELETED event never came: a watch "
-                               "listed again after a gap", kind, namespace, name, uid, interval)
+                               "listed again after a gap", kind, namespace, name, uid, since)
             await scraped_after_count(scrapes, at_least=exit_delay,
                                       at_most=max(exit_delay, exit_cap))
             exit(f"{len(ghosts)} deleted {audit.kind}(s) still reconciled (no DELETED event "
                  "after a watch gap)")
             return
+        confirm = early and any(audit.missing for audit in audits)
+        due = began + (min(apart, interval) if confirm else interval)
+
+
+async def _until_due(loop: asyncio.AbstractEventLoop, due: float,
+                     relisted: asyncio.Event | None, settle: float, apart: float,
+                     began: float | None) -> bool:
+    """Wait until ``due``, or sooner once ``relisted`` is set (cleared here): ``settle``
+    seconds after it, and ``apart`` or more after the last audit ``began``. Whether it was."""
+    early = False
+    while (now := loop.time()) < due:
+        if relisted is None:
+            await asyncio.sleep(due - now)
+            continue
+        try:
+            await asyncio.wait_for(relisted.wait(), due - now)
+        except TimeoutError:
+            continue
+        relisted.clear()
+        sooner = max(loop.time() + settle, -float("inf") if began is None else began + apart)
+        if sooner < due:
+            if not early:
+                logger.info("a watch listed again after a 410 Gone: the existence audit runs "
+                            "in %.0f s, not at its interval (what was deleted in the gap)",
+                            sooner - loop.time())
+            due, early = sooner, True
+    return early
 
 
 def start(memo: kopf.Memo, *, restart_after: float = RESTART_AFTER_SECONDS) -> None:
@@ -463,11 +527,23 @@ def start(memo: kopf.Memo, *, restart_after: float = RESTART_AFTER_SECONDS) -> N
                     (_GRAPHS.kind, _GRAPHS.api_version, _GRAPHS.plural, watches.graph_readers),
                     ("ConfigMap", "v1", watches.CONFIG_MAP_PLURAL, watches.file_readers))]
     exit_delay, exit_cap = exit_wait(config.metrics_port, config.metrics_scrape_interval)
+    loop, relisted = asyncio.get_running_loop(), asyncio.Event()
+    memo[AUDIT_SOON] = lambda: loop.call_soon_threadsafe(relisted.set)
     memo["existence_audit"] = asyncio.create_task(_supervised(
         lambda restarted: audit_forever(audits, memo["pass_executor"], exit_delay=exit_delay,
                                         exit_cap=exit_cap, children=children,
-                                        first_delay=0.0 if restarted else None),
+                                        first_delay=0.0 if restarted else None,
+                                        relisted=relisted),
         restart_after), name="existence-audit")
+
+
+def relisted(memo: kopf.Memo) -> None:
+    """A kopf watch listed again after a 410 Gone (``readiness``'s filter of kopf's watching
+    lines, from any thread): the existence audit runs soon (``audit_forever``); nothing before
+    it started."""
+    soon = memo.get(AUDIT_SOON)
+    if callable(soon):
+        soon()
 
 
 async def _supervised(auditing: Callable[[bool], Coroutine[Any, Any, None]],

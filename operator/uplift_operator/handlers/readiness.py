@@ -77,6 +77,11 @@ A peering object found missing is looked up again at every check (``CHECK_SECOND
 present only every ``PRESENT_RECHECK_SECONDS`` (``SeenPresent``): namespaced, there is one per
 watched namespace, and a GET of each every 15 s on both replicas was 27 requests a second at 200
 namespaces, for objects that almost never go.
+
+The same filter of kopf's watching lines passes on kopf's "Restarting the watch-stream ..." (a
+watch answered 410 Gone and lists again; debug, left so) to the existence audit
+(``existence.relisted``), which then runs within a minute rather than at its interval: what was
+deleted while that watch was away gets no DELETED event.
 """
 
 from __future__ import annotations
@@ -101,7 +106,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from uplift_operator.adapters.kube import REQUEST_RETRIES, CoreReads, load_api_client
-from uplift_operator.handlers import observability
+from uplift_operator.handlers import existence, observability
 from uplift_operator.handlers.common import config_of, exit_to_list_afresh
 from uplift_operator.settings import PATTERN_CHARS, OperatorConfig
 
@@ -124,7 +129,11 @@ CREATED_BY_LABEL = {"app.kubernetes.io/created-by": "uplift-operator"}
 
 class _PausedWatchAtWarning(logging.Filter):
     """kopf logs "Pausing the watch-stream ..." at debug: raise it to WARNING, drop other debug.
-    ``on_pause`` is called at each pause line (the readiness checker's wake-up).
+    ``on_pause`` is called at each pause line (the readiness checker's wake-up), ``on_relist``
+    at each "Restarting the watch-stream ..." line: kopf logs it (at debug, kept so) when a
+    watch answered 410 Gone, and only then, just before it lists that resource again; an
+    object deleted while the watch was away gets no DELETED event, and the existence audit
+    (``existence.relisted``) runs soon rather than at its interval.
 
     The lines also set ``uplift_operator_paused`` (``observability.watches_paused``): kopf gates
     every resource watch of the process on one toggle set, so each pause makes every
@@ -132,10 +141,12 @@ class _PausedWatchAtWarning(logging.Filter):
     watches log neither): the last of them says whether the process is paused now, from its
     start on, before any pass completed."""
 
-    def __init__(self, verbose: bool, on_pause: Callable[[], None] | None = None) -> None:
+    def __init__(self, verbose: bool, on_pause: Callable[[], None] | None = None,
+                 on_relist: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.verbose = verbose
         self.on_pause = on_pause
+        self.on_relist = on_relist
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
@@ -152,13 +163,17 @@ class _PausedWatchAtWarning(logging.Filter):
             observability.watches_paused(False)
             record.levelno, record.levelname = logging.INFO, "INFO"
             return True
+        if text.startswith("Restarting the watch-stream") and self.on_relist is not None:
+            with contextlib.suppress(Exception):  # never break kopf's logging
+                self.on_relist()
         return record.levelno > logging.DEBUG or self.verbose
 
 
-def surface_paused_watches(verbose: bool, on_pause: Callable[[], None] | None = None) -> None:
+def surface_paused_watches(verbose: bool, on_pause: Callable[[], None] | None = None,
+                           on_relist: Callable[[], None] | None = None) -> None:
     watching = logging.getLogger(_WATCHING_LOGGER)
     watching.setLevel(logging.DEBUG)
-    watching.addFilter(_PausedWatchAtWarning(verbose, on_pause))
+    watching.addFilter(_PausedWatchAtWarning(verbose, on_pause, on_relist))
 
 
 class Peering(enum.Enum):
@@ -1080,7 +1095,7 @@ async def start(memo: kopf.Memo, **_: Any) -> None:
     def wake_checker() -> None:
         loop.call_soon_threadsafe(wake.set)
 
-    surface_paused_watches(config.verbose, wake_checker)
+    surface_paused_watches(config.verbose, wake_checker, lambda: existence.relisted(memo))
     readiness = Readiness()
     memo["uplift_readiness"] = readiness
     tasks: list[asyncio.Task[None]] = [
