@@ -76,7 +76,15 @@ cannot reach the API server (or cannot make its client) is counted, logged, and 
 A peering object found missing is looked up again at every check (``CHECK_SECONDS``), one found
 present only every ``PRESENT_RECHECK_SECONDS`` (``SeenPresent``): namespaced, there is one per
 watched namespace, and a GET of each every 15 s on both replicas was 27 requests a second at 200
-namespaces, for objects that almost never go.
+namespaces, for objects that almost never go. With a pattern among the namespaces, the listing
+of the namespaces a check needs is used again for ``NAMESPACES_LIST_SECONDS`` (5 minutes), and
+made at the next check after a wake-up (kopf's pause line: a namespace new, or created again,
+without its KopfPeering pauses every watch) or after a check that found a peering object missing
+or gone (``ListedOrNamed``, ``PeeringCheck``): it was a LIST of every namespace of the cluster
+every 15 s on each replica. So a namespace deleted is forgotten up to 5 minutes late (a look of
+its KopfPeering seen present is anyway up to 10 minutes late), and one that appears without
+pausing anything (on the stand-by, already paused by its peer) is looked at up to 5 minutes late:
+the acting replica, which kopf pauses for it, creates its KopfPeering.
 
 The same filter of kopf's watching lines passes on kopf's "Restarting the watch-stream ..." (a
 watch answered 410 Gone and lists again; debug, left so) to the existence audit
@@ -110,10 +118,10 @@ from uplift_operator.handlers import existence, observability
 from uplift_operator.handlers.common import config_of, exit_to_list_afresh
 from uplift_operator.settings import PATTERN_CHARS, OperatorConfig
 
-__all__ = ["LeftOut", "Peering", "PeeringObjects", "PeeringReport", "Readiness", "SeenPresent",
-           "StartPlan", "check_peerings", "create_answer", "exclude_namespaces", "kopf_namespaces",
-           "not_reached_notes", "plan_patterned_start", "plan_start", "prepare_peerings",
-           "read_answer", "surface_paused_watches"]
+__all__ = ["LeftOut", "Peering", "PeeringCheck", "PeeringObjects", "PeeringReport", "Readiness",
+           "SeenPresent", "StartPlan", "check_peerings", "create_answer", "exclude_namespaces",
+           "kopf_namespaces", "not_reached_notes", "plan_patterned_start", "plan_start",
+           "prepare_peerings", "read_answer", "surface_paused_watches"]
 
 logger = logging.getLogger(__name__)
 CHECK_SECONDS = 15.0
@@ -122,6 +130,10 @@ CHECK_SECONDS = 15.0
 #: goes, and a replica that starts looks every object up afresh. So seeing a present one rarely
 #: delays only the report of its deletion (503 and the WARNING), by up to this long.
 PRESENT_RECHECK_SECONDS = 600.0
+#: With a ``--namespace`` pattern, the checker lists the namespaces again after this long
+#: (seconds), or at its next check when woken or when a peering object is missing or gone
+#: (``ListedOrNamed``).
+NAMESPACES_LIST_SECONDS = 300.0
 _WATCHING_LOGGER = "kopf._cogs.clients.watching"
 #: The label on a peering object the operator created itself (the chart's carry the release's).
 CREATED_BY_LABEL = {"app.kubernetes.io/created-by": "uplift-operator"}
@@ -1026,6 +1038,8 @@ async def _check_forever(readiness: Readiness, config: OperatorConfig,
             continue
         await asyncio.sleep(WAKE_SPACING_SECONDS)
         wake.clear()
+        if isinstance(check, PeeringCheck):  # what kopf paused for may be a namespace new
+            check.list_again()
 
 
 class ListedOrNamed:
@@ -1035,18 +1049,37 @@ class ListedOrNamed:
     exactly, as kopf then watches (it assumes they exist) and ``prepare_peerings`` looks up.
     Before, every check failed on that 403 and ``/readyz`` was 503 for good. The fallback is
     logged once, and its end (the listing allowed again) too; any other failure of the
-    listing fails the check."""
+    listing fails the check.
+
+    A listing is used again for ``max_age`` seconds (``NAMESPACES_LIST_SECONDS``), unless
+    ``list_again`` was called since (the checker woken by kopf's pause line: a namespace
+    matching a pattern appeared, or was created again, without its KopfPeering; or the last
+    check found a peering object missing or gone, whose namespace may go); listed at every
+    check, every 15 s on each replica, a pattern's namespaces cost a LIST of every namespace of
+    the cluster four times a minute, for a set that almost never changes."""
 
     def __init__(self, config: OperatorConfig, listed: Callable[[], Mapping[str, str]],
-                 keep: Callable[[Mapping[str, str]], None] = lambda _: None) -> None:
+                 keep: Callable[[Mapping[str, str]], None] = lambda _: None, *,
+                 max_age: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.listed = listed
         self.keep = keep
         self.falling_back = False
+        self.max_age = max_age
+        self.clock = clock
+        self._last: list[str] | None = None
+        self._at = 0.0
+
+    def list_again(self) -> None:
+        """The next call lists the namespaces, whatever the age of the last listing."""
+        self._last = None
 
     def __call__(self) -> list[str]:
+        if self._last is not None and self.clock() - self._at < self.max_age:
+            return list(self._last)
+        self._last = None
         try:
-            listed = self.listed()
+            at, listed = self.clock(), self.listed()
         except ApiException as error:
             if error.status != 403:
                 raise
@@ -1063,6 +1096,7 @@ class ListedOrNamed:
                         "matching the watched ones are checked")
             self.falling_back = False
         self.keep(listed)
+        self._last, self._at = list(listed), at
         return list(listed)
 
 
@@ -1083,8 +1117,28 @@ def _peering_check(config: OperatorConfig) -> Callable[[], PeeringReport]:
         return {str(n.metadata.name): str(n.metadata.uid)
                 for n in core.list_namespace().items if n.metadata}
 
-    namespaces = ListedOrNamed(config, listed, look.keep)
-    return lambda: check_peerings(config, look, namespaces, left_out, look.ever_seen)
+    namespaces = ListedOrNamed(config, listed, look.keep, max_age=NAMESPACES_LIST_SECONDS)
+    return PeeringCheck(lambda: check_peerings(config, look, namespaces, left_out,
+                                               look.ever_seen), namespaces)
+
+
+@dataclasses.dataclass
+class PeeringCheck:
+    """One check (``check``), and the listing of the namespaces it reuses: listed again at the
+    next check after one that found a peering object missing or gone, or after ``list_again``
+    (the checker woken)."""
+
+    check: Callable[[], PeeringReport]
+    namespaces: ListedOrNamed
+
+    def __call__(self) -> PeeringReport:
+        report = self.check()
+        if report.missing or report.gone:
+            self.namespaces.list_again()
+        return report
+
+    def list_again(self) -> None:
+        self.namespaces.list_again()
 
 
 @kopf.on.startup()
