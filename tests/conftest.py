@@ -31,10 +31,11 @@ HILLSTROM = SHARED / "data" / "hillstrom.csv"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Longest modules first: those with a ``slow`` test (benchmark smoke runs, the demo, the
     kills), then the other integration modules, then the rest; each module's tests stay together
-    and in order. ``scripts/test.sh`` hands the modules to its two workers in this order
-    (``--dist loadfile --no-loadscope-reorder``): otherwise xdist hands out the modules with
-    the most tests first, which leaves the long modules of few tests to the end, where one
-    worker can still have minutes of them queued while the other has nothing left."""
+    and in order. ``scripts/test.sh`` hands the modules to its workers (three by default,
+    ``PYTEST_WORKERS``) in this order (``--dist loadfile --no-loadscope-reorder``): otherwise
+    xdist hands out the modules with the most tests first, which leaves the long modules of few
+    tests to the end, where one worker can still have minutes of them queued while the others
+    have nothing left."""
     def rank(item: pytest.Item) -> int:
         return 0 if item.path in slow else 1 if item.get_closest_marker("integration") else 2
 
