@@ -21,11 +21,11 @@ from pydantic import BaseModel, ValidationError
 from uplift_operator.api.v1alpha1.common import Condition, Phase, StatusBase
 from uplift_operator.domain import conditions as cond
 
-__all__ = ["FEWER_REPLICAS", "STATUS_READABLE", "Applied", "Conflict", "Observation", "Resolved",
-           "Unreadable", "apply_retry_seconds", "conflict_retry_seconds", "model_resolved", "readable",
-           "resolution_warning", "serving_applied", "serving_conflict", "spec_valid",
-           "status_patch", "status_readable", "validation_outcome", "write_back_unconfirmed",
-           "written_back"]
+__all__ = ["EDIT_ROLLING_REASONS", "FEWER_REPLICAS", "STATUS_READABLE", "Applied", "Conflict",
+           "Observation", "Resolved", "Unreadable", "apply_retry_seconds",
+           "conflict_retry_seconds", "model_resolved", "readable", "resolution_warning",
+           "serving_applied", "serving_conflict", "spec_valid", "status_patch",
+           "status_readable", "validation_outcome", "write_back_unconfirmed", "written_back"]
 
 MAX_MESSAGE = 4000
 
@@ -282,11 +282,17 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     alert's ``for`` and the backoff and posted a Warning each time. At a new generation (the
     spec edited since) the re-render queued is a new one: ``RollQueued``.
 
-    The re-render of a spec edit (the condition last said an earlier generation) queued is said
-    so (``cond.SPEC_EDIT_QUEUED`` at the end of the message, kept while it waits): the edit has
-    not taken effect meanwhile, which the published phase says (``domain.stuck``: Progressing,
-    not Healthy). A re-render no edit asked for (an operator setting or release) is not: the
-    spec there took effect."""
+    The graph of a spec edit (the condition last said an earlier generation) queued, or applied
+    with a roll (``rolls``), is said so (``cond.SPEC_EDIT_ROLLING`` at the end of the message),
+    and kept so while it waits, while its pods roll (passes that apply nothing, or apply a split
+    change over the roll: a step), while the graph is short of its replicas (a replicas increase
+    Seldon has not rolled out yet reads so: the status it wrote before the apply), and while a
+    roll that timed out is said (``RollTimedOut``), until the graph serves as decided with every
+    pod available (``settled``), or the roll is no longer needed (queued, then the graph found as
+    decided): the edit has not taken effect meanwhile, which the published phase says
+    (``domain.stuck``: Progressing, not Healthy; a roll timed out Degraded past the grace, as
+    any). A re-render no edit asked for (an operator setting or release) is not: the spec there
+    took effect, and the graph serves as it is."""
     if applied is None:
         return list(previous)
     if applied.error is not None:
@@ -296,11 +302,12 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     before = cond.find(previous, cond.SERVING_APPLIED)
     refused = before is not None and (before.status, before.reason) == ("False",
                                                                         cond.APPLY_FAILED)
-    # A spec edit's re-render, queued: the condition said an earlier generation, or says so
-    # already.
-    edit = before is not None and (
-        (before.reason == cond.ROLL_QUEUED and cond.SPEC_EDIT_QUEUED in before.message)
-        or (before.observed_generation is not None and before.observed_generation < generation))
+    # A spec edit's graph, queued or rolling: the condition says so already (``marked``), or
+    # said an earlier generation.
+    marked = before is not None and before.reason in EDIT_ROLLING_REASONS and (
+        cond.SPEC_EDIT_ROLLING in before.message)
+    edit = marked or (before is not None and before.observed_generation is not None
+                      and before.observed_generation < generation)
     if applied.queued is not None:
         if refused and before is not None and before.observed_generation == generation:
             # The re-render refused is queued again (its slot freed by the refusal): still
@@ -320,14 +327,20 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
         rolling = f" (not rolled: {'; '.join(applied.rolling)})"
         return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
                                   reason=cond.ROLL_TIMED_OUT,
-                                  message=_clip(f"{applied.what}: {applied.roll_timed_out}"
-                                                f"{rolling}"),
+                                  message=_edit_said(f"{applied.what}: "
+                                                     f"{applied.roll_timed_out}{rolling}", marked),
                                   now=now, observed_generation=generation, moves_on_reason=True)
     if timed_out and not applied.rolls and not applied.settled:
         return cond.restamped(previous, cond.SERVING_APPLIED, generation)
     if applied.changed:
-        message = f"{applied.what} applied: {applied.split}"
-    elif before is None or before.reason in (cond.ROLL_QUEUED, cond.ROLL_TIMED_OUT) or (
+        # An edit's roll: the apply that starts it, or one that changes the split over it (a
+        # step: the edit's pods roll on).
+        return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="True",
+                                  reason=cond.APPLIED,
+                                  message=_edit_said(f"{applied.what} applied: {applied.split}",
+                                                     edit and (applied.rolls or marked)),
+                                  now=now, observed_generation=generation)
+    if before is None or before.reason in (cond.ROLL_QUEUED, cond.ROLL_TIMED_OUT) or (
             refused and applied.settled):
         # queued, then not needed; or the roll that timed out served at last; or the graph
         # whose apply was refused is as decided and serves (the refused edit reverted, the
@@ -337,9 +350,13 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     elif refused:  # as decided, nothing to apply; not every version serving yet
         message = f"{applied.what} is as decided ({applied.split}); not all of it serves yet"
     elif applied.short:  # applied, serving, and short of its replicas: said, not degraded
-        message = (f"{applied.what} serves {applied.split} {FEWER_REPLICAS}: "
-                   f"{'; '.join(applied.short)}")
+        # (an edit's graph short, e.g. its replicas increase not rolled out yet: still rolling)
+        message = _edit_said(f"{applied.what} serves {applied.split} {FEWER_REPLICAS}: "
+                             f"{'; '.join(applied.short)}", marked)
     elif before is not None and FEWER_REPLICAS in before.message:  # no longer short
+        message = _edit_said(f"{applied.what} serves {applied.split}",
+                             marked and not applied.settled)
+    elif marked and applied.settled:  # the edit's graph serves, every pod available: rolled
         message = f"{applied.what} serves {applied.split}"
     else:
         return cond.restamped(previous, cond.SERVING_APPLIED, generation)
@@ -348,12 +365,17 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
                               observed_generation=generation)
 
 
+#: The ``ServingApplied`` reasons a spec edit's graph is said under while queued or rolling
+#: (``cond.SPEC_EDIT_ROLLING``; ``domain.stuck.spec_edit_rolling`` reads them).
+EDIT_ROLLING_REASONS = frozenset({cond.ROLL_QUEUED, cond.APPLIED, cond.ROLL_TIMED_OUT})
+
+
 def _edit_said(message: str, edit: bool) -> str:
-    """``ServingApplied``'s message, ending with ``cond.SPEC_EDIT_QUEUED`` for a spec edit's
-    re-render queued (kept whole however long the rest is)."""
+    """``ServingApplied``'s message, ending with ``cond.SPEC_EDIT_ROLLING`` for a spec edit's
+    graph queued or rolling (kept whole however long the rest is)."""
     if not edit:
         return _clip(message)
-    tail = f"; {cond.SPEC_EDIT_QUEUED}"
+    tail = f"; {cond.SPEC_EDIT_ROLLING}"
     return f"{_clip_to(message, MAX_MESSAGE - len(tail))}{tail}"
 
 
@@ -793,7 +815,7 @@ def _where(data: Any, path: tuple[Any, ...]) -> str:
 
 
 #: The status' map fields: their keys are named in brackets.
-_MAPS = frozenset({"handledRequests", "sequentialState"})
+_MAPS = frozenset({"handledRequests", "earlierHandledRequests", "sequentialState"})
 
 
 def _shown(value: Any) -> str:

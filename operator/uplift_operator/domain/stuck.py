@@ -44,12 +44,16 @@ well as a new status (``cond.set_condition``'s ``moves_on_reason``), so the grac
 "since" run from when the current problem began: ``ModelNotFound`` after an hour of
 ``RegistryUnavailable`` (an outage, no problem here) is not Degraded at its first pass.
 
-A spec edit whose serving graph waits for a roll slot has not taken effect either
-(``ServingApplied`` False ``RollQueued``, its message ending with ``cond.SPEC_EDIT_QUEUED``:
-``status.serving_applied``): an UpliftModel whose ramp says Healthy is published Progressing
-meanwhile, the message naming the queue first, with no grace (a queue is no problem: it waits
-its turn, which may take long in a fleet's upgrade); Healthy again at the first pass after it
-is applied. A re-render no edit asked for (an operator setting or release) leaves Healthy.
+A spec edit whose serving graph waits for a roll slot, or rolls its pods, has not taken effect
+either (``ServingApplied``'s message ending with ``cond.SPEC_EDIT_ROLLING``, under
+``RollQueued``, ``Applied`` or ``RollTimedOut``: ``status.serving_applied``): an UpliftModel
+whose ramp says Healthy is published Progressing meanwhile, as Argo Rollouts says of a rollout
+under way, the message naming the queue or the roll first, with no grace (a queue or a roll is
+no problem: it waits its turn, which may take long in a fleet's upgrade, then rolls); Healthy
+again at the first pass after the graph serves with every pod available. A roll that timed out
+is a problem as any (``RollTimedOut``): Degraded past the grace, Progressing within it, not
+Healthy (before, a pipeline waiting for Healthy went on in that window). A re-render no edit
+asked for (an operator setting or release) leaves Healthy: the spec there took effect.
 """
 
 from __future__ import annotations
@@ -60,10 +64,11 @@ from dataclasses import dataclass
 
 from uplift_operator.api.v1alpha1.common import Condition, Phase, parse_duration
 from uplift_operator.domain import conditions as cond
+from uplift_operator.domain.status import EDIT_ROLLING_REASONS
 from uplift_operator.domain.steps import MESSAGE_MAX, clip
 
 __all__ = ["CAMPAIGN_PROBLEMS", "DEFAULT_GRACE", "MODEL_PROBLEMS", "UNRESOLVED_PROBLEMS", "Problem",
-           "Published", "campaign_phase", "grace", "model_phase", "names", "spec_edit_queued"]
+           "Published", "campaign_phase", "grace", "model_phase", "names", "spec_edit_rolling"]
 
 #: How long a problem condition may hold before the phase is Degraded (``grace``).
 DEFAULT_GRACE = dt.timedelta(minutes=5)
@@ -119,7 +124,7 @@ UNRESOLVED_PROBLEMS = frozenset({cond.MODEL_NOT_FOUND, cond.VERSION_FAILED, cond
 #: ``StableNotServing``), a graph the API server refused, or whose roll did not serve within
 #: the roll timeout (``RollTimedOut``: new pods that never become ready while the old ones
 #: serve on; not ``RollQueued``, which waits for a slot while the graph serves as it is: a
-#: spec edit's is Progressing, ``spec_edit_queued``), and a model reference that does not
+#: spec edit's is Progressing, ``spec_edit_rolling``), and a model reference that does not
 #: resolve for a reason that does not clear by itself (``UNRESOLVED_PROBLEMS``). A failed
 #: graph and a roll that did not serve outrank a pause: a paused canary keeps its traffic.
 MODEL_PROBLEMS = (
@@ -180,24 +185,26 @@ def model_phase(phase: Phase | None, message: str, conditions: Sequence[Conditio
                 progress_deadline: str | None, now: dt.datetime) -> Published:
     """An UpliftModel's published phase and message (``MODEL_PROBLEMS``); ``phase`` and
     ``message`` are what its ramp and pass decided (no phase yet: left so). Healthy while a
-    spec edit's re-render is queued (``spec_edit_queued``) is Progressing."""
+    spec edit's graph is queued or rolling (``spec_edit_rolling``) is Progressing."""
     published = _published(phase, message, conditions, MODEL_PROBLEMS, _MODEL_OVERRIDDEN,
                            grace(progress_deadline), now)
-    queued = spec_edit_queued(conditions)
-    if published.phase is not Phase.HEALTHY or queued is None:
+    rolling = spec_edit_rolling(conditions)
+    if published.phase is not Phase.HEALTHY or rolling is None:
         return published
-    said = f"{queued.type} {queued.status} ({queued.reason}): {clip(queued.message, _QUOTED)}"
+    said = f"{rolling.type} {rolling.status} ({rolling.reason}): {clip(rolling.message, _QUOTED)}"
     return Published(Phase.PROGRESSING, clip(f"{said}; {message}", MESSAGE_MAX), published.due)
 
 
-def spec_edit_queued(conditions: Sequence[Condition]) -> Condition | None:
-    """``ServingApplied`` when it says that the re-render a spec edit asks for waits for a roll
-    slot (``RollQueued``, ``cond.SPEC_EDIT_QUEUED``), else None."""
+def spec_edit_rolling(conditions: Sequence[Condition]) -> Condition | None:
+    """``ServingApplied`` when it says that the graph a spec edit asks for waits for a roll
+    slot (``RollQueued``), rolls (``Applied``), or did not roll within the roll timeout
+    (``RollTimedOut``, within its grace) (``cond.SPEC_EDIT_ROLLING``), else None."""
     applied = cond.find(conditions, cond.SERVING_APPLIED)
-    if (applied is None or applied.reason != cond.ROLL_QUEUED
-            or cond.SPEC_EDIT_QUEUED not in applied.message):
+    if (applied is None or applied.reason not in EDIT_ROLLING_REASONS
+            or cond.SPEC_EDIT_ROLLING not in applied.message):
         return None
     return applied
+
 
 
 def campaign_phase(phase: Phase | None, message: str, conditions: Sequence[Condition],

@@ -11,6 +11,11 @@ else. Seldon's Deployments keep their old pods while the new ones do not start (
 The condition stays while the graph is not rolled (whatever the passes in between apply: a
 step, a canary's start), and clears when the graph serves rolled, or when a new roll starts (a
 fixed ``spec.serving``: its own timeout counts anew).
+
+A spec edit's roll is Progressing until then (``domain.stuck.spec_edit_rolling``: its message
+ends with ``cond.SPEC_EDIT_ROLLING``), within the timeout and within the grace after it, not
+Healthy; an operator re-render's (no edit asked for it) reads the ramp's phase within the grace,
+as before. Both are Degraded past the grace.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import datetime as dt
 from tests.unit.services.test_graph_rolls import SELDON, Fleet
 
 from uplift_operator.devenv.seldon_standin import seldon_status
+from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.stuck import DEFAULT_GRACE
 from uplift_operator.services.rolls import ROLL_TIMEOUT, Rolls
 
@@ -52,8 +58,12 @@ def _timed_out(name: str = "a") -> Fleet:
     applied_at = fleet.now
     _stuck(fleet, name)
     fleet.tick(name, 60)
-    assert fleet.bodies[name]["status"]["phase"] == "Healthy"  # the old pods serve meanwhile
-    assert fleet.condition(name)["reason"] == "Applied"  # within the timeout: nothing to say
+    # The old pods serve meanwhile, but the edit has not taken effect: Progressing (before:
+    # Healthy, "version 1 serves all traffic", for the 10 minutes of the timeout).
+    assert fleet.bodies[name]["status"]["phase"] == "Progressing"
+    applied = fleet.condition(name)
+    assert applied["reason"] == "Applied"  # within the timeout: no problem to say
+    assert applied["message"].endswith(cond.SPEC_EDIT_ROLLING)
     fleet.now = applied_at + ROLL_TIMEOUT
     told = fleet.tick(name)
     assert [e.reason for e in told.events] == ["RollTimedOut"]
@@ -72,10 +82,16 @@ def test_a_roll_that_never_serves_is_said_in_serving_applied_and_degrades_past_t
     assert _reasons(fleet) == ("False", "RollTimedOut")
     assert applied["message"].startswith("SeldonDeployment a: the serving graph did not serve")
     assert "2 pods, 1 wanted (old pods not replaced yet)" in applied["message"]  # which ones
+    assert applied["message"].endswith(f"; {cond.SPEC_EDIT_ROLLING}")  # an edit's roll
     since = applied["lastTransitionTime"]
-    # Within the grace: the phase the ramp implies (the stable serves), the pass due at its end.
+    # Within the grace: still Progressing, naming the roll that did not serve (a spec edit's:
+    # not the ramp's Healthy, which a pipeline waiting for Healthy would take for done), the
+    # pass due at its end.
     result = fleet.tick("a", 60)
-    assert fleet.bodies["a"]["status"]["phase"] == "Healthy"
+    assert fleet.bodies["a"]["status"]["phase"] == "Progressing"
+    assert fleet.bodies["a"]["status"]["message"] == (
+        f"ServingApplied False (RollTimedOut): {applied['message']}; version 1 serves all "
+        "traffic")
     assert result.requeue_after is not None
     assert result.requeue_after <= (DEFAULT_GRACE - dt.timedelta(seconds=60)).total_seconds()
     fleet.now += DEFAULT_GRACE
@@ -107,11 +123,13 @@ def test_a_fixed_spec_starts_a_new_roll_and_clears_it() -> None:
     _edit_image(fleet, "a", "runtime:1")
     fleet.tick("a", 1)
     assert _reasons(fleet) == ("True", "Applied") and fleet.images("a") == {"runtime:1"}
-    assert fleet.bodies["a"]["status"]["phase"] == "Healthy"
+    # The fix is an edit too: Progressing while its roll is under way (before: Healthy at once).
+    assert fleet.bodies["a"]["status"]["phase"] == "Progressing"
     assert fleet.rolls.rolling() == 1  # the new roll, timed anew
     fleet.seldon("a")
     fleet.tick("a", 1)
     assert _reasons(fleet) == ("True", "Applied") and fleet.rolls.rolling() == 0
+    assert fleet.bodies["a"]["status"]["phase"] == "Healthy"
 
 
 def test_a_spec_edit_that_renders_nothing_new_leaves_it() -> None:
@@ -151,6 +169,27 @@ def test_an_operator_restart_keeps_it() -> None:
     fleet.tick("a", 1)
     assert _reasons(fleet) == ("True", "Applied")
 
+
+def test_a_re_render_no_edit_asked_for_that_times_out_reads_the_ramps_phase_in_the_grace(
+        ) -> None:
+    """An operator release's re-render (no spec edit) whose pods never serve: the spec took
+    effect, so no Progressing while it rolls nor after its timeout; Degraded past the grace."""
+    fleet = Fleet(["a"], limit=5)
+    fleet.serving("a")
+    fleet.deps.runtime_image = "runtime:typo"
+    fleet.tick("a", 1)
+    applied_at = fleet.now
+    _stuck(fleet, "a")
+    fleet.tick("a", 60)
+    assert fleet.bodies["a"]["status"]["phase"] == "Healthy"
+    fleet.now = applied_at + ROLL_TIMEOUT
+    fleet.tick("a")
+    assert _reasons(fleet) == ("False", "RollTimedOut")
+    assert cond.SPEC_EDIT_ROLLING not in fleet.condition("a")["message"]
+    assert fleet.bodies["a"]["status"]["phase"] == "Healthy"
+    fleet.now += DEFAULT_GRACE
+    fleet.tick("a")
+    assert fleet.bodies["a"]["status"]["phase"] == "Degraded"
 
 
 def test_a_replicas_decrease_seldon_never_applies_degrades_nothing() -> None:

@@ -13,7 +13,8 @@
 -- or whose roll did not serve (ServingApplied False RollTimedOut): the operator keeps the phase
 -- Paused and names the condition in its message (domain/stuck.py), as an unpaused one is
 -- Degraded after a grace this script cannot time. A spec edit whose serving graph waits for a
--- roll slot is phase Progressing (domain/stuck.py), passed through. No `string`
+-- roll slot, or whose pods roll (until every new pod is available), is phase Progressing
+-- (domain/stuck.py), passed through. No `string`
 -- library in Argo CD's VM.
 local hs = {}
 if obj.status == nil or obj.status.phase == nil then

@@ -1,0 +1,192 @@
+"""A spec edit has not taken effect until the serving graph it asks for serves with every pod
+available: while the graph waits for a roll slot (``ServingApplied`` False ``RollQueued``) or its
+pods roll (``ServingApplied`` True ``Applied``, from the apply that starts the roll), the
+condition's message ends with ``cond.SPEC_EDIT_ROLLING`` and the published phase is
+Progressing, naming it first, not Healthy (docs/install.md, "Argo CD": a spec that has not taken
+effect does not show Healthy; Argo Rollouts says Progressing of a rollout under way too).
+
+Before: a queued edit read Progressing, but the pass that applied it published Healthy "version
+1 serves all traffic" at once, for as long as the new pods took (up to the 10-minute roll
+timeout) while the old ones served the spec before the edit: ``kubectl get``, Argo CD and
+on-call saw Healthy for an edit not in effect. A re-render no edit asked for (an operator
+release or setting) leaves Healthy; a status at rest is written once (no churn). Passes of
+UpliftModels over one fake cluster (``test_graph_rolls.Fleet``); a roll that times out:
+``test_graph_roll_timed_out_status``."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tests.unit.services.test_graph_rolls import SELDON, Fleet, key, replicas_edited, upgraded
+
+from uplift_operator.devenv.seldon_standin import seldon_status
+from uplift_operator.domain import conditions as cond
+from uplift_operator.domain.status import FEWER_REPLICAS
+
+HEALTH_TESTDATA = (Path(__file__).resolve().parents[3] / "argocd" / "resource_customizations"
+                   / "uplift.dev" / "UpliftModel" / "testdata")
+SERVES = "version 1 serves all traffic"
+
+
+def _phase(fleet: Fleet, name: str) -> tuple[str, str]:
+    status = fleet.bodies[name]["status"]
+    return status["phase"], status["message"]
+
+
+def _rolling(fleet: Fleet, name: str) -> tuple[str, str]:
+    """The phase a spec edit's graph publishes while it rolls: Progressing, naming
+    ``ServingApplied`` (its message ending with ``cond.SPEC_EDIT_ROLLING``), then the ramp's."""
+    applied = fleet.condition(name)
+    assert applied["message"].endswith(f"; {cond.SPEC_EDIT_ROLLING}")
+    return ("Progressing", f"ServingApplied {applied['status']} ({applied['reason']}): "
+                           f"{applied['message']}; {SERVES}")
+
+
+def _at_rest(fleet: Fleet, name: str, seconds: float = 30) -> None:
+    """A pass that finds nothing new writes nothing new."""
+    before = copy.deepcopy(fleet.bodies[name]["status"])
+    fleet.tick(name, seconds)
+    assert fleet.bodies[name]["status"] == before
+
+
+def _health_case(name: str, status: dict[str, Any]) -> None:
+    """What Argo CD's health check reads (``testdata/<name>``) is the operator's own output."""
+    body = yaml.safe_load((HEALTH_TESTDATA / name).read_text())
+    fields = ("phase", "message", "observedGeneration")
+    assert {k: body["status"][k] for k in fields} == {k: status[k] for k in fields}
+
+
+def _pods_roll(fleet: Fleet, name: str) -> None:
+    """Seldon reports the graph rolling (``Creating``): each Deployment runs its old pods,
+    available and serving, and a surge pod not available yet."""
+    graph = (*SELDON, name)
+    status = seldon_status(fleet.cluster.objects[graph], "Creating")
+    for entry in status["deploymentStatus"].values():
+        entry.update(replicas=entry["replicas"] + 1, availableReplicas=entry["replicas"])
+    fleet.cluster.objects[graph]["status"] = status
+    fleet.cluster.moved(graph)
+
+
+def _edit_resources(fleet: Fleet, name: str, cpu: str) -> None:
+    """A ``spec.serving.resources`` edit: every predictor's pod spec changes, its pods roll."""
+    fleet.bodies[name]["spec"]["serving"] = {"resources": {"requests": {"cpu": cpu}}}
+    fleet.bodies[name]["metadata"]["generation"] += 1
+
+
+def test_a_spec_edit_queued_is_progressing_until_its_pods_have_rolled() -> None:
+    fleet = Fleet(["a", "b"], limit=1)
+    for name in ("a", "b"):
+        fleet.serving(name)
+    replicas_edited(fleet, "a", 2)
+    fleet.tick("a", 1)  # a takes the one slot: its pods roll
+    assert fleet.condition("a")["reason"] == "Applied"
+
+    replicas_edited(fleet, "b", 3)
+    fleet.tick("b", 1)  # queued behind a's roll: b's graph serves the spec before the edit
+    queued = fleet.condition("b")
+    assert (queued["status"], queued["reason"]) == ("False", "RollQueued")
+    assert queued["message"] == ("SeldonDeployment b serves v1 100% as it is: re-render of the "
+                                 "serving graph queued: 1 graphs rolling (limit 1); "
+                                 f"{cond.SPEC_EDIT_ROLLING}")
+    assert _phase(fleet, "b") == _rolling(fleet, "b") == (
+        "Progressing", f"ServingApplied False (RollQueued): {queued['message']}; {SERVES}")
+    assert fleet.condition("b", "Ready")["status"] == "True"  # decisions as they were
+    _health_case("spec-edit-queued.yaml", fleet.bodies["b"]["status"])
+    _at_rest(fleet, "b")  # b's own passes meanwhile: still queued, still Progressing
+
+    fleet.seldon("a")  # a's new pods serve: the slot goes to b
+    fleet.tick("a", 1)
+    assert fleet.woken == [key("b")]
+    fleet.tick("b", 1)  # admitted: applied, its pods roll
+    assert fleet.condition("b")["message"] == (f"SeldonDeployment b applied: v1 100%; "
+                                               f"{cond.SPEC_EDIT_ROLLING}")
+    assert _phase(fleet, "b") == _rolling(fleet, "b")  # before: Healthy from here on
+    _pods_roll(fleet, "b")
+    fleet.tick("b", 1)
+    assert _phase(fleet, "b") == _rolling(fleet, "b")
+    _at_rest(fleet, "b")
+    fleet.seldon("b")  # every pod of the new graph available
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["message"] == "SeldonDeployment b serves v1 100%"
+    for name in ("a", "b"):  # at rest: Healthy, nothing more to write, no flap
+        assert _phase(fleet, name) == ("Healthy", SERVES)
+        _at_rest(fleet, name, 60)
+
+
+def test_a_spec_edit_rolling_is_progressing_until_every_pod_is_available() -> None:
+    fleet = Fleet(["a"], limit=5)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    fleet.tick("a", 1)  # a slot free: applied at once, its pods roll
+    applied = fleet.condition("a")
+    assert (applied["status"], applied["reason"]) == ("True", "Applied")
+    assert applied["message"] == f"SeldonDeployment a applied: v1 100%; {cond.SPEC_EDIT_ROLLING}"
+    assert _phase(fleet, "a") == _rolling(fleet, "a")
+    assert fleet.condition("a", "Ready")["status"] == "True"  # the old pods serve meanwhile
+    _health_case("spec-edit-rolling.yaml", fleet.bodies["a"]["status"])
+
+    _pods_roll(fleet, "a")  # Seldon rolls them: a new pod not available yet
+    fleet.tick("a", 1)
+    assert _phase(fleet, "a") == _rolling(fleet, "a")
+    _at_rest(fleet, "a")
+
+    fleet.seldon("a")  # as many pods as wanted, every one available: the edit took effect
+    fleet.tick("a", 1)
+    applied = fleet.condition("a")
+    assert (applied["status"], applied["reason"]) == ("True", "Applied")
+    assert applied["message"] == "SeldonDeployment a serves v1 100%"
+    assert _phase(fleet, "a") == ("Healthy", SERVES)
+    _at_rest(fleet, "a", 60)
+
+
+def test_a_replicas_increase_read_short_of_its_replicas_is_still_rolling() -> None:
+    """Until Seldon reports on the new pods, the graph reads the old count (1 of the 3 wanted,
+    Available): short of its replicas, which an edit's roll is still rolling, not taken effect
+    (the roll timeout says it if it stays so)."""
+    fleet = Fleet(["a"], limit=5)
+    fleet.serving("a")
+    replicas_edited(fleet, "a", 3)
+    fleet.tick("a", 1)
+    fleet.tick("a", 30)
+    applied = fleet.condition("a")
+    assert FEWER_REPLICAS in applied["message"] and "1 of 3 replicas" in applied["message"]
+    assert _phase(fleet, "a") == _rolling(fleet, "a")
+    fleet.seldon("a")
+    fleet.tick("a", 1)
+    assert fleet.condition("a")["message"] == "SeldonDeployment a serves v1 100%"
+    assert _phase(fleet, "a") == ("Healthy", SERVES)
+
+
+def test_a_re_render_no_edit_asked_for_stays_healthy_queued_and_rolling() -> None:
+    """An operator release re-renders every graph: the specs took effect, the graphs serve."""
+    fleet = upgraded(["a", "b"], limit=1)
+    fleet.tick("a", 1)
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "RollQueued"
+    _pods_roll(fleet, "a")
+    fleet.tick("a", 1)
+    for name in ("a", "b"):  # a rolls, b waits for its slot
+        assert cond.SPEC_EDIT_ROLLING not in fleet.condition(name)["message"]
+        assert _phase(fleet, name) == ("Healthy", SERVES)
+    fleet.seldon("a")
+    fleet.tick("a", 1)
+    fleet.tick("b", 1)  # woken: applied, its pods roll
+    assert fleet.condition("b")["message"] == "SeldonDeployment b applied: v1 100%"
+    _pods_roll(fleet, "b")
+    fleet.tick("b", 1)
+    assert _phase(fleet, "b") == ("Healthy", SERVES)
+
+
+def test_an_edit_that_rolls_nothing_is_healthy_at_once() -> None:
+    """An edit that re-renders nothing (the rollout's analysis interval) took effect with its
+    pass: no roll to wait for."""
+    fleet = Fleet(["a"], limit=5)
+    fleet.serving("a")
+    fleet.bodies["a"]["spec"]["rollout"]["analysisInterval"] = "2m"
+    fleet.bodies["a"]["metadata"]["generation"] += 1
+    fleet.tick("a", 1)
+    assert cond.SPEC_EDIT_ROLLING not in fleet.condition("a")["message"]
+    assert _phase(fleet, "a") == ("Healthy", SERVES)
