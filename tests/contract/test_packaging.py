@@ -1217,7 +1217,9 @@ def test_the_oncall_rollbacks_read_the_status_rollback_time_as_the_alerts_do(
     exports them: a rollback decided in the first pass of the replica that took over (its
     counter born at 1, which ``increase()`` reads as none) shows for an hour from its status
     time; a canary the spec withdrew (counted as RolledBack, but no rollback the alerts see: no
-    last-rollback time) does not; a human's ManualAbort shows from its counter."""
+    last-rollback time) does not; a human's ManualAbort shows for an hour from its status time
+    too, one handled in that first pass included (it showed from the counter's increase, which
+    missed it)."""
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
     job = 'job="uplift-operator-metrics"'
@@ -1231,8 +1233,16 @@ def test_the_oncall_rollbacks_read_the_status_rollback_time_as_the_alerts_do(
         # The spec pointed back at the stable version: a RolledBack decision by the spec.
         {"series": f'uplift_operator_decisions_total{{{job}, instance="a", {model}, '
                    f'name="withdrawn", action="RolledBack"}}', "values": "0x10 1x100"},
+        # A human's abort at 10m, in a pass of the replica that had run the model for long.
+        {"series": f'uplift_operator_last_abort_timestamp_seconds{{{job}, instance="a", '
+                   f'{model}, name="aborted"}}', "values": "_x10 600x100"},
         {"series": f'uplift_operator_decisions_total{{{job}, instance="a", {model}, '
                    f'name="aborted", action="ManualAbort"}}', "values": "0x10 1x100"},
+        # A human's abort handled in the first pass of the replica that took over at 10m.
+        {"series": f'uplift_operator_last_abort_timestamp_seconds{{{job}, instance="b", '
+                   f'{model}, name="aborted-at-failover"}}', "values": "_x10 590x100"},
+        {"series": f'uplift_operator_decisions_total{{{job}, instance="b", {model}, '
+                   f'name="aborted-at-failover", action="ManualAbort"}}', "values": "_x10 1x100"},
     ]
     [rolled_back, aborted] = [
         e.replace("$operator_job", "uplift-operator-metrics")
@@ -1242,8 +1252,9 @@ def test_the_oncall_rollbacks_read_the_status_rollback_time_as_the_alerts_do(
         "interval": "1m", "input_series": series, "promql_expr_test": [
             {"expr": rolled_back, "eval_time": "30m", "exp_samples": [
                 {"labels": f'{{{model}, name="failover"}}', "value": 1}]},
-            {"expr": f"round({aborted})", "eval_time": "30m", "exp_samples": [
-                {"labels": f'{{{model}, name="aborted", action="ManualAbort"}}', "value": 1}]},
+            {"expr": aborted, "eval_time": "30m", "exp_samples": [
+                {"labels": f'{{{model}, name="aborted"}}', "value": 1},
+                {"labels": f'{{{model}, name="aborted-at-failover"}}', "value": 1}]},
             {"expr": rolled_back, "eval_time": "75m", "exp_samples": []},
             {"expr": aborted, "eval_time": "75m", "exp_samples": []}]}]}
     (tmp_path / "oncall-test.yaml").write_text(yaml.safe_dump(run_test, sort_keys=False))

@@ -36,7 +36,7 @@ from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import WriteBack
 
 __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded",
-           "forget", "ghost", "ghosts_audited", "graph_roll_timed_out", "last_rollback",
+           "forget", "ghost", "ghosts_audited", "graph_roll_timed_out", "last_abort", "last_rollback",
            "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
            "observe_rolls", "observe_status", "pass_queued", "passes_in_error_backoff",
            "paused_by_inconclusive_gate", "process_started", "pruned", "reconciling", "refused",
@@ -293,6 +293,14 @@ LAST_ROLLBACK = Gauge(
     "spec withdrew) in status.history was decided (Unix time); no series while its history "
     "holds none. Read from the status, "
     "so an operator restart neither loses nor repeats it, unlike a counter born with it.",
+    ["kind", "namespace", "name"], registry=REGISTRY)
+LAST_ABORT = Gauge(
+    "uplift_operator_last_abort_timestamp_seconds",
+    "When the resource's latest ManualAbort (a human's abort, kubectl uplift abort) in "
+    "status.history was decided (Unix time); no series while its history holds none. Read "
+    "from the status, as uplift_operator_last_rollback_timestamp_seconds: an abort handled in "
+    "the first pass after an operator start or a failover is there, which the decision "
+    "counter, born at 1, reads as no increase.",
     ["kind", "namespace", "name"], registry=REGISTRY)
 
 GHOSTS = Counter(
@@ -554,12 +562,13 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
     PROGRESS_DEADLINE_EXCEEDED.labels(kind, namespace, name).set(
         1 if deadline_exceeded(status) else 0)
     ROLLBACK_PENDING.labels(kind, namespace, name).set(1 if rollback_pending(status) else 0)
-    rolled_back = last_rollback(status)
-    if rolled_back is None:
-        with suppress(KeyError):
-            LAST_ROLLBACK.remove(kind, namespace, name)
-    else:
-        LAST_ROLLBACK.labels(kind, namespace, name).set(rolled_back)
+    for gauge, when in ((LAST_ROLLBACK, last_rollback(status)),
+                        (LAST_ABORT, last_abort(status))):
+        if when is None:
+            with suppress(KeyError):
+                gauge.remove(kind, namespace, name)
+        else:
+            gauge.labels(kind, namespace, name).set(when)
     _observe_stuck(kind, namespace, name, spec_stuck(kind, status))
 
 
@@ -636,8 +645,20 @@ def _condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
 def last_rollback(status: dict[str, Any]) -> float | None:
     """The Unix time of the latest ``ALERTED_ROLLBACKS`` entry of ``status.history`` (an ignored
     request that an older operator recorded under the request's action is none)."""
+    return _latest(status, ALERTED_ROLLBACKS)
+
+
+def last_abort(status: dict[str, Any]) -> float | None:
+    """The Unix time of the latest ``ManualAbort`` entry of ``status.history``: a human's abort
+    that ended a ramp (an ignored one, as an older operator recorded it, is none)."""
+    return _latest(status, frozenset({Reason.MANUAL_ABORT.value}))
+
+
+def _latest(status: dict[str, Any], actions: frozenset[str]) -> float | None:
+    """The Unix time of the latest entry of ``status.history`` with one of ``actions`` that
+    decided something: not a canary the spec withdrew, nor an ignored request."""
     times = [_unix(entry["time"]) for entry in status.get("history") or []
-             if entry.get("action") in ALERTED_ROLLBACKS and entry.get("time")
+             if entry.get("action") in actions and entry.get("time")
              and entry.get("actor") != SPEC_ACTOR
              and not str(entry.get("reason") or "").startswith(IGNORED_PREFIX)]
     return max(times, default=None)
@@ -855,10 +876,9 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
         INVALID.remove(kind, namespace, name)
     with suppress(KeyError):
         PROGRESS_DEADLINE_EXCEEDED.remove(kind, namespace, name)
-    with suppress(KeyError):
-        LAST_ROLLBACK.remove(kind, namespace, name)
-    with suppress(KeyError):
-        ROLLBACK_PENDING.remove(kind, namespace, name)
+    for series in (LAST_ROLLBACK, LAST_ABORT, ROLLBACK_PENDING):
+        with suppress(KeyError):
+            series.remove(kind, namespace, name)
     _observe_stuck(kind, namespace, name, None)
     if kind == "Campaign":
         for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_SPEND, CAMPAIGN_HOLDOUT_SHARED,
