@@ -24,8 +24,10 @@ open per thread that uses it; ``services.run_cache`` keeps the clients and the r
   of the artifact's directory once, and an artifact not listed is ``RegistryNotFound`` too.
 - ``RegistryRequestError``: any other request MLflow rejected (e.g. a non-numeric version;
   404 ``ENDPOINT_NOT_FOUND``, which MLflow answers for some paths it has no API for), or an answer MLflow does
-  not give (a model version whose ``tags`` are not ``{key, value}`` objects, say): checked
-  here, so that no caller meets a ``TypeError`` of a shape it did not expect.
+  not give (a model version whose ``tags`` are not ``{key, value}`` objects, say, or whose
+  ``version`` is not a positive integer, which would name the serving graph's predictors and go
+  into the gates' PromQL): checked here, so that no caller meets a ``TypeError`` of a shape it
+  did not expect, nor a version MLflow never numbers.
 - ``RegistryNotMlflow``, a ``RegistryUnavailable``: something answered at the tracking URI,
   not as MLflow's REST API (a 404 page that is not MLflow's error JSON, a 2xx whose body is
   not a JSON object): a web server, another service, a path prefix missing, an MLflow too old
@@ -62,6 +64,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -679,10 +682,17 @@ def _described(response: requests.Response, redact: Callable[[str], str]) -> str
     return f"{kind}, {len(response.content)} bytes, not MLflow API JSON, not shown"
 
 
+#: A model version as MLflow numbers them: a positive integer, of at most the digits the
+#: UpliftModel's version fields hold (``spec.model.version``, the status's versions).
+_VERSION_DIGITS = 16
+_VERSION = re.compile(rf"[1-9][0-9]{{0,{_VERSION_DIGITS - 1}}}")
+
+
 def _version(raw: object) -> ResolvedVersion:
     """The model version MLflow answered; ``RegistryRequestError`` for one of a shape MLflow
-    does not give (its fields of other types, ``tags`` not ``{key, value}`` objects): read
-    unchecked, a ``tags: [null]`` raised ``TypeError`` past every caller's handling."""
+    does not give (its fields of other types, ``tags`` not ``{key, value}`` objects, a
+    ``version`` not a positive integer): read unchecked, a ``tags: [null]`` raised
+    ``TypeError`` past every caller's handling, and any string became a predictor's name."""
     if not isinstance(raw, dict):
         raise RegistryRequestError("MLflow answered without a model_version")
     tags, aliases, version = raw.get("tags") or [], raw.get("aliases") or [], raw.get("version")
@@ -697,6 +707,16 @@ def _version(raw: object) -> ResolvedVersion:
         raise RegistryRequestError("MLflow answered a model_version whose "
                                    f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} "
                                    "not of the shape MLflow gives")
+    if not _VERSION.fullmatch(str(version)):
+        # MLflow numbers a model's versions 1, 2, 3, ...: anything else is not its answer, and
+        # the version names the serving graph's predictors (render.naming.predictor_name, after
+        # which Seldon names Services and Deployments) and goes into the gates' PromQL. Not
+        # quoted: an answer MLflow does not give may be another service's (``_error``).
+        raise RegistryRequestError(
+            f"MLflow answered a model_version whose version ({type(version).__name__}, "
+            f"{len(str(version))} characters, not shown) is not a positive integer of at most "
+            f"{_VERSION_DIGITS} digits, as MLflow numbers versions (1, 2, 3, ...): refused, as "
+            "it would name the serving graph's predictors and go into the gates' queries")
     tags = {str(t["key"]): str(t.get("value", "")) for t in raw.get("tags") or [] if "key" in t}
     return ResolvedVersion(
         name=str(raw.get("name", "")),
