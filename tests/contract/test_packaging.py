@@ -1010,6 +1010,23 @@ def test_a_drift_gate_pattern_with_a_regex_escape_is_valid_promql(tmp_path: Path
     assert test.returncode == 0, test.stdout + test.stderr
 
 
+#: The placeholders the chart fills in the dashboards' runtime selectors
+#: (templates/dashboards.yaml), as it fills them with its default values: every namespace (the
+#: release watches all) and a 5-minute window (30 s scrapes).
+RUNTIME_PLACEHOLDERS = {"__UPLIFT_WATCHED_NAMESPACES__": ".*",
+                        "__UPLIFT_RUNTIME_RATE_WINDOW__": "300s"}
+
+
+def raw_board(path: Path) -> dict[str, Any]:
+    """A dashboard file as written, its runtime placeholders filled as by default (a range
+    placeholder is no PromQL; the job and drift pattern ones sit in strings)."""
+    text = path.read_text()
+    for placeholder, value in RUNTIME_PLACEHOLDERS.items():
+        text = text.replace(placeholder, value)
+    board: dict[str, Any] = json.loads(text)
+    return board
+
+
 def exported_metric_names() -> set[str]:
     """Every sample name the operator and the runtime export, by metric type."""
     from uplift_operator.handlers import observability
@@ -1052,7 +1069,7 @@ def test_dashboards_and_alerts_use_only_exported_metrics() -> None:
             "uplift_request_duration_seconds_bucket"} <= exported
     exprs: list[tuple[str, str]] = []
     for path in sorted((CHART / "files" / "dashboards").glob("*.json")):
-        board = json.loads(path.read_text())
+        board = raw_board(path)
         assert board["uid"] and board["panels"]
         exprs += [(f"{path.name}: {p['title']}", t["expr"]) for p in board["panels"] for t in p["targets"]]
     rule = by_kind(helm_template(*RULES_ON), "PrometheusRule")[0]
@@ -1120,7 +1137,7 @@ def test_a_kustomize_namespace_overlay_keeps_the_admission_policies_judging_the_
 def dashboard_targets() -> Iterator[tuple[str, str, str, str]]:
     """(dashboard file, panel title, expr, legend) of every panel's target."""
     for path in sorted((CHART / "files" / "dashboards").glob("*.json")):
-        for panel in json.loads(path.read_text())["panels"]:
+        for panel in raw_board(path)["panels"]:
             for target in panel["targets"]:
                 yield path.name, panel["title"], target["expr"], target.get("legendFormat", "")
 
@@ -1388,7 +1405,7 @@ def test_dashboards_read_the_operators_series_of_one_scrape_job() -> None:
     second is not: one shard's per-resource panels listed the other's resources."""
     checked = 0
     for path in sorted((CHART / "files" / "dashboards").glob("*.json")):
-        board = json.loads(path.read_text())
+        board = raw_board(path)
         variables = {v["name"]: v for v in board["templating"]["list"]}
         for panel in board["panels"]:
             for target in panel["targets"]:
@@ -1463,6 +1480,166 @@ def test_each_release_has_dashboards_of_its_own() -> None:
                 seen[what].add(value)
         assert len(boards) == 3
     assert "Uplift (other/uplift-operator): on-call" in releases[("uplift", "other")]
+
+
+def runtime_selectors(node: Any) -> Iterator[Any]:
+    """The serving runtime's selectors (``uplift_*`` but ``uplift_operator_*``)."""
+    for selector in selectors(node):
+        name = selector.name or ""
+        if name.startswith("uplift_") and not name.startswith("uplift_operator_"):
+            yield selector
+
+
+def rendered_boards(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The dashboards a render holds, by file name (``oncall.json``)."""
+    boards = {}
+    for board in (d for d in by_kind(docs, "ConfigMap") if "-dashboard-" in d["metadata"]["name"]):
+        [text] = board["data"].values()
+        assert "__UPLIFT_" not in text, board["metadata"]["name"]
+        boards[board["metadata"]["name"].rsplit("-dashboard-", 1)[1] + ".json"] = json.loads(text)
+    assert len(boards) == 3
+    return boards
+
+
+def rendered_targets(docs: list[dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
+    """(dashboard file, panel title, expr) of every panel's target of a render."""
+    for name, board in rendered_boards(docs).items():
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                yield name, panel["title"], target["expr"]
+
+
+def _namespace_matchers(expr: str) -> list[tuple[str, str, str]]:
+    """(metric, op, value) of the namespace matcher of each runtime selector of ``expr``."""
+    found = []
+    for selector in runtime_selectors(promql_parser.parse(expr)):
+        namespaces = [m for m in selector.matchers.matchers if m.name == "namespace"]
+        found += [(selector.name, str(m.op), m.value) for m in namespaces] or [
+            (selector.name, "", "")]
+    return found
+
+
+@pytest.mark.parametrize(("values", "pattern"), [([], ".*"), (NAMESPACED, "team-a|team-b")],
+                         ids=["all-namespaces", "sharded"])
+def test_runtime_alerts_and_panels_select_the_watched_namespaces(values: list[str],
+                                                                 pattern: str) -> None:
+    """Every selector of the serving runtime's series in the alerts and the dashboards reads
+    the namespaces the release watches (its shard, docs/install.md "Sharding"), as a regular
+    expression Prometheus anchors; every namespace (no selection) when it watches all. Their
+    series carry no job of the release's: servingPodMonitor is off by default, and a scrape of
+    your own reads them as well."""
+    docs = helm_template(*RULES_ON, "--set", "dashboards.enabled=true", *values)
+    rule = by_kind(docs, "PrometheusRule")[0]
+    exprs = [(r["alert"], r["expr"]) for g in rule["spec"]["groups"] for r in g["rules"]]
+    exprs += [(f"{b}: {t}", e) for b, t, e in rendered_targets(docs)]
+    checked = set()
+    for where, expr in exprs:
+        for metric, op, value in _namespace_matchers(expr):
+            assert (op, value) == (str(promql_parser.MatchOp.Re), pattern), (where, metric)
+            checked.add(where.split(":")[0])
+    assert {"UpliftDeliveryRateLow", "UpliftReportTokenRefused", "UpliftCampaignSettingsRefused",
+            "UpliftRowsWithoutUnitKey", "debug.json", "executive.json"} <= checked
+
+
+def test_runtime_alerts_read_the_watched_namespaces_alone(tmp_path: Path) -> None:
+    """A shard watching team-a and team-b, beside another shard's models (team-c,
+    team-a-staging) in the same Prometheus: each runtime alert fires for its own namespaces'
+    models alone (prometheus-rules-sharded-test.yaml); unscoped, every shard ticketed every
+    shard's models."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
+    rule = by_kind(helm_template(*RULES_ON, *NAMESPACED), "PrometheusRule")[0]
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule["spec"], sort_keys=False))
+    shutil.copy(HERE / "prometheus-rules-sharded-test.yaml", tmp_path)
+    check = run(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
+    assert check.returncode == 0, check.stdout + check.stderr
+    test = run(promtool, "test", "rules", "prometheus-rules-sharded-test.yaml", cwd=tmp_path)
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
+def _runtime_panel(docs: list[dict[str, Any]], board: str, title: str) -> str:
+    [expr] = [e for b, t, e in rendered_targets(docs) if b == board and t.startswith(title)]
+    return expr
+
+
+def test_runtime_panels_show_the_watched_namespaces_alone(tmp_path: Path) -> None:
+    """A shard's "Rows scored per second" and "Deliveries per day", evaluated by promtool: its
+    namespaces' models, not another shard's in the same Prometheus."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
+    docs = helm_template("--set", "dashboards.enabled=true", *NAMESPACED)
+    scored = _runtime_panel(docs, "executive.json", "Rows scored per second")
+    delivered = _runtime_panel(docs, "executive.json", "Deliveries per day")
+    series = [s for namespace in ("team-a", "team-c", "team-a-staging") for s in (
+        {"series": f'uplift_rows_scored_total{{job="serving", namespace="{namespace}", '
+                   f'model="m", version="1", campaign=""}}', "values": "0+60x30"},
+        {"series": f'uplift_deliveries_total{{job="serving", namespace="{namespace}", '
+                   f'model="m", version="1", arm="treated", treatment="t", campaign="", '
+                   f'status="ok"}}', "values": "0+10x30"})]
+    run_test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series, "promql_expr_test": [
+            {"expr": scored, "eval_time": "20m", "exp_samples": [
+                {"labels": '{namespace="team-a", model="m", version="1"}', "value": 1}]},
+            {"expr": f"round({delivered})", "eval_time": "20m", "exp_samples": [
+                {"labels": '{namespace="team-a", model="m", status="ok"}', "value": 200}]}]}]}
+    (tmp_path / "panels-test.yaml").write_text(yaml.safe_dump(run_test, sort_keys=False))
+    test = run(promtool, "test", "rules", "panels-test.yaml", cwd=tmp_path)
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
+@pytest.mark.parametrize("interval", [15, 30, 60, 120, 300])
+def test_runtime_panels_hold_three_scrapes_at_every_scrape_interval(interval: int) -> None:
+    """Each range the dashboards read the serving runtime's series over holds at least three of
+    its scrapes (prometheus.scrapeInterval, up to 300 s): rate() needs two, and one may be
+    missed. A fixed [5m] held one sample most of the time at a 300 s interval: blank panels."""
+    docs = helm_template("--set", "dashboards.enabled=true",
+                         "--set", f"prometheus.scrapeInterval={interval}")
+    checked = 0
+    for board, title, expr in rendered_targets(docs):
+        for matrix in nodes(promql_parser.parse(expr), promql_parser.MatrixSelector):
+            if list(runtime_selectors(matrix.vector_selector)):
+                assert matrix.range.total_seconds() >= 3 * interval, (board, title, matrix.range)
+                assert matrix.range.total_seconds() >= 300, (board, title, matrix.range)
+                checked += 1
+    assert checked >= 20
+
+
+def test_runtime_panels_have_data_at_the_longest_scrape_interval(tmp_path: Path) -> None:
+    """At prometheus.scrapeInterval=300 (servingPodMonitor.interval=300s), the runtime's rate
+    panels evaluated by promtool between two scrapes: a value, where [5m] read none."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
+    docs = helm_template("--set", "dashboards.enabled=true", "--set", "prometheus.scrapeInterval=300",
+                         "--set", "servingPodMonitor.enabled=true",
+                         "--set", "servingPodMonitor.interval=300s")
+    labels = 'namespace="a", model="m", version="1"'
+    series = [
+        {"series": f'uplift_rows_scored_total{{{labels}, campaign=""}}', "values": "0+600x24"},
+        {"series": f'uplift_rows_without_unit_total{{{labels}}}', "values": "0+30x24"},
+        {"series": f'uplift_request_errors_total{{{labels}, endpoint="infer", reason="bad_input"}}',
+         "values": "0+60x24"},
+        {"series": f'uplift_assignments_total{{{labels}, campaign="", arm="treated", '
+                   f'treatment="t"}}', "values": "0+300x24"}]
+    series += [{"series": f'uplift_request_duration_seconds_bucket{{{labels}, endpoint="infer", '
+                          f'le="{le}"}}', "values": f"0+{n}x24"}
+               for le, n in (("0.1", 0), ("1.0", 300), ("+Inf", 300))]
+    cases = [
+        ("executive.json", "Rows scored per second", '{namespace="a", model="m", version="1"}', 2),
+        ("debug.json", "Rows decided without the unit key", '{namespace="a", model="m", version="1"}',
+         0.1),
+        ("debug.json", "Rejected requests per second",
+         '{namespace="a", model="m", version="1", endpoint="infer", reason="bad_input"}', 0.2),
+        ("debug.json", "Assignments per arm",
+         '{namespace="a", model="m", arm="treated", treatment="t"}', 1),
+        ("debug.json", "Runtime latency p95", '{namespace="a", model="m", version="1"}', 0.955)]
+    run_test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "5m", "input_series": series, "promql_expr_test": [
+            {"expr": f"round({_runtime_panel(docs, board, title)}, 0.001)", "eval_time": "62m",
+             "exp_samples": [{"labels": labels_, "value": value}]}
+            for board, title, labels_, value in cases]}]}
+    (tmp_path / "panels-test.yaml").write_text(yaml.safe_dump(run_test, sort_keys=False))
+    test = run(promtool, "test", "rules", "panels-test.yaml", cwd=tmp_path)
+    assert test.returncode == 0, test.stdout + test.stderr
 
 
 def runbook_commands() -> Iterator[tuple[str, str]]:
