@@ -46,6 +46,9 @@ SCHEDULE_PENDING = "SchedulePending"  # Campaign: before spec.schedule.start, ex
 #: Campaign: spec.exposure.paused holds it at 0 %, its ramp not started (the model serves)
 EXPOSURE_PAUSED = "Paused"
 BUDGET_EXHAUSTED = "BudgetExhausted"  # Campaign: the period's budget is spent, exposure 0
+#: Campaign: its spend could not be read for spec.economics.budgetUnreadable.after under its
+#: action Suspend: exposure 0 until a reading shows the spend under the budget
+BUDGET_UNREADABLE = "BudgetUnreadable"
 #: Campaign: the version its model serves does not score one of its treatments; exposure held
 TREATMENT_NOT_SERVED = "TreatmentNotServed"
 # InvalidSpec:

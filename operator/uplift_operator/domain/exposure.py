@@ -52,7 +52,17 @@ exposure again (a gate that cannot tell the spend meanwhile, an Error or an Inco
 nothing: ``budget_suspension``); meanwhile only the budget gates are measured (nothing is
 exposed for the others to judge, so no ``AnalysisPassed`` is said on their verdicts from
 before), and the renewal starts the step's other gates on a new stratum, as a step change
-does. A dry-run budget gate suspends nothing. The periods count
+does. A dry-run budget gate suspends nothing. A spend that cannot be read (the budget gates'
+readings Errors or Inconclusives: Prometheus down, the query failing, no series) is kept as
+``status.budgetUnreadableSince``, set at the first such reading while the campaign exposes and
+cleared by the first reading that shows the spend (``follow_spend_reading``); by default it
+only holds the ramp, but under ``spec.economics.budgetUnreadable.action: Suspend``, once it has
+lasted ``after`` (``now`` passed in, a pass due then), it suspends the campaign as a spent
+budget does, under its own reason (Ready ``BudgetUnreadable``, a ``BudgetUnreadable`` event and
+history entry), until a reading shows the spend under the budget (a Pass: ``BudgetRenewed``)
+or spent (a Fail: ``BudgetExhausted``). A suspension in place for a spent budget stays one:
+the exhausted budget's rules end it, and only its period rolling over while the spend is still
+unreadable turns it into this one. The periods count
 from ``status.budgetAnchor``, recorded when the campaign first exposes with a budget
 (``keep_budget_anchor``), so a later edit of the schedule moves no period; a spec without a
 budget, valid or refused, drops it with everything else the status keeps of a budget
@@ -82,6 +92,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from uplift_operator.api.v1alpha1.campaign import (
     TARGETING_FIELDS,
@@ -127,7 +138,7 @@ __all__ = ["IMPLIED_BUDGET_GATE", "NOT_KNOWN_YET", "BudgetSuspension", "Decision
            "gates_to_measure", "implied_budget_gate", "missing_treatments", "model_observation",
            "outside_schedule", "ramp_started_at",
            "refused_consequence", "settings_delivered", "stop_requests", "targeting_settings",
-           "treating", "undelivered", "with_economics"]
+           "treating", "undelivered", "unreadable_suspension", "with_economics"]
 
 #: Phases in which the runtime may treat under the campaign (at its status exposure).
 _TREATING_PHASES = frozenset({Phase.PROGRESSING, Phase.HEALTHY, Phase.PAUSED})
@@ -322,11 +333,15 @@ def refused_consequence(status: CampaignStatus, undelivered: str | None = None) 
 @dataclass(frozen=True)
 class BudgetSuspension:
     """The budget of the current period is spent: treat no one until ``until`` (None: no
-    ``budgetPeriod``, so until the budget gate passes again, e.g. a raised budget)."""
+    ``budgetPeriod``, so until the budget gate passes again, e.g. a raised budget). ``reason``:
+    Ready's reason, and the event's and history's action, ``BudgetExhausted``, or
+    ``BudgetUnreadable`` for a spend unreadable past ``spec.economics.budgetUnreadable.after``
+    (``until`` None: until a reading shows it)."""
 
     gate: str
     until: dt.datetime | None
     why: str
+    reason: str = cond.BUDGET_EXHAUSTED
 
 
 def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.datetime | None,
@@ -348,8 +363,14 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
     measured yet (no status: renamed, declared or implied under another name while suspended):
     the period's money is the same whatever the gate is called, so a new name is no renewal.
     Nothing enforcing the budget any more (``spec.economics.budget`` removed, its budget gates
-    dry-run) ends it."""
+    dry-run) ends it.
+
+    Else, a spend unreadable past ``spec.economics.budgetUnreadable.after`` under its action
+    Suspend (``unreadable_suspension``). A suspension in place for that reason
+    (``_suspension_kind``) is not held on as a spent budget's: the readings that fail say
+    nothing of a Fail, so only ``unreadable_suspension`` keeps it."""
     by_name = {g.name: g for g in status.gates}
+    unreadable = _suspension_kind(status) == cond.BUDGET_UNREADABLE
     for gate in _budget_gates(spec):
         st = by_name.get(gate.name)
         if gate.dry_run or (st is not None and st.verdict is GateVerdict.PASS):
@@ -358,7 +379,7 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
             failed_at: dt.datetime | None = st.time
             spent = (f"spent {st.value:.6g} of budget {st.threshold:.6g}"
                      if st.value is not None and st.threshold is not None else st.message)
-        elif _suspended(status):
+        elif _suspended(status) and not unreadable:
             failed_at = _last_fail(status)
             since = ("not measured since" if st is None
                      else f"{st.verdict.value} since: spend not known")
@@ -380,7 +401,55 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
             when = "the budget gate passes again"
         return BudgetSuspension(gate.name, until, f"budget exhausted ({spent}, gate {gate.name}); "
                                                   f"treating no one until {when}")
-    return None
+    return unreadable_suspension(spec, status, now)
+
+
+#: How much of the failed reading's words a ``BudgetUnreadable`` message quotes.
+_READ_ERROR_MAX = 300
+
+
+def unreadable_suspension(spec: CampaignSpec, status: CampaignStatus,
+                          now: dt.datetime) -> BudgetSuspension | None:
+    """Whether the spend, unreadable since ``status.budgetUnreadableSince``, suspends the
+    campaign at ``now``: under ``spec.economics.budgetUnreadable.action: Suspend`` once
+    ``after`` has passed since then, with a budget gate that enforces (not dry-run); never under
+    Hold (the default), which only holds the ramp. The message says since when, and why: the
+    budget gate's last reading (its Error's or Inconclusive's words). ``until`` is None: it
+    lasts until a reading shows the spend (``follow_spend_reading`` clears the time)."""
+    policy = spec.economics.budget_unreadable
+    since = _utc(status.budget_unreadable_since)
+    if (policy is None or policy.action != "Suspend" or since is None
+            or spec.economics.budget is None):
+        return None
+    enforcing = [gate for gate in _budget_gates(spec) if not gate.dry_run]
+    if not enforcing or now < since + parse_duration(policy.after):
+        return None
+    by_name = {g.name: g for g in status.gates}
+    gate = next((g for g in enforcing if g.name in by_name), enforcing[0])
+    st = by_name.get(gate.name)
+    error = (steps.clip(st.message, _READ_ERROR_MAX)
+             if st is not None and st.verdict in (GateVerdict.ERROR, GateVerdict.INCONCLUSIVE)
+             else "the spend could not be read")
+    why = (f"budget spend unreadable since {since.isoformat()} ({error}; gate {gate.name}), "
+           f"longer than spec.economics.budgetUnreadable.after ({policy.after}, action "
+           "Suspend); treating no one until a reading shows the spend under the budget")
+    return BudgetSuspension(gate.name, None, why, cond.BUDGET_UNREADABLE)
+
+
+#: The history actions that suspend the campaign, by the Ready reason they are said under.
+_SUSPENDING_ACTIONS = {Reason.BUDGET_EXHAUSTED.value: cond.BUDGET_EXHAUSTED,
+                       Reason.BUDGET_UNREADABLE.value: cond.BUDGET_UNREADABLE}
+
+
+def _suspension_kind(status: CampaignStatus) -> str | None:
+    """Why the suspension in place suspends (None: none is): the latest ``BudgetExhausted`` or
+    ``BudgetUnreadable`` entry of the history (each is recorded when a suspension starts, or
+    goes on for the other reason), ``BudgetExhausted`` without either (suspended by an
+    operator before ``BudgetUnreadable``, or the entry no longer in history)."""
+    if not _suspended(status):
+        return None
+    return next((_SUSPENDING_ACTIONS[entry.action] for entry in reversed(status.history)
+                 if entry.action in _SUSPENDING_ACTIONS), cond.BUDGET_EXHAUSTED)
 
 
 def _last_fail(status: CampaignStatus) -> dt.datetime | None:
@@ -567,7 +636,8 @@ def _budget_gates(spec: CampaignSpec) -> list[CampaignGate]:
 
 def forget_budget(spec: CampaignSpec, status: CampaignStatus) -> CampaignStatus:
     """``status`` without what it keeps of a budget the spec no longer has: ``budgetAnchor``,
-    ``budgetSince``, ``budgetLedgers``, ``spend`` (0) and ``budgetRemaining``, and the result of
+    ``budgetSince``, ``budgetLedgers``, ``spend`` (0), ``budgetRemaining`` and
+    ``budgetUnreadableSince``, and the result of
     a budget gate (one the spec declares, or the one a budget implied: ``implied_budget_gate``'s
     names) in ``status.gates``; ``status`` itself while the spec has a budget. For every spec
     that parses, valid or refused (``stop_requests``' caller): the campaigns file renders
@@ -587,12 +657,13 @@ def forget_budget(spec: CampaignSpec, status: CampaignStatus) -> CampaignStatus:
 
     return status.model_copy(update={
         "budget_anchor": None, "budget_since": None, "budget_ledgers": None, "spend": 0.0,
-        "budget_remaining": None,
+        "budget_remaining": None, "budget_unreadable_since": None,
         "gates": [g for g in status.gates if not budget_gate(g.name)]})
 
 
 def _suspended(status: CampaignStatus) -> bool:
-    """A spent budget suspends the campaign (its exposure kept aside)."""
+    """A spent budget (or an unreadable spend: ``unreadable_suspension``) suspends the
+    campaign (its exposure kept aside)."""
     return status.suspended_exposure_percent is not None
 
 
@@ -901,6 +972,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.keep_budget_anchor()
         self.apply_analysis()
         self.remember_spend()
+        self.follow_spend_reading()
         self.record_results()
         self.act_on_gates()
         self.follow_budget()
@@ -1148,6 +1220,29 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         process or the next, once Prometheus no longer holds it."""
         if self.spend_read is not None:
             self.status.budget_ledgers = self.spend_read
+
+    def follow_spend_reading(self) -> None:
+        """``status.budgetUnreadableSince`` after this pass' budget gates' readings (its
+        ``gate_outcomes``; none read: as it was): cleared by a reading that shows the spend (a
+        Pass or a Fail of any budget gate), set to the reading's time by the first that does
+        not (an Error or an Inconclusive: Prometheus down or not configured, the query
+        failing, no series, a defect measuring it) and kept through the next ones, so it says
+        since when the spend has been unreadable without a break, across passes and operator
+        restarts (it is status). Cleared while the campaign exposes no one (nothing is spent,
+        so there is nothing to be blind to; a ramp started again counts from its own first
+        reading) and without a budget (``forget_budget``)."""
+        s = self.status
+        if self.spec.economics.budget is None or not exposing(s):
+            s.budget_unreadable_since = None
+            return
+        names = {gate.name for gate in _budget_gates(self.spec)}
+        read = [o for o in self.observed.gate_outcomes or () if o.name in names]
+        if not read:
+            return
+        if any(o.verdict in (GateVerdict.PASS, GateVerdict.FAIL) for o in read):
+            s.budget_unreadable_since = None
+        elif s.budget_unreadable_since is None:
+            s.budget_unreadable_since = min(o.time for o in read)
 
     def roll_spend_over(self) -> None:
         """``spend`` and ``budgetRemaining`` are the current period's: once the period their
@@ -1675,19 +1770,28 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if not self.active() and not completed(s):
             return
         held = s.suspended_exposure_percent
+        kind = _suspension_kind(s)
         if held is None and self.active() and s.exposure_percent == 0:
             # Suspended by an operator that did not keep the exposure: the step's.
             held = self.step_level(self.step_index())
         self.suspended = budget_suspension(self.spec, s, self.budget_anchor, self.now)
         if self.suspended is not None:
+            why, reason = self.suspended.why, Reason(self.suspended.reason)
+            where = (f"at step {self.step_index() + 1}" if self.active()
+                     else "of the completed ramp")
             if held is None:
-                where = (f"at step {self.step_index() + 1}" if self.active()
-                         else "of the completed ramp")
-                text = f"{self.exposed()} {where} suspended to 0%: {self.suspended.why}"
+                text = f"{self.exposed()} {where} suspended to 0%: {why}"
                 held = s.exposure_percent
                 s.exposure_percent = 0
-                self.record(Reason.BUDGET_EXHAUSTED, self.subject(), self.suspended.why)
-                self.emit("Warning", Reason.BUDGET_EXHAUSTED, text)
+                self.record(reason, self.subject(), why)
+                self.emit("Warning", reason, text)
+            elif kind is not None and kind != self.suspended.reason:
+                # Suspended on, for the other reason (the spend read spent; a spent budget's
+                # period rolled over while it cannot be read): said, and recorded, so the
+                # history dates the suspension as it now is (``_last_fail``).
+                self.record(reason, self.subject(), why)
+                self.emit("Warning", reason, f"{self.exposed()} {where} stays suspended at "
+                                             f"0%: {why}")
             s.suspended_exposure_percent, s.exposure_percent = held, 0
         elif held is not None:
             # The exposure held before the suspension, not the step's percent as the spec says
@@ -1719,9 +1823,20 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                 return "spec.economics.budget was removed: no budget is enforced"
             dry = ", ".join(gate.name for gate in budget_gates)
             return f"the budget gate is dry-run ({dry}): it suspends nothing"
+        names = {gate.name for gate in budget_gates}
+        if _suspension_kind(self.previous) == cond.BUDGET_UNREADABLE:
+            policy = self.spec.economics.budget_unreadable
+            if policy is None or policy.action != "Suspend":
+                return ("spec.economics.budgetUnreadable.action is no longer Suspend: a spend "
+                        "that cannot be read suspends nothing")
+            shown = next((g for g in self.status.gates if g.name in names
+                          and g.verdict is GateVerdict.PASS), None)
+            figures = (f": spent {shown.value:.6g} of budget {shown.threshold:.6g}"
+                       if shown is not None and shown.value is not None
+                       and shown.threshold is not None else "")
+            return f"the spend is read again, under the budget{figures}"
         if self.period_rolled_over():
             return "the budget period rolled over"
-        names = {gate.name for gate in budget_gates}
         passing = next((g for g in self.status.gates if g.name in names
                         and g.verdict is GateVerdict.PASS), None)
         spent = (f": spent {passing.value:.6g} of budget {passing.threshold:.6g}"
@@ -1840,6 +1955,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         return times
 
     def finish(self) -> Decision:
+        if not exposing(self.status):  # ended in this pass: nothing spent to be blind to
+            self.status.budget_unreadable_since = None
         if self.model.unheld is not None and not exposing(self.status):
             # The model served only while the campaign exposed, and this pass ended that: judged
             # as the next pass will judge it, so that pass, with nothing new observed, writes
@@ -1908,10 +2025,25 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                                            self.now)
             if end is not None:
                 times.append(end)
+        unreadable = self.unreadable_suspends_at()
+        if unreadable is not None:
+            times.append(unreadable)
         if self.active() or not completed(s) or not budget_gates:
             return times
         settled = self.next_analysis()
         return [*times, self.now if settled is None else settled]
+
+    def unreadable_suspends_at(self) -> dt.datetime | None:
+        """When a spend unreadable since ``status.budgetUnreadableSince`` suspends the campaign
+        (``unreadable_suspension``), still to come: a pass is due then, whether or not an
+        analysis is. None: it suspends nothing (Hold, readable, suspended already)."""
+        s, policy = self.status, self.spec.economics.budget_unreadable
+        since = _utc(s.budget_unreadable_since)
+        if (policy is None or policy.action != "Suspend" or since is None
+                or self.suspended is not None or not exposing(s)):
+            return None
+        at = since + parse_duration(policy.after)
+        return at if at > self.now else None
 
     def phase(self) -> tuple[Phase, str, cond.ConditionStatus, str]:
         """Phase, message, and Ready's status and reason. Never Healthy at 0 % exposure."""
@@ -1935,7 +2067,7 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             then = (f"step {self.step_index() + 1}/{len(self.steps)} at {resume:g}%"
                     if self.active() else f"the completed ramp's {resume:g}%")
             return (Phase.SUSPENDED, f"exposure 0%: {self.suspended.why}; then {then} again "
-                                     "(never a rollback)", "False", cond.BUDGET_EXHAUSTED)
+                                     "(never a rollback)", "False", self.suspended.reason)
         if self.active():
             phase, message = self.ramp_phase()
             unmeasured = [g.name for g in s.gates
@@ -1996,8 +2128,13 @@ def legacy_spec_digest(spec: CampaignSpec) -> str:
     that holds it there rewrites it in the current form (``follow_model``). Delete it (and its
     uses) once upgrades from those operators (0.1.x) are no longer supported: a Campaign still
     carrying it then (none the operator passed over since, its model serving) would be held
-    by its generation alone, a pause or resume restarting its ramp."""
-    wire = spec.model_dump(mode="json", by_alias=True, exclude={"exposure": {"paused"}})
+    by its generation alone, a pause or resume restarting its ramp. A field those operators
+    did not have is left out while unset (``economics.budgetUnreadable``): they could not have
+    written it."""
+    exclude: dict[str, Any] = {"exposure": {"paused"}}
+    if spec.economics.budget_unreadable is None:
+        exclude["economics"] = {"budget_unreadable"}
+    wire = spec.model_dump(mode="json", by_alias=True, exclude=exclude)
     return hashlib.sha256(json.dumps(wire, sort_keys=True).encode()).hexdigest()[:32]
 
 

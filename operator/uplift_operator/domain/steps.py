@@ -150,6 +150,8 @@ class Reason(StrEnum):
     RAMP_COMPLETED = "RampCompleted"
     CAMPAIGN_COMPLETED = "CampaignCompleted"
     BUDGET_EXHAUSTED = "BudgetExhausted"
+    #: A spend unreadable for spec.economics.budgetUnreadable.after suspends (action Suspend).
+    BUDGET_UNREADABLE = "BudgetUnreadable"
     BUDGET_RENEWED = "BudgetRenewed"
     MODEL_VERSION_CHANGED = "ModelVersionChanged"
     TREATMENT_NOT_SERVED = "TreatmentNotServed"  # a Warning only: nothing is decided

@@ -57,6 +57,7 @@ __all__ = [
     "TARGETING_FIELDS",
     "TARGETING_IGNORED",
     "BudgetLedgers",
+    "BudgetUnreadable",
     "Campaign",
     "CampaignExperiment",
     "CampaignGate",
@@ -111,6 +112,41 @@ BUDGET_PERIOD_FIXED = (
     "then has none), then set budget and budgetPeriod again: the spend is counted afresh")
 
 
+#: How long a spend that cannot be read lasts before ``budgetUnreadable.action: Suspend``
+#: suspends the campaign, by default: two analyses at the default ``analysisInterval`` (5m),
+#: so one failed query or a Prometheus restart suspends nothing.
+BUDGET_UNREADABLE_AFTER = "10m"
+
+
+class BudgetUnreadable(ApiModel):
+    """What the operator does while it cannot read the campaign's spend (Prometheus down or not
+    configured, the query failing, no spend series, a defect measuring it): the budget gates'
+    readings are then Errors or Inconclusives, and nothing sums the replicas' spend, each
+    replica stopping only at the whole budget on its own (R replicas may spend up to R times
+    it)."""
+
+    action: Literal["Hold", "Suspend"] = Field(
+        default="Hold",
+        description="Hold: the ramp holds (no step advances) and exposure goes on at its "
+                    "percent while the spend cannot be read; a suspension already in place "
+                    "(a spent budget) stays until its period rolls over. Suspend: once the "
+                    "spend has been unreadable for `after` without a break (from "
+                    "status.budgetUnreadableSince, the first reading that failed while the "
+                    "campaign exposed), the campaign is suspended as a spent budget suspends it "
+                    "(exposure 0 %, phase Suspended, Ready reason BudgetUnreadable, a "
+                    "BudgetUnreadable Warning event, inactive in the campaigns file), its "
+                    "exposure given back (a BudgetRenewed event) at the first reading that "
+                    "shows the spend under the budget; one that shows it spent suspends it as "
+                    "BudgetExhausted. Default: Hold.")
+    after: Duration = Field(
+        default=BUDGET_UNREADABLE_AFTER,
+        description="Suspend only: how long the spend must have been unreadable before the "
+                    "campaign is suspended (0s: at the first reading that fails). The spend "
+                    "is read at each analysis (spec.exposure.analysisInterval), so the "
+                    f"suspension comes between after and after plus one interval. Default: "
+                    f"{BUDGET_UNREADABLE_AFTER}. {AT_MOST}")
+
+
 class Economics(ApiModel):
     """What a conversion is worth and what a treatment costs."""
 
@@ -127,10 +163,17 @@ class Economics(ApiModel):
                     "status.gates like a declared one. Once the spend reaches it, or what is "
                     "left pays for no treatment, treatment stops (exposure 0 %, phase "
                     "Suspended) until the period rolls over or the budget is raised (the gate "
-                    "passes again); a spend that cannot be read meanwhile ends nothing. Periods "
+                    "passes again); a spend that cannot be read meanwhile ends nothing. A "
+                    "spend that cannot be read holds the ramp while exposure goes on, each "
+                    "replica stopping only at the whole budget on its own, unless "
+                    "budgetUnreadable says Suspend. Periods "
                     "count from status.budgetAnchor. A declared budget gate with dryRun: true "
                     "enforces nothing: it suspends nothing, and no other is implied (each "
                     "replica still stops at the budget on its own).")
+    budget_unreadable: BudgetUnreadable | None = Field(
+        default=None,
+        description="What a spend that cannot be read does (read only with budget, by the "
+                    "budget gates that are not dryRun). Absent: Hold.")
     budget_period: Duration | None = Field(
         default=None,
         description="If set, the budget renews every period (e.g. 1d), counted from "
@@ -643,7 +686,9 @@ class CampaignStatus(RampStatus):
         default=None,
         description="Progressing, Healthy, Degraded, Paused, Suspended (before "
                     "spec.schedule.start, or while a spent budget suspends it until the "
-                    "budgetPeriod rolls over) or Completed (past spec.schedule.end). Degraded too "
+                    "budgetPeriod rolls over, or a spend unreadable past "
+                    "spec.economics.budgetUnreadable.after until it is read under the budget) "
+                    "or Completed (past spec.schedule.end). Degraded too "
                     "(but a Paused ramp) once a condition has said for 5 minutes, or "
                     "progressDeadline when shorter, that the spec has not taken effect: "
                     "SettingsDelivered False (its settings are not in its model's campaigns "
@@ -686,8 +731,9 @@ class CampaignStatus(RampStatus):
         default=0, ge=0, le=100,
         description="The exposure ramp's percent of eligible units, at which the runtime "
                     "treats under the Campaign (0 once rolled back, withdrawn, suspended by a "
-                    "spent budget, before schedule.start and past schedule.end). A spec the "
-                    "operator refused keeps it while the runtime treats no one (Degraded, Ready "
+                    "spent budget or an unreadable spend, before schedule.start and past "
+                    "schedule.end). A spec the operator refused keeps it while the runtime "
+                    "treats no one (Degraded, Ready "
                     "reason InvalidSpec, its campaigns-file entry inactive at 0 %; the message "
                     "says so): the ramp resumes there once the spec is fixed. Not in effect "
                     "while SettingsDelivered is False (the runtime keeps its previous "
@@ -695,9 +741,11 @@ class CampaignStatus(RampStatus):
                     "the pods (~60-90 s after SettingsDelivered is True).")
     suspended_exposure_percent: float | None = Field(
         default=None, ge=0, le=100,
-        description="While a spent budget suspends the campaign (exposurePercent 0): the "
-                    "exposure it held, given back when the suspension lifts (the budget period "
-                    "rolls over, or the budget gate passes again). Absent otherwise.")
+        description="While a spent budget (or a spend unreadable for longer than "
+                    "spec.economics.budgetUnreadable.after, under its action Suspend) suspends "
+                    "the campaign (exposurePercent 0): the exposure it held, given back when "
+                    "the suspension lifts (the budget period rolls over, or the budget gate "
+                    "passes again). Absent otherwise.")
     rolled_back_generation: int | None = Field(
         default=None, ge=0,
         description="metadata.generation whose exposure ramp was rolled back: exposure stays 0 "
@@ -746,6 +794,16 @@ class CampaignStatus(RampStatus):
                     "the rest of its period, does not count. Absent without "
                     "spec.economics.budget, and where budgetAnchor was recorded before this "
                     "field existed (the spend counted from the period's start).")
+    budget_unreadable_since: dt.datetime | None = Field(
+        default=None,
+        description="When a budget gate's reading of the spend first failed (an Error or "
+                    "Inconclusive: Prometheus down or not configured, the query failing, no "
+                    "spend series) with no reading since showing the spend (a Pass or Fail): "
+                    "what spec.economics.budgetUnreadable's after counts from. Cleared by the "
+                    "first reading that shows the spend, when the campaign stops exposing "
+                    "(nothing is spent then) and without spec.economics.budget. Kept "
+                    "whatever the action, so a change to Suspend counts the outage from its "
+                    "start.")
     budget_ledgers: BudgetLedgers | None = Field(
         default=None,
         description="The operator's memory of the budget period's spend, per runtime ledger as "
