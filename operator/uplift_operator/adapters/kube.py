@@ -43,10 +43,26 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from uplift_operator import __version__
+
 __all__ = ["FIELD_MANAGER", "CoreReads", "KubeCluster", "KubeError", "current_namespace",
            "load_api_client"]
 
+#: The operator's name on every write: the field manager of its server-side applies, and
+#: (``fieldManager``) of its merge patches, status patches and Secret creations, whose
+#: ``managedFields`` entries are then ``Update`` ones of the same manager (an apply's are
+#: ``Apply``: separate entries). Without it the API server names the manager after the
+#: User-Agent's product, ``OpenAPI-Generator``, the same for any client built from the
+#: generated Python client. No object is both applied and updated by the operator: it applies
+#: only the children it creates (the serving graph, the campaigns ConfigMap), updates
+#: UpliftModels and Campaigns (their status subresource, a merge patch) and creates Secrets,
+#: so no ``Update`` of its own takes a field from its ``Apply`` entry (which a later apply
+#: leaving the field out would then no longer remove).
 FIELD_MANAGER = "uplift-operator"
+#: The User-Agent of every request (``load_api_client``): what the API server's audit log
+#: (``userAgent``) and its metrics show as the client, instead of the generated client's
+#: ``OpenAPI-Generator/<client version>/python``.
+USER_AGENT = f"uplift-operator/{__version__}"
 #: The metadata-only form of a LIST's answer (``KubeCluster.list_uids``).
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 LIST_PAGE_SIZE = 500
@@ -106,12 +122,15 @@ def load_api_client() -> client.ApiClient:
     """In-cluster credentials when running in a Pod, else the KUBECONFIG the operator was given;
     connections kept alive at the TCP level (client-go's timings: probed after 30 s idle,
     dropped after 9 probes 15 s apart), so a kept connection to a peer that vanished without a
-    FIN is found dead instead of being reused, and retries bounded (``REQUEST_RETRIES``)."""
+    FIN is found dead instead of being reused, retries bounded (``REQUEST_RETRIES``), and every
+    request naming the operator (``USER_AGENT``)."""
     try:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         config.load_kube_config()  # type: ignore[no-untyped-call]
-    return client.ApiClient(configured(client.Configuration.get_default_copy()))
+    api = client.ApiClient(configured(client.Configuration.get_default_copy()))
+    api.user_agent = USER_AGENT
+    return api
 
 
 def configured(configuration: client.Configuration) -> client.Configuration:
@@ -344,6 +363,7 @@ class KubeCluster:
         try:
             result = self._custom.patch_namespaced_custom_object(
                 group, version, namespace, plural, name, dict(patch),
+                field_manager=self.field_manager,
                 _content_type="application/merge-patch+json",
                 _request_timeout=self.request_timeout)
         except ApiException as error:
@@ -367,6 +387,7 @@ class KubeCluster:
         try:
             result = self._custom.patch_namespaced_custom_object_status(
                 group, version, namespace, plural, name, body,
+                field_manager=self.field_manager,
                 _content_type="application/merge-patch+json",
                 _request_timeout=self.request_timeout)
         except ApiException as error:
@@ -397,6 +418,7 @@ class KubeCluster:
         request = self._api.param_serialize(
             method="POST", resource_path="/api/v1/namespaces/{namespace}/secrets",
             path_params={"namespace": meta["namespace"]}, body=dict(manifest),
+            query_params=[("fieldManager", self.field_manager)],
             header_params={"Accept": "application/json", "Content-Type": "application/json"},
             auth_settings=["BearerToken"])
         what = f"create secret {meta['namespace']}/{meta['name']}"
