@@ -149,7 +149,12 @@ class Applied:
     which Seldon leaves as it is); ``settled``: nothing was applied and the graph serves as decided, every
     version of its split ready, no pod unavailable; ``rolls``: the
     apply started a roll of the pods the graph keeps (a re-render, or a split change that
-    renders them anew), which the roll timeout counts anew."""
+    renders them anew), which the roll timeout counts anew; ``rolled``: no roll of the graph
+    holds a slot (``services.rolls``: done once Seldon has reported on the graph since the apply
+    with every Deployment done rolling, or timed out, or none started), what says that a spec
+    edit's graph has rolled: ``settled`` alone is judged from the graph's status as read, which
+    right after the apply is still the previous graph's (Available, every old pod available),
+    and Available between two surge batches too."""
 
     what: str
     split: str
@@ -160,6 +165,7 @@ class Applied:
     rolling: tuple[str, ...] = ()
     settled: bool = False
     rolls: bool = False
+    rolled: bool = True
     #: the graph serves, every pod counted available, but Deployments of it run fewer than
     #: wanted (``render.serving.ServingState.short``: ``<name>: N of M replicas available``)
     short: tuple[str, ...] = ()
@@ -288,8 +294,10 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     change over the roll: a step), while the graph is short of its replicas (a replicas increase
     Seldon has not rolled out yet reads so: the status it wrote before the apply), and while a
     roll that timed out is said (``RollTimedOut``), until the graph serves as decided with every
-    pod available (``settled``), or the roll is no longer needed (queued, then the graph found as
-    decided): the edit has not taken effect meanwhile, which the published phase says
+    pod available (``settled``) and its roll holds no slot any more (``rolled``: Seldon has
+    reported on the new graph, every Deployment done rolling; a pass before that reads the status
+    Seldon wrote of the old pods), or the roll is no longer needed (queued, then the graph found
+    as decided): the edit has not taken effect meanwhile, which the published phase says
     (``domain.stuck``: Progressing, not Healthy; a roll timed out Degraded past the grace, as
     any). A re-render no edit asked for (an operator setting or release) is not: the spec there
     took effect, and the graph serves as it is."""
@@ -308,6 +316,9 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
         cond.SPEC_EDIT_ROLLING in before.message)
     edit = marked or (before is not None and before.observed_generation is not None
                       and before.observed_generation < generation)
+    # The edit's graph has rolled: it serves as decided, every pod available, and its roll slot
+    # is released (Seldon reported on the new pods), not only read so.
+    rolled = applied.settled and applied.rolled
     if applied.queued is not None:
         if refused and before is not None and before.observed_generation == generation:
             # The re-render refused is queued again (its slot freed by the refusal): still
@@ -345,8 +356,9 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
         # queued, then not needed; or the roll that timed out served at last; or the graph
         # whose apply was refused is as decided and serves (the refused edit reverted, the
         # refused apply's answer lost though the API server applied it, the decision-key
-        # Secret created by hand): nothing to apply, nothing refused any more
-        message = f"{applied.what} serves {applied.split}"
+        # Secret created by hand): nothing to apply, nothing refused any more (an edit's graph
+        # whose roll still holds its slot: still rolling)
+        message = _edit_said(f"{applied.what} serves {applied.split}", marked and not rolled)
     elif refused:  # as decided, nothing to apply; not every version serving yet
         message = f"{applied.what} is as decided ({applied.split}); not all of it serves yet"
     elif applied.short:  # applied, serving, and short of its replicas: said, not degraded
@@ -354,9 +366,8 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
         message = _edit_said(f"{applied.what} serves {applied.split} {FEWER_REPLICAS}: "
                              f"{'; '.join(applied.short)}", marked)
     elif before is not None and FEWER_REPLICAS in before.message:  # no longer short
-        message = _edit_said(f"{applied.what} serves {applied.split}",
-                             marked and not applied.settled)
-    elif marked and applied.settled:  # the edit's graph serves, every pod available: rolled
+        message = _edit_said(f"{applied.what} serves {applied.split}", marked and not rolled)
+    elif marked and rolled:  # the edit's graph serves, every pod available, its roll done
         message = f"{applied.what} serves {applied.split}"
     else:
         return cond.restamped(previous, cond.SERVING_APPLIED, generation)

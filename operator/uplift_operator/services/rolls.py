@@ -250,7 +250,7 @@ class Rolls:
         self._tell(wake, expired, owner)
 
     def settle(self, owner: Owner, now: dt.datetime, *, version: str | None,
-               serving: bool, rolled: bool = True) -> None:
+               serving: bool, rolled: bool = True) -> bool:
         """``owner``'s graph is as decided; ``version``: its resourceVersion as read,
         ``serving``: Seldon reports it Available with every version of the split ready,
         ``rolled``: the numbers Seldon wrote show every Deployment of it done rolling (as many
@@ -267,7 +267,12 @@ class Rolls:
         says so. Rolled in both cases: a step applied mid-surge, about which Seldon says
         nothing, does not end the surge. (A Deployment scaled up by hand, which Seldon leaves
         so, by no more pods than a surge, reads as one: held until the timeout, and ``found``
-        so after each restart.)"""
+        so after each restart.)
+
+        Answers whether ``owner`` holds no roll now (done by this call, or none held): what
+        says that a spec edit's graph has rolled (``status.Applied.rolled``), not the graph's
+        status as read, which right after the apply is the previous graph's (Available, every
+        pod of the old rendering), and Available between two surge batches too."""
         with self._lock:
             roll = self._rolls.get(owner)
             reported = roll is not None and (roll.version is None or version != roll.version)
@@ -280,6 +285,7 @@ class Rolls:
             self._release(owner, now)
         else:
             self.unqueue(owner, now)
+        return roll is None or done
 
     def forget(self, owner: Owner, now: dt.datetime) -> None:
         """``owner`` is gone (deleted): its slot and its place in the queue are freed."""

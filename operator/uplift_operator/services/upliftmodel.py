@@ -1581,9 +1581,11 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         manifest = deps.backend.render(owner, runtime, traffic)
         same_rendering = unchanged = False
     if unchanged:  # a roll it holds a slot for is done once Seldon reports the graph serving
-        deps.rolls.settle(roller, now, version=_resource_version(child), serving=serving,
-                          rolled=not rolling)
-        return replace(applied, settled=serving and not failing)
+        # Rolled only once the slot is released: the status read right after the apply is the
+        # old pods' (Available), and Seldon writes Available between two surge batches too.
+        rolled = deps.rolls.settle(roller, now, version=_resource_version(child),
+                                   serving=serving, rolled=not rolling)
+        return replace(applied, settled=serving and not failing, rolled=rolled)
     # Only the object's labels differ (edited away by hand): nothing reaches the pods, so at
     # once and with no roll slot.
     labels_only = same_rendering

@@ -69,6 +69,25 @@ def test_every_pod_available_is_healthy_again() -> None:
     assert status.serving_applied(c, _applied(settled=True), 2, T0) == c  # at rest
 
 
+def test_read_serving_while_its_roll_holds_its_slot_an_edit_s_graph_is_still_rolling() -> None:
+    """The graph read as decided, Available, every pod available: right after the apply that
+    is the status Seldon wrote of the old pods (and Seldon writes Available between two surge
+    batches too). Rolled only once the roll's slot is released (``Applied.rolled``). Before:
+    Healthy from that read on, before a new pod ran."""
+    c = _edit_rolling()
+    assert status.serving_applied(c, _applied(settled=True, rolled=False), 2, T0) == c
+    short = ("m-v3: 1 of 3 replicas available",)
+    c = status.serving_applied(c, _applied(short=short, rolled=False), 2, T0)
+    assert _phase(c)[0] is Phase.PROGRESSING
+    # No longer short, its roll not done yet: still said rolling.
+    c = status.serving_applied(c, _applied(settled=True, rolled=False), 2, T0)
+    assert _found(c).message == f"SeldonDeployment m serves v3 100%{TAIL}"
+    assert _phase(c)[0] is Phase.PROGRESSING
+    c = status.serving_applied(c, _applied(settled=True), 2, T0)
+    assert _found(c).message == "SeldonDeployment m serves v3 100%"
+    assert _phase(c)[0] is Phase.HEALTHY
+
+
 def test_short_of_its_replicas_an_edit_s_graph_is_still_rolling() -> None:
     short = ("m-v3: 1 of 3 replicas available",)
     c = status.serving_applied(_edit_rolling(), _applied(short=short), 2, T0)

@@ -190,3 +190,52 @@ def test_an_edit_that_rolls_nothing_is_healthy_at_once() -> None:
     fleet.tick("a", 1)
     assert cond.SPEC_EDIT_ROLLING not in fleet.condition("a")["message"]
     assert _phase(fleet, "a") == ("Healthy", SERVES)
+
+
+def _surge_available(fleet: Fleet, name: str) -> None:
+    """Seldon 1.17.1 writes Available between two surge batches: each Deployment runs the new
+    batch and the old pods it replaces, every one available (more pods than wanted)."""
+    graph = (*SELDON, name)
+    status = seldon_status(fleet.cluster.objects[graph])
+    for entry in status["deploymentStatus"].values():
+        entry.update(replicas=entry["replicas"] + 1, availableReplicas=entry["replicas"] + 1)
+    fleet.cluster.objects[graph]["status"] = status
+    fleet.cluster.moved(graph)
+
+
+def test_a_pass_before_seldon_reports_on_the_new_pods_is_still_rolling() -> None:
+    """Right after the apply (the graph's own watch event, a wake-up) the graph still reads the
+    status Seldon wrote before it: Available, every replica available, the old pods'. Before:
+    that pass counted the edit rolled, Healthy before one new pod ran. The roll slot
+    (``services.rolls``), held until Seldon reports the graph rolled, decides it."""
+    fleet = Fleet(["a"], limit=5)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    fleet.tick("a", 1)  # applied: its pods roll
+    assert fleet.rolls.rolling() == 1
+    fleet.tick("a", 1)  # Seldon has not written since: the old status, Available
+    assert _phase(fleet, "a") == _rolling(fleet, "a")
+    _at_rest(fleet, "a")
+    fleet.seldon("a")  # Seldon reports the new graph: as many pods as wanted, all available
+    fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 0
+    assert fleet.condition("a")["message"] == "SeldonDeployment a serves v1 100%"
+    assert _phase(fleet, "a") == ("Healthy", SERVES)
+    _at_rest(fleet, "a", 60)
+
+
+def test_available_between_two_surge_batches_is_still_rolling() -> None:
+    """Seldon's Available mid-surge (the new batch up, the old pods not gone) is not the end of
+    the roll: Progressing until every Deployment runs as many pods as wanted."""
+    fleet = Fleet(["a"], limit=5)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    fleet.tick("a", 1)
+    _pods_roll(fleet, "a")
+    fleet.tick("a", 1)
+    _surge_available(fleet, "a")
+    fleet.tick("a", 1)
+    assert _phase(fleet, "a") == _rolling(fleet, "a")
+    fleet.seldon("a")
+    fleet.tick("a", 1)
+    assert _phase(fleet, "a") == ("Healthy", SERVES)
