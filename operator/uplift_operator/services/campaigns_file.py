@@ -93,6 +93,9 @@ __all__ = ["FileDependencies", "NotCarried", "Synced", "attribution_window_secon
 log = logging.getLogger(__name__)
 
 PLURAL = "configmaps"
+#: What the API server answers (422) a write of a ConfigMap made immutable (``immutable: true``:
+#: Kubernetes' ``ValidateConfigMapUpdate``), whatever the write changes.
+IMMUTABLE_REFUSAL = "field is immutable when `immutable` is set"
 
 
 @dataclass
@@ -500,8 +503,8 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
             deps.cluster.apply(manifest, PLURAL)
     except KubeError as error:
         deps.written.pop(key, None)
-        return Synced(False, str(error), names, active, left_out, unfit=unfit, stale=fitted.stale,
-                      already_there=_already_there(content, found))
+        return Synced(False, _refused(error, owner, found), names, active, left_out, unfit=unfit,
+                      stale=fitted.stale, already_there=_already_there(content, found))
     deps.last[(owner.namespace, owner.name)] = (owner.uid, content)
     if new_model:
         deps.written[key] = content
@@ -656,6 +659,23 @@ def _conflict(there: Mapping[str, Any] | None, owner: Owner) -> Conflict | None:
     """Why the ConfigMap ``there`` is not this model's to write (``ownership_conflict``)."""
     return ownership_conflict(
         there, owner, f"ConfigMap {owner.namespace}/{naming.campaigns_config_map(owner.name)}")
+
+
+def _refused(error: KubeError, owner: Owner, there: Mapping[str, Any] | None) -> str:
+    """Why the apply of the model's ConfigMap failed: the API server's words, and for one made
+    immutable (by hand: the admission policy on ConfigMaps refuses it the operator's identity)
+    what to do. Such a ConfigMap refuses every later write of the file, a suspension's or a
+    rollback's 0 % included, and the operator may not delete it (no ``delete`` on
+    configmaps): only a human's delete ends it, after which the next pass writes it anew."""
+    if error.status != 422 or (IMMUTABLE_REFUSAL not in str(error)
+                               and (there or {}).get("immutable") is not True):
+        return str(error)
+    name = naming.campaigns_config_map(owner.name)
+    return (f"ConfigMap {owner.namespace}/{name} is immutable (immutable: true), so the API "
+            f"server refuses every write of the campaigns file and no change of its Campaigns' "
+            f"settings reaches the runtime, a suspension or a rollback included; the operator "
+            f"cannot delete it: delete it (kubectl delete configmap {name} -n "
+            f"{owner.namespace}) and the operator writes it anew, not immutable ({error})")
 
 
 def _full(model: str) -> str:

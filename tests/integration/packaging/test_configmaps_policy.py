@@ -15,8 +15,11 @@ manifests' RBAC, once for each source of the policy:
 - the operator's own code (``render.campaigns.config_map`` applied by ``KubeCluster.apply``,
   server-side, under the operator's kubeconfig) still creates and updates a campaigns ConfigMap;
 - an update of its own campaigns ConfigMap out of that shape (owner or labels dropped, another
-  data key) is refused and changes nothing;
-- nobody else is judged: the administrator still writes ConfigMaps in kube-system.
+  data key, ``immutable: true``, which would refuse every later write of the file) is refused
+  and changes nothing;
+- nobody else is judged: the administrator still writes ConfigMaps in kube-system, and may make
+  a campaigns ConfigMap immutable, after which the API server refuses the operator's writes
+  (422, the words ``services.campaigns_file`` tells apart) until it is deleted.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from tests.support.kube import Kubectl
 from uplift_operator.adapters.kube import KubeCluster, KubeError
 from uplift_operator.devenv.controlplane import ControlPlane
 from uplift_operator.render import campaigns, naming
+from uplift_operator.services import campaigns_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -47,6 +51,8 @@ NOT_CAMPAIGNS = ("the uplift-operator ServiceAccount may write only campaigns Co
 LABELS = ("a campaigns ConfigMap of the uplift-operator ServiceAccount is labelled "
           "app.kubernetes.io/managed-by=uplift-operator and uplift.dev/model=<model>")
 DATA = "a campaigns ConfigMap holds one data key, `campaigns.json`, and no binaryData"
+IMMUTABLE = ("a campaigns ConfigMap of the uplift-operator ServiceAccount is not immutable: every "
+             "later write of its file would be refused")
 #: What a stolen token would write into aws-auth: its own IAM role, as cluster-admin.
 MAP_ROLES = ("- rolearn: arn:aws:iam::111122223333:role/attacker\n"
              "  username: attacker\n  groups: [system:masters]\n")
@@ -160,6 +166,8 @@ def _changed(owner: naming.Owner, change: str) -> dict[str, Any]:
         manifest["data"]["Corefile"] = "x"
     elif change == "binary data":
         manifest["binaryData"] = {"blob": "eA=="}
+    elif change == "immutable":
+        manifest["immutable"] = True
     return manifest
 
 
@@ -175,6 +183,7 @@ def _changed(owner: naming.Owner, change: str) -> dict[str, Any]:
     ("another model's label", LABELS),
     ("more data", DATA),
     ("binary data", DATA),
+    ("immutable", IMMUTABLE),
 ])
 def test_a_config_map_other_than_a_campaigns_file_is_refused(
         policy: str, admin: Kubectl, operator_cluster: KubeCluster, change: str,
@@ -218,6 +227,9 @@ def test_kube_system_config_maps_are_not_rewritten(
     ({"metadata": {"ownerReferences": None}}, NOT_CAMPAIGNS),
     ({"metadata": {"labels": {naming.MANAGED_BY_LABEL: None}}}, LABELS),
     ({"data": {"mapRoles": MAP_ROLES}}, DATA),
+    # Frozen, it would refuse every later write of the file (a suspension's, a rollback's), and
+    # the operator has no delete to recover.
+    ({"immutable": True}, IMMUTABLE),
 ])
 def test_its_own_campaigns_config_map_keeps_its_shape(
         policy: str, admin: Kubectl, as_operator: Kubectl, operator_cluster: KubeCluster,
@@ -232,6 +244,29 @@ def test_its_own_campaigns_config_map_keeps_its_shape(
     assert DENIED + message in attempt.stderr, attempt.stderr
     after = admin.get("configmap", name, NAMESPACE)
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_a_config_map_made_immutable_by_hand_refuses_the_operators_writes_until_deleted(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
+    """An administrator is not judged and may set ``immutable: true``: every later apply of the
+    operator is then refused by the API server (422, in the words services.campaigns_file
+    recognises to tell the Campaigns to have it deleted); once deleted, the operator's apply
+    creates it anew."""
+    owner = _owner(admin, f"frozen-{policy}")
+    name = naming.campaigns_config_map(owner.name)
+    operator_cluster.apply(campaigns.config_map(owner, '{"campaigns": {}}'), PLURAL)
+    admin.run("patch", "configmap", name, "-n", NAMESPACE, "--type", "merge",
+              "-p", json.dumps({"immutable": True}))
+    with pytest.raises(KubeError) as refused:
+        operator_cluster.apply(campaigns.config_map(owner, '{"campaigns": {}, "split": null}'),
+                               PLURAL)
+    assert refused.value.status == 422, str(refused.value)
+    assert campaigns_file.IMMUTABLE_REFUSAL in str(refused.value), str(refused.value)
+    admin.run("delete", "configmap", name, "-n", NAMESPACE)
+    operator_cluster.apply(campaigns.config_map(owner, '{"campaigns": {}, "split": null}'), PLURAL)
+    there = admin.get("configmap", name, NAMESPACE)
+    assert there["data"] == {campaigns.DATA_KEY: '{"campaigns": {}, "split": null}'}
+    assert "immutable" not in there
 
 
 def test_nobody_else_is_judged(policy: str, admin: Kubectl) -> None:
