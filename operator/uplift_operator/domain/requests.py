@@ -7,6 +7,7 @@ the contract without pulling the ramp's numpy/scipy dependencies.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,11 +15,17 @@ from enum import StrEnum
 __all__ = [
     "ABORT_ANNOTATION",
     "EMERGENCY_ROLLBACK_ANNOTATION",
+    "HANDLED_TOKENS_KEPT",
     "PROMOTE_ANNOTATION",
+    "REMEMBERED_TOKEN_MAX",
     "RETRY_ANNOTATION",
     "ManualRequest",
     "RequestKind",
+    "handled_after",
+    "is_handled",
+    "is_replayed",
     "parse_requests",
+    "remembered",
 ]
 
 PROMOTE_ANNOTATION = "uplift.dev/promote"  # value: step[:token] or full[:token]
@@ -26,6 +33,18 @@ ABORT_ANNOTATION = "uplift.dev/abort"  # value: any token
 RETRY_ANNOTATION = "uplift.dev/retry"  # value: any token
 EMERGENCY_ROLLBACK_ANNOTATION = "uplift.dev/emergency-rollback"  # value: any token
 _ACTOR_TOKEN_MAX = 64
+#: How many tokens of each request annotation are remembered as handled: the last one
+#: (``status.handledRequests``, as written) and up to 7 before it
+#: (``status.earlierHandledRequests``, newest first, each ``remembered``). One remembered
+#: token is not enough: Git holding ``uplift.dev/retry: git-1``, an on-call ``kubectl uplift
+#: retry`` writes a new token, and Argo CD's self-heal (or its next sync) puts ``git-1`` back,
+#: which a status holding only the on-call token took for a new request, acted on again.
+HANDLED_TOKENS_KEPT = 8
+#: The longest token kept as written among the earlier ones; a longer one (an annotation value
+#: may be 256 KiB) is kept as ``sha256:<hex digest>`` (71 characters, so never equal to a token
+#: kept as written), which bounds the status whatever the tokens.
+REMEMBERED_TOKEN_MAX = 64
+_DIGEST_PREFIX = "sha256:"
 
 
 class RequestKind(StrEnum):
@@ -94,3 +113,59 @@ def parse_requests(annotations: Mapping[str, str]) -> tuple[ManualRequest, ...]:
 
 def _shown(value: str) -> str:
     return repr(value if len(value) <= _ACTOR_TOKEN_MAX else value[:_ACTOR_TOKEN_MAX - 1] + "…")
+
+
+def remembered(token: str) -> str:
+    """How ``token`` is kept among the earlier handled tokens: as written up to
+    ``REMEMBERED_TOKEN_MAX`` characters, else as its SHA-256 digest."""
+    if len(token) <= REMEMBERED_TOKEN_MAX:
+        return token
+    return _DIGEST_PREFIX + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _earlier(earlier: Mapping[str, object], key: str) -> list[str]:
+    """The earlier handled tokens of ``key``, newest first; whatever is not a list of texts
+    (a status edited by hand, read by the plugin as stored) holds none."""
+    tokens = earlier.get(key)
+    if not isinstance(tokens, (list, tuple)):
+        return []
+    return [t for t in tokens if isinstance(t, str)]
+
+
+def is_replayed(request: ManualRequest, last: Mapping[str, object],
+                earlier: Mapping[str, object]) -> bool:
+    """Whether ``request``'s token was handled before the last one of its key: a value put
+    back (by a GitOps sync restoring what Git holds, or by hand), not a new request. ``last``
+    is ``status.handledRequests``, ``earlier`` ``status.earlierHandledRequests``."""
+    return (last.get(request.key) != request.token
+            and remembered(request.token) in _earlier(earlier, request.key))
+
+
+def is_handled(request: ManualRequest, last: Mapping[str, object],
+               earlier: Mapping[str, object]) -> bool:
+    """Whether ``request``'s token was handled already: the last one of its key, or one of the
+    earlier ones (``is_replayed``). A request not handled is pending: acted on once. A status
+    written before ``status.earlierHandledRequests`` (a plain token per key) holds the last
+    one only, read as such."""
+    return last.get(request.key) == request.token or is_replayed(request, last, earlier)
+
+
+def handled_after(request: ManualRequest, last: Mapping[str, str],
+                  earlier: Mapping[str, list[str]]
+                  ) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """``(handledRequests, earlierHandledRequests)`` once ``request`` is handled: its token the
+    last of its key, the one it replaces the newest of the earlier ones (``remembered``), its
+    own token no longer among them, at most ``HANDLED_TOKENS_KEPT`` in all (the oldest
+    dropped). Other keys stay as they are."""
+    key, token = request.key, request.token
+    kept = [t for t in _earlier(earlier, key) if t != remembered(token)]
+    previous = last.get(key)
+    if previous is not None and previous != token:
+        shown = remembered(previous)
+        kept = [shown, *(t for t in kept if t != shown)]
+    after = {**earlier}
+    if kept:
+        after[key] = kept[:HANDLED_TOKENS_KEPT - 1]
+    else:
+        after.pop(key, None)
+    return {**last, key: token}, after

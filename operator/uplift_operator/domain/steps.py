@@ -54,6 +54,9 @@ from uplift_operator.domain.requests import (
     RETRY_ANNOTATION,
     ManualRequest,
     RequestKind,
+    handled_after,
+    is_handled,
+    is_replayed,
 )
 
 __all__ = [
@@ -144,6 +147,9 @@ class Reason(StrEnum):
     PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
     UNRECOGNISED_REQUEST = "UnrecognisedRequest"
     REQUEST_IGNORED = "RequestIgnored"  # history only: its event keeps the request's reason
+    #: A Warning only (history: ``RequestIgnored``): a request token handled before the last
+    #: one of its key, put back (``StepPass.replayed``); nothing is done.
+    REQUEST_REPLAYED = "RequestReplayed"
     # Campaign
     EXPOSURE_STARTED = "ExposureStarted"
     EXPOSURE_WITHDRAWN = "ExposureWithdrawn"
@@ -169,6 +175,10 @@ _SUPERSEDED: dict[RequestKind, tuple[Verb, Reason, str]] = {
     RequestKind.PROMOTE: ("promote", Reason.MANUAL_PROMOTE, "promote"),
 }
 _STOP_NAMES = {RequestKind.EMERGENCY_ROLLBACK: "emergency rollback", RequestKind.ABORT: "abort"}
+#: The verb that asks again for what a replayed request asked (``StepPass.replayed``).
+_REPLAYED_VERBS: dict[RequestKind, Verb] = {
+    RequestKind.ABORT: "abort", RequestKind.RETRY: "retry",
+    RequestKind.PROMOTE_FULL: "promote --full", RequestKind.PROMOTE: "promote"}
 _TOKEN_SHOWN_MAX = 64  # as ``ManualRequest.actor`` clips it
 
 #: History actions that end a ramp by rolling it back.
@@ -624,8 +634,12 @@ class StepPass(ABC, Generic[S]):
         promote pending with one is superseded all the same (it would otherwise fire once the
         spec is fixed, undoing the stop), every other request waits for a valid spec (its
         token not used up)."""
-        handled = self.status.handled_requests
-        pending = sorted((r for r in self.observed.requests if handled.get(r.key) != r.token),
+        last, earlier = self.status.handled_requests, self.status.earlier_handled_requests or {}
+        for request in self.observed.requests:
+            if is_replayed(request, last, earlier):
+                self.mark_handled(request)
+                self.replayed(request)
+        pending = sorted((r for r in self.observed.requests if not is_handled(r, last, earlier)),
                          key=lambda r: _PRIORITY[r.kind])
         stop = (next((r for r in pending if r.kind in STOP_REQUESTS), None)
                 if self.stops_supersede() else None)
@@ -633,8 +647,7 @@ class StepPass(ABC, Generic[S]):
             superseded = stop is not None and request.kind in _SUPERSEDED
             if stops_only and request.kind not in STOP_REQUESTS and not superseded:
                 continue
-            self.status.handled_requests = {**self.status.handled_requests,
-                                            request.key: request.token}
+            self.mark_handled(request)
             if stop is not None and superseded:
                 self.supersede(request, stop)
                 continue
@@ -646,6 +659,33 @@ class StepPass(ABC, Generic[S]):
                 RequestKind.PROMOTE: self.manual_promote,
                 RequestKind.UNRECOGNISED: self.refuse,
             }[request.kind](request)
+
+    def mark_handled(self, request: ManualRequest) -> None:
+        """``request``'s token the last handled of its key, the one before it remembered among
+        the earlier ones (``domain.requests.handled_after``): neither is acted on again."""
+        last, earlier = handled_after(request, self.status.handled_requests,
+                                      self.status.earlier_handled_requests or {})
+        self.status.handled_requests, self.status.earlier_handled_requests = last, earlier or None
+
+    def replayed(self, request: ManualRequest) -> None:
+        """A request whose token was handled before the last one of its key
+        (``domain.requests.is_replayed``): put back, not asked. Git holding a request
+        annotation (``uplift.dev/retry: git-1``), an on-call engineer asks again with a new
+        token, and Argo CD's self-heal or its next sync restores Git's value: acted on, that
+        restarted a canary rolled back since, or promoted a Campaign twice. Ignored instead,
+        in any pass (nothing is acted on, so nothing waits for a valid spec), said once (its
+        token is now the last handled) under its own reason ``RequestReplayed``, and taking
+        no part in a stop superseding a retry or promote (``handle_requests``)."""
+        verb = _REPLAYED_VERBS.get(request.kind)
+        again = f": {self.ask(verb)}" if verb is not None else ""
+        # The token it replaced, now the newest of the earlier ones (``mark_handled``).
+        before = ((self.status.earlier_handled_requests or {}).get(request.key) or ["?"])[0]
+        self.ignore(request, Reason.REQUEST_REPLAYED,
+                    f"this token was handled already, before {request.key}="
+                    f"{clip(before, _TOKEN_SHOWN_MAX)}: a value put back (an Argo CD sync "
+                    f"restoring a request annotation committed to Git; keep request "
+                    f"annotations out of Git) is not a new request; annotate with a new token "
+                    f"to ask again{again}")
 
     def stops_supersede(self) -> bool:
         """Whether a stop pending in this pass supersedes a retry or promote pending with it

@@ -28,7 +28,13 @@ Git also declares (an on-call pause silently resumes), and under server-side app
 declared once stays owned by ``kubectl-patch`` after Git drops it (the ramp stays paused while
 Git shows nothing). So pause and resume refuse, unless ``--force``, an object carrying a GitOps
 controller's tracking mark (``GITOPS_MARKS``) and say to commit the field to Git. The request
-annotations are not refused: the operator acts on them once, and Git never holds them.
+annotations are not refused: the operator acts on each token once, and they do not belong in
+Git. When Git holds one all the same (the key is in the object's
+``kubectl.kubernetes.io/last-applied-configuration``, or owned in ``managedFields`` by a
+manager that declares it, such as ``argocd-controller``: ``declared_by``), the request is
+written and a warning on stderr says that Git's value comes back at the next sync or
+self-heal, which the operator ignores as a token handled before (a Warning event
+``RequestReplayed``): the request belongs out of Git.
 
 What it prints comes from the cluster (status messages quote MLflow's and Prometheus' error
 texts, a registered model's name, an API server's error), so no text of it reaches the terminal
@@ -56,8 +62,8 @@ from typing import Any
 
 from uplift_operator.domain import requests as contract
 
-__all__ = ["GITOPS_MARKS", "VERBS", "describe", "gitops_mark", "main", "one_line", "patch_for",
-           "printable", "render_campaign", "render_status"]
+__all__ = ["GITOPS_MARKS", "VERBS", "declared_by", "describe", "gitops_mark", "main", "one_line",
+           "patch_for", "printable", "render_campaign", "render_status"]
 
 # verb -> one-line help; ``--help`` lists exactly these. Each works on both kinds.
 VERBS: dict[str, str] = {
@@ -230,6 +236,7 @@ def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force
         print(printable(render_status(body) if kind == "upliftmodel" else render_campaign(body)))
         return 0
     replaced: contract.ManualRequest | None = None
+    declared: list[str] = []  # what declares the request's key besides one-off writes
     unread = ""  # why the object could not be read for a pending request
     if verb == "resume":
         # Read even with --force: a ramp its spec does not pause has nothing to resume.
@@ -256,6 +263,7 @@ def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force
                       f"{key}, written without that check: {error}")
         else:
             replaced = next((r for r in _pending(read) if r.key == key), None)
+            declared = declared_by(read, key)
     body = kubectl.merge_patch(KINDS[kind], name, patch)
     meta = body.get("metadata") or {}
     where = one_line(f"{kind} {meta.get('namespace', '?')}/{meta.get('name', name)}")
@@ -268,7 +276,56 @@ def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force
             f"{one_line(replaced.key)}={one_line(_clipped(replaced.token))}, written and not "
             "acted on yet: the operator acts on the value written last only"),
             file=sys.stderr)
+    if declared:
+        print(printable(
+            f"kubectl uplift: {where}: warning: {one_line(key)} is also declared by "
+            f"{one_line(' and '.join(declared))}: Git (or whatever applies the manifest) "
+            "holds it and puts its value back at the next sync or self-heal; the operator "
+            "ignores that value as a token handled before (Warning event RequestReplayed), "
+            f"but remove {one_line(key)} from the manifest: request annotations do not "
+            "belong in Git"), file=sys.stderr)
     return 0
+
+
+#: The field managers that write a request annotation once, by hand: the plugin's ``kubectl
+#: patch``, the runbooks' ``kubectl annotate --overwrite``, a ``kubectl edit``. Any other
+#: manager owning the key (``argocd-controller``, ``kubectl-client-side-apply``, server-side
+#: apply's ``kubectl``, a Flux or Helm controller) declares it: it writes it again.
+ONE_OFF_MANAGERS = frozenset({"kubectl-patch", "kubectl-annotate", "kubectl-edit"})
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def declared_by(body: dict[str, Any], key: str) -> list[str]:
+    """What declares the annotation ``key`` on ``body`` and so puts its value back: the
+    ``kubectl.kubernetes.io/last-applied-configuration`` annotation of a client-side apply
+    (``kubectl apply``, Argo CD's default sync) holding it, and each ``managedFields`` manager
+    but ``ONE_OFF_MANAGERS`` owning it (Argo CD's ``argocd-controller``, server-side apply).
+    Empty when nothing does; what does not parse declares nothing."""
+    meta = body.get("metadata") or {}
+    found: list[str] = []
+    last = (meta.get("annotations") or {}).get(LAST_APPLIED)
+    try:
+        applied = json.loads(last) if isinstance(last, str) else None
+    except ValueError:
+        applied = None
+    applied_meta = applied.get("metadata") if isinstance(applied, dict) else None
+    applied_annotations = (applied_meta.get("annotations")
+                           if isinstance(applied_meta, dict) else None)
+    if isinstance(applied_annotations, dict) and key in applied_annotations:
+        found.append(f"annotation {LAST_APPLIED}")
+    for entry in meta.get("managedFields") or []:
+        if not isinstance(entry, dict):
+            continue
+        manager = entry.get("manager")
+        fields = entry.get("fieldsV1")
+        owned = (fields.get("f:metadata") if isinstance(fields, dict) else None)
+        owned = owned.get("f:annotations") if isinstance(owned, dict) else None
+        if (isinstance(manager, str) and manager not in ONE_OFF_MANAGERS
+                and isinstance(owned, dict) and f"f:{key}" in owned):
+            shown = f"managedFields manager {manager}"
+            if shown not in found:
+                found.append(shown)
+    return found
 
 
 def split_kubectl_flags(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -553,11 +610,14 @@ def _behind(meta: dict[str, Any], status: dict[str, Any]) -> list[str]:
 
 def _pending(body: dict[str, Any]) -> list[contract.ManualRequest]:
     """The requests written and not acted on yet, compared as the operator compares them (a
-    request annotation whose token is not ``status.handledRequests``' for its key:
-    ``domain.steps``)."""
-    handled: dict[str, Any] = (body.get("status") or {}).get("handledRequests") or {}
+    request annotation whose token is neither ``status.handledRequests``' for its key nor one
+    of ``status.earlierHandledRequests``': ``domain.requests.is_handled``)."""
+    status = body.get("status") or {}
+    handled, earlier = status.get("handledRequests"), status.get("earlierHandledRequests")
     annotations = (body.get("metadata") or {}).get("annotations") or {}
-    return [r for r in contract.parse_requests(annotations) if handled.get(r.key) != r.token]
+    return [r for r in contract.parse_requests(annotations) if not contract.is_handled(
+        r, handled if isinstance(handled, dict) else {},
+        earlier if isinstance(earlier, dict) else {})]
 
 
 def _requests(meta: dict[str, Any], status: dict[str, Any]) -> list[str]:

@@ -69,7 +69,7 @@ from uplift_operator.domain import exposure, gates, shared_draws, steps, stuck, 
 from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.budget import remembered
 from uplift_operator.domain.measurements import BudgetMeasurement, CampaignUnits, NotMeasured
-from uplift_operator.domain.requests import parse_requests
+from uplift_operator.domain.requests import is_handled, parse_requests
 from uplift_operator.services import measurements, upliftmodel
 from uplift_operator.services.campaigns_file import NotCarried
 from uplift_operator.services.common import (
@@ -408,8 +408,10 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
 
 def _stop_pending(meta: Mapping[str, Any], current: CampaignStatus) -> bool:
     """Whether an abort or an emergency rollback (``steps.STOP_REQUESTS``) is asked and not yet
-    handled (``status.handledRequests`` does not hold its token)."""
-    return any(r.kind in steps.STOP_REQUESTS and current.handled_requests.get(r.key) != r.token
+    handled (``status.handledRequests`` does not hold its token, nor
+    ``status.earlierHandledRequests``: ``domain.requests.is_handled``)."""
+    return any(r.kind in steps.STOP_REQUESTS and not is_handled(
+        r, current.handled_requests, current.earlier_handled_requests or {})
                for r in parse_requests(meta.get("annotations") or {}))
 
 

@@ -98,6 +98,7 @@ from uplift_operator.domain.canary import (
     restored_by,
     rollback_entry,
 )
+from uplift_operator.domain.requests import is_handled
 from uplift_operator.domain.retry import retry_after, spread_of
 from uplift_operator.domain.status import MAX_MESSAGE, Applied, Conflict, Unreadable
 from uplift_operator.model.keys import treatment_key
@@ -681,8 +682,8 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
     generation = int(meta.get("generation") or 0)
     requests = ramp.parse_requests(meta.get("annotations") or {})
     if spec is None:
-        pending = [r for r in requests if r.kind in STOPPING_REQUESTS
-                   and current.handled_requests.get(r.key) != r.token]
+        pending = [r for r in requests if r.kind in STOPPING_REQUESTS and not is_handled(
+            r, current.handled_requests, current.earlier_handled_requests or {})]
         return invalid_pass(current, generation, problems, now, consequence=(
             f"{', '.join(r.key for r in pending)} not acted on: the spec does not parse"
             if pending and current.stable_version is not None else None))

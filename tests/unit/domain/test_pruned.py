@@ -59,7 +59,7 @@ def test_map_keys_are_user_data_and_never_name_a_field() -> None:
 
 def test_the_maps_are_read_from_both_kinds_status_models() -> None:
     maps = {"status.gates[].sequentialState", "status.handledRequests",
-            "status.budgetLedgers.ledgers"}
+            "status.earlierHandledRequests", "status.budgetLedgers.ledgers"}
     assert maps == MAP_PATHS
     assert {"status.phase", "status.gates[].sequentialState.<key>.looks",
             "status.budgetLedgers.ledgers.<key>", "status.history[].reason"} <= FIELD_PATHS

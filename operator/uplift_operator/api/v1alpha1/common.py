@@ -904,6 +904,19 @@ class StatusBase(StatusPart):
     handled_requests: dict[str, str] = Field(
         default_factory=dict,
         description="Manual request annotations already acted on, by key, with their token.")
+    # Bounds: domain.requests.HANDLED_TOKENS_KEPT (8 tokens a key, the last one above) and
+    # remembered() (a token longer than 64 characters kept as sha256:<64 hex digits>).
+    earlier_handled_requests: dict[str, Annotated[
+        list[Annotated[str, Field(max_length=71)]], Field(max_length=7)]] | None = Field(
+        default=None, max_length=8,
+        description="Tokens of each request annotation handled before the one in "
+                    "handledRequests, newest first (up to 7 a key; one longer than 64 "
+                    "characters kept as sha256:<hex digest>). A value put back (an Argo CD "
+                    "sync restoring a request annotation committed to Git) is one of them: "
+                    "not acted on again, but said once (a Warning event RequestReplayed and a "
+                    "history entry RequestIgnored). Absent until a second token of a key is "
+                    "handled, and from a status written before it: the last token alone is "
+                    "then remembered.")
 
 
 RollbackMode = Literal["Automatic", "Manual"]
