@@ -114,6 +114,9 @@ class _Roll:
     # Rolling from before this process, nothing applied to it since: ``started`` is when it was
     # found, and its timeout frees the slot quietly (no ``RollTimedOut``, not counted).
     found: bool = False
+    # Rolling from before this process, the model's status saying it rolls for a spec edit
+    # (``Rolls.found``'s ``told``): its timeout is told, counted from when it was found.
+    resumed: bool = False
     # An apply in it changed a predictor's pod spec: done only once Seldon reports since the
     # last apply (no ``SILENT_SETTLE``).
     pods: bool = False
@@ -153,7 +156,7 @@ class Rolls:
         self.on_timeout: list[Callable[[Owner], None]] = []
 
     def found(self, owner: Owner, now: dt.datetime, *, version: str | None,
-              rolling: bool) -> None:
+              rolling: bool, told: bool = False) -> None:
         """``owner``'s pass read its graph (its resourceVersion: ``version``), before asking
         for anything; ``rolling``: Seldon's numbers show a Deployment of it not done rolling
         (``render.seldon.rolling_deployments`` not empty). The first time this process hears
@@ -163,14 +166,23 @@ class Rolls:
         rolled) or at ``timeout`` from ``now``, quietly unless this process applied to it
         since; a re-render the model asks for next holds that slot. Later calls change
         nothing: a roll this process started it counts already. Called by the model's pass and
-        by the graph's watch event (``handlers.watches``), whichever comes first."""
+        by the graph's watch event (``handlers.watches``), whichever comes first.
+
+        ``told`` (the model's pass): the model's status says its graph rolls for a spec edit
+        (``status.Applied``'s ``cond.SPEC_EDIT_ROLLING``), so the roll found is the operator's
+        own, from before the restart: its timeout is told (``timed_out``, counted) as the
+        process that applied it would have, or the status would say the edit rolls for good.
+        A roll found quietly already (the graph's event came first) is turned so."""
         with self._lock:
             first = owner not in self._seen
             self._seen.add(owner)
-            if first and rolling and owner not in self._rolls:
+            roll = self._rolls.get(owner)
+            if first and rolling and roll is None:
                 self._queue.pop(owner, None)
                 self._woken.pop(owner, None)
-                self._add(owner, _Roll(now, version, found=True))
+                self._add(owner, _Roll(now, version, found=not told, resumed=told))
+            elif told and roll is not None and roll.found:
+                roll.found, roll.resumed = False, True
 
     def admit(self, owner: Owner, now: dt.datetime) -> Admission:
         """A slot for ``owner``'s re-render: one it holds, a free one, or none (queued)."""
@@ -216,7 +228,7 @@ class Rolls:
             roll = self._rolls.get(owner)
             if roll is not None:
                 roll.version, roll.applied = version, now
-                roll.found = False  # this process rolls it now: a timeout is told
+                roll.found = roll.resumed = False  # this process rolls it now: a timeout is told
                 roll.pods = roll.pods or pods
                 roll.heard = False
 
@@ -387,10 +399,12 @@ class Rolls:
             silent = (" (Seldon wrote no status on it since the operator's last apply: is its "
                       "controller running, and keeping up?)"
                       if roll.version is not None and not roll.heard else "")
+            since = ("this process finding it rolling (an operator restart during the roll)"
+                     if roll.resumed else "the apply that started its roll")
             self._timed_out[owner] = (
                 f"the serving graph did not serve, every version of its split ready and its "
-                f"pods rolled, within {_words(self.timeout)} of the apply that started its "
-                f"roll{silent}: it no longer counts {limit}")
+                f"pods rolled, within {_words(self.timeout)} of {since}{silent}: it no longer "
+                f"counts {limit}")
         return told, list(told)
 
     def _offer(self, now: dt.datetime) -> list[Owner]:

@@ -314,7 +314,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     try:
         applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
                          decided_on=meta.get("resourceVersion"), report_token=report_token,
-                         credential_env=credential_env, told=recreated)
+                         credential_env=credential_env, told=recreated,
+                         edit_rolling=_edit_rolling(current.conditions))
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError as error:  # its decision-key Secret is someone else's
@@ -722,7 +723,8 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
         else:
             applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
                              decided_on=meta.get("resourceVersion"), runtime=runtime,
-                             told=recreated)
+                             told=recreated,
+                             edit_rolling=_edit_rolling(current.conditions))
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError:  # a predecessor's decision key still there: held, as invalid
@@ -1511,7 +1513,8 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
            decided_on: str | None, report_token: tuple[str, str] | None = None,
            credential_env: tuple[tuple[str, str, str], ...] = (),
            runtime: RuntimeSettings | None = None,
-           told: list[Event] | None = None) -> status_logic.Applied | None:
+           told: list[Event] | None = None,
+           edit_rolling: bool = False) -> status_logic.Applied | None:
     """Server-side apply the decided graph when what is there differs (a hand edit included),
     its decision-key Secret first (the pods cannot start without it); ``report_token`` is the
     report token reference to render, one the pass found (``_report_token``), and
@@ -1533,7 +1536,9 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     A decision-key Secret created anew under the graph (``_ensure_decision_key``: deleted by
     hand) is told in ``told`` and rendered into every predictor's pod spec
     (``RuntimeSettings.decision_key_created``), so that all of them roll onto the new key (a
-    re-render: the split is the same)."""
+    re-render: the split is the same). ``edit_rolling``: the model's status says its graph
+    rolls for a spec edit, its timeout not said (``_edit_rolling``): a roll found rolling at a
+    restart is this operator's own, its timeout said (``Rolls.found``'s ``told``)."""
     if traffic is None:
         return None
     roller = (KIND, owner.namespace, owner.name)
@@ -1547,8 +1552,10 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     # the timeout, and degrades nothing.
     failing = observed.unavailable if observed is not None else ()
     # A graph rolling from before this process (a restart mid-roll) counts, on the model's
-    # first pass, before this pass or any other is admitted on the count (``Rolls.found``).
-    deps.rolls.found(roller, now, version=_resource_version(child), rolling=rolling)
+    # first pass, before this pass or any other is admitted on the count (``Rolls.found``);
+    # a spec edit's roll, as the status says (``edit_rolling``), times out as this process's.
+    deps.rolls.found(roller, now, version=_resource_version(child), rolling=rolling,
+                     told=edit_rolling)
     short = observed.short if observed is not None else ()
     applied = status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic),
                                    roll_timed_out=deps.rolls.timed_out(roller, now),
@@ -1627,6 +1634,13 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     deps.rolls.started(roller, now, _resource_version(result), pods=pods)
     # A re-render admitted, or a split change rolling the kept versions' pods: a new roll.
     return replace(applied, changed=True, rolls=admitted is not None or counted)
+
+
+def _edit_rolling(conditions: Sequence[Condition]) -> bool:
+    """The status says the model's graph rolls for a spec edit (``stuck.spec_edit_rolling``),
+    its timeout not said yet (a ``RollTimedOut`` said before a restart is not said again)."""
+    said = stuck.spec_edit_rolling(conditions)
+    return said is not None and said.reason != cond.ROLL_TIMED_OUT
 
 
 def _read_child_again(owner: Owner, deps: Dependencies) -> None:

@@ -19,12 +19,15 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from tests.unit.services.test_graph_rolls import SELDON, Fleet, key, replicas_edited, upgraded
 
 from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.status import FEWER_REPLICAS
+from uplift_operator.domain.stuck import DEFAULT_GRACE
+from uplift_operator.services.rolls import ROLL_TIMEOUT, Rolls
 
 HEALTH_TESTDATA = (Path(__file__).resolve().parents[3] / "argocd" / "resource_customizations"
                    / "uplift.dev" / "UpliftModel" / "testdata")
@@ -239,3 +242,49 @@ def test_available_between_two_surge_batches_is_still_rolling() -> None:
     fleet.seldon("a")
     fleet.tick("a", 1)
     assert _phase(fleet, "a") == ("Healthy", SERVES)
+
+
+@pytest.mark.parametrize("event_first", [True, False])
+def test_an_edit_s_roll_found_after_a_restart_that_never_serves_times_out(
+        event_first: bool) -> None:
+    """The operator restarts while an edit's new pods do not start: the new process finds the
+    graph rolling (``Rolls.found``), and the model's status says the roll is its edit's. Its
+    timeout is said (``RollTimedOut``: Progressing within the grace, Degraded past it), as the
+    process that applied it would have. Before: a roll found at start times out quietly, so
+    the status kept saying the edit rolls: Progressing for good, never Degraded nor alerted."""
+    fleet = Fleet(["a"], limit=5)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    fleet.tick("a", 1)
+    _pods_roll(fleet, "a")  # a new pod that never becomes available
+    fleet.tick("a", 1)
+    fleet.rolls = fleet.deps.rolls = Rolls(5)  # the operator process replaced
+    timed_out: list[tuple[str, str, str]] = []
+    fleet.rolls.on_timeout.append(timed_out.append)
+    if event_first:  # the graph's watch event before the model's first pass
+        fleet.rolls.found(key("a"), fleet.now, version=None, rolling=True)
+    fleet.tick("a", 1)  # its first pass in the new process: still rolling
+    assert _phase(fleet, "a") == _rolling(fleet, "a") and fleet.rolls.rolling() == 1
+    result = fleet.tick("a", ROLL_TIMEOUT.total_seconds())
+    applied = fleet.condition("a")
+    assert (applied["status"], applied["reason"]) == ("False", "RollTimedOut")
+    assert "of this process finding it rolling" in applied["message"]
+    assert [e.reason for e in result.events] == ["RollTimedOut"] and timed_out == [key("a")]
+    assert _phase(fleet, "a") == _rolling(fleet, "a")  # within the grace
+    fleet.tick("a", DEFAULT_GRACE.total_seconds())
+    assert fleet.bodies["a"]["status"]["phase"] == "Degraded"
+
+
+def test_a_re_render_s_roll_found_after_a_restart_still_times_out_quietly() -> None:
+    """A roll found at start that no edit of the model's status asked for (an operator
+    release, a graph rolling for any reason) is not this process's: its slot frees quietly."""
+    fleet = upgraded(["a"], limit=5)
+    fleet.tick("a", 1)
+    _pods_roll(fleet, "a")
+    fleet.tick("a", 1)
+    fleet.rolls = fleet.deps.rolls = Rolls(5)
+    fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 1
+    result = fleet.tick("a", ROLL_TIMEOUT.total_seconds())
+    assert fleet.rolls.rolling() == 0 and "RollTimedOut" not in [e.reason for e in result.events]
+    assert fleet.condition("a")["reason"] == "Applied"
