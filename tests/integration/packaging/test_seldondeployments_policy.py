@@ -26,6 +26,11 @@ SeldonDeployment CRD and the plain manifests' RBAC, once for each source of the 
   another host; an ``Unconfined`` AppArmor profile once the CRD declares the field (Seldon
   1.17.1's does not: its schema keeps the field out before admission), while probes on the pod's
   own address are admitted;
+- the names Seldon names its Services, Deployments and DestinationRules after are held to what
+  ``render.naming`` makes: a predictor named ``api`` (Seldon would overwrite Service
+  ``<sdep>-api``, whoever's it is) or other than ``v<version>``, two of one name, a predictor
+  of two componentSpecs or none, a container of another name than the model's or a second
+  container are refused, a second container by both sources before the allow-lists judge it;
 - the model's placement (``spec.serving``: ``nodeSelector``, ``tolerations``,
   ``imagePullSecrets``, ``priorityClassName``, rendered into every predictor) is admitted on
   create and update, narrowed: a toleration of every taint (no key, or an empty one) or of a
@@ -135,6 +140,11 @@ ACCOUNTS = ("every serviceAccountName of a SeldonDeployment of the uplift-operat
 SECRET_REFS = ("every env secretKeyRef and secret volume of a SeldonDeployment of the "
                "uplift-operator ServiceAccount names its own decision key or one of "
                "rbac.secretNames")
+NAMES = ("the predictors of a SeldonDeployment of the uplift-operator ServiceAccount are named "
+         "as rendered, after which Seldon names the Services, Deployments and DestinationRules "
+         "it makes (taking over a Service of such a name): each named v and a model version (a "
+         "positive integer), no two alike, with one componentSpec of one container named as the "
+         "SeldonDeployment")
 
 #: The chart's runtimeImage (the operator's default, always allowed) and the allow-lists the
 #: chart's policy is rendered with here.
@@ -430,6 +440,19 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
         "an init container": lambda: pod.update(initContainers=[
             {k: copy.deepcopy(v) for k, v in container.items() if k != "lifecycle"}
             | {"name": "setup"}]),
+        # Names Seldon names its Services, Deployments and DestinationRules after: a predictor
+        # named `api` makes Seldon overwrite Service <sdep>-api, whoever's it is.
+        "a predictor named api": lambda: predictor.update(name="api"),
+        "a predictor named after a version and more": lambda: predictor.update(name="v3-api"),
+        "a version of a leading zero": lambda: predictor.update(name="v03"),
+        "two predictors of one name": lambda: predictor.update(
+            name=changed["spec"]["predictors"][1]["name"]),
+        "two componentSpecs": lambda: predictor["componentSpecs"].append(
+            copy.deepcopy(predictor["componentSpecs"][0])),
+        "no componentSpec": lambda: predictor.update(componentSpecs=[]),
+        "a container of another name": lambda: container.update(name="api"),
+        "a second container": lambda: pod["containers"].append(
+            {**copy.deepcopy(container), "name": "sidecar"}),
     }
     edits[change]()
     return changed
@@ -506,6 +529,14 @@ def _change(manifest: dict[str, Any], change: str) -> dict[str, Any]:
     ("a runtime class", POD_FIELDS),
     ("DNS of its own", POD_FIELDS),
     ("an init container", POD_FIELDS),
+    ("a predictor named api", NAMES),
+    ("a predictor named after a version and more", NAMES),
+    ("a version of a leading zero", NAMES),
+    ("two predictors of one name", NAMES),
+    ("two componentSpecs", NAMES),
+    ("no componentSpec", NAMES),
+    ("a container of another name", NAMES),
+    ("a second container", NAMES),
 ])
 def test_what_the_operator_never_renders_is_refused(
         policy: str, admin: Kubectl, operator_cluster: KubeCluster, change: str,
@@ -608,7 +639,6 @@ def test_the_chart_holds_images_and_service_accounts_to_the_allow_lists(
         # A whole match, as the operator's: the allowed pattern inside a longer name is not.
         "an allowed image as a suffix": (_render(owner, image=f"evil.example/{CANARY_IMAGE}"),
                                          IMAGES),
-        "a second container's image": (_sidecar(_render(owner), "busybox"), IMAGES),
         "a service account outside the list": (_render(owner, service_account_name="deployer"),
                                                ACCOUNTS),
     }
@@ -619,6 +649,9 @@ def test_the_chart_holds_images_and_service_accounts_to_the_allow_lists(
             operator_cluster.apply(manifest, PLURAL)
             stored = admin.get("seldondeployment", owner.name, NAMESPACE)
             assert _pod(stored) == _pod(manifest), what
+    # A second container is refused by both, by its name (one container, named as rendered)
+    # before its image is judged.
+    _refused(operator_cluster, _sidecar(_render(owner), "busybox"), NAMES)
 
 
 def _secret_ref(manifest: dict[str, Any], env: str, secret: str) -> dict[str, Any]:
@@ -653,12 +686,13 @@ def test_the_chart_holds_secret_references_to_the_decision_key_and_rbac_secret_n
     sidecar = _sidecar(rendered, DEFAULT_IMAGE)
     _pod(sidecar)["containers"][-1]["env"] = [
         {"name": "X", "valueFrom": {"secretKeyRef": {"name": "payments-db", "key": "password"}}}]
+    # A second container is refused by both, by its name, before its env is judged.
+    _refused(operator_cluster, sidecar, NAMES)
     outside = {
         "credentials from another Secret": _render(
             owner, credential_env=(("MLFLOW_TRACKING_TOKEN", "payments-db", "password"),)),
         "another model's decision key": _secret_ref(rendered, "UPLIFT_DECISION_KEY",
                                                     "other-decision-key"),
-        "a second container's secretKeyRef": sidecar,
         "the report token from another Secret": _render(
             owner, report_token=("payments-db", "password")),
         "another model's decision key as a volume": _secret_volume(
@@ -743,7 +777,8 @@ def test_the_chart_holds_image_pull_secrets_to_their_own_list(
 
 def _sidecar(manifest: dict[str, Any], image: str) -> dict[str, Any]:
     """``manifest`` with a second container in its last predictor's pod (the operator renders
-    none; every container is held to the same rules, an init container is refused outright)."""
+    none: refused by the rule on names, the last of the shape's, after every container is held
+    to the rules before it; an init container is refused outright)."""
     changed = copy.deepcopy(manifest)
     _pod(changed)["containers"].append({**copy.deepcopy(_container(changed)), "name": "sidecar",
                                         "image": image})
