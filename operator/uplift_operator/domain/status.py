@@ -288,34 +288,39 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     alert's ``for`` and the backoff and posted a Warning each time. At a new generation (the
     spec edited since) the re-render queued is a new one: ``RollQueued``.
 
-    The graph of a spec edit (the condition last said an earlier generation) queued, or applied
-    with a roll (``rolls``), is said so (``cond.SPEC_EDIT_ROLLING`` at the end of the message),
-    and kept so while it waits, while its pods roll (passes that apply nothing, or apply a split
-    change over the roll: a step), while the graph is short of its replicas (a replicas increase
-    Seldon has not rolled out yet reads so: the status it wrote before the apply), and while a
-    roll that timed out is said (``RollTimedOut``), until the graph serves as decided with every
-    pod available (``settled``) and its roll holds no slot any more (``rolled``: Seldon has
-    reported on the new graph, every Deployment done rolling; a pass before that reads the status
-    Seldon wrote of the old pods), or the roll is no longer needed (queued, then the graph found
-    as decided): the edit has not taken effect meanwhile, which the published phase says
-    (``domain.stuck``: Progressing, not Healthy; a roll timed out Degraded past the grace, as
-    any). A re-render no edit asked for (an operator setting or release) is not: the spec there
-    took effect, and the graph serves as it is."""
+    The graph of a spec edit (the condition last said an earlier generation) queued, refused
+    (``ApplyFailed``), or applied with a roll (``rolls``), is said so (``cond.SPEC_EDIT_ROLLING``
+    at the end of the message), and kept so while it waits, while its pods roll (passes that
+    apply nothing, or apply a split change over the roll: a step), while an apply is refused
+    and at the retry that goes through (before, the refusal's words dropped it and the retry
+    read as no edit's: Healthy while the pods rolled), while the graph is short of its replicas
+    (a replicas increase Seldon has not rolled out yet reads so: the status it wrote before the
+    apply), and while a roll that timed out is said (``RollTimedOut``), until the graph serves
+    as decided with every pod available (``settled``) and its roll holds no slot any more
+    (``rolled``: Seldon has reported on the new graph, every Deployment done rolling; a pass
+    before that reads the status Seldon wrote of the old pods), or the roll is no longer needed
+    (queued, then the graph found as decided): the edit has not taken effect meanwhile, which
+    the published phase says (``domain.stuck``: Progressing, not Healthy; a refusal or a roll
+    timed out Degraded past the grace, as any). A re-render no edit asked for (an operator
+    setting or release) is not: the spec there took effect, and the graph serves as it is."""
     if applied is None:
         return list(previous)
-    if applied.error is not None:
-        return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
-                                  reason=cond.APPLY_FAILED, message=_clip(applied.error),
-                                  now=now, observed_generation=generation, moves_on_reason=True)
     before = cond.find(previous, cond.SERVING_APPLIED)
-    refused = before is not None and (before.status, before.reason) == ("False",
-                                                                        cond.APPLY_FAILED)
     # A spec edit's graph, queued or rolling: the condition says so already (``marked``), or
     # said an earlier generation.
     marked = before is not None and before.reason in EDIT_ROLLING_REASONS and (
         cond.SPEC_EDIT_ROLLING in before.message)
     edit = marked or (before is not None and before.observed_generation is not None
                       and before.observed_generation < generation)
+    if applied.error is not None:
+        # A spec edit's apply refused, or an apply refused while its graph rolls: said so
+        # still, or the retry that goes through reads as no edit's (Healthy while it rolls).
+        return cond.set_condition(previous, type_=cond.SERVING_APPLIED, status="False",
+                                  reason=cond.APPLY_FAILED,
+                                  message=_edit_said(applied.error, edit),
+                                  now=now, observed_generation=generation, moves_on_reason=True)
+    refused = before is not None and (before.status, before.reason) == ("False",
+                                                                        cond.APPLY_FAILED)
     # The edit's graph has rolled: it serves as decided, every pod available, and its roll slot
     # is released (Seldon reported on the new pods), not only read so.
     rolled = applied.settled and applied.rolled
@@ -360,7 +365,8 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
         # whose roll still holds its slot: still rolling)
         message = _edit_said(f"{applied.what} serves {applied.split}", marked and not rolled)
     elif refused:  # as decided, nothing to apply; not every version serving yet
-        message = f"{applied.what} is as decided ({applied.split}); not all of it serves yet"
+        message = _edit_said(f"{applied.what} is as decided ({applied.split}); not all of it "
+                             f"serves yet", marked)
     elif applied.short:  # applied, serving, and short of its replicas: said, not degraded
         # (an edit's graph short, e.g. its replicas increase not rolled out yet: still rolling)
         message = _edit_said(f"{applied.what} serves {applied.split} {FEWER_REPLICAS}: "
@@ -377,8 +383,10 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
 
 
 #: The ``ServingApplied`` reasons a spec edit's graph is said under while queued or rolling
-#: (``cond.SPEC_EDIT_ROLLING``; ``domain.stuck.spec_edit_rolling`` reads them).
-EDIT_ROLLING_REASONS = frozenset({cond.ROLL_QUEUED, cond.APPLIED, cond.ROLL_TIMED_OUT})
+#: (``cond.SPEC_EDIT_ROLLING``; ``domain.stuck.spec_edit_rolling`` reads them), its apply
+#: refused included (``ApplyFailed``: Progressing within the grace, Degraded past it).
+EDIT_ROLLING_REASONS = frozenset({cond.ROLL_QUEUED, cond.APPLIED, cond.ROLL_TIMED_OUT,
+                                  cond.APPLY_FAILED})
 
 
 def _edit_said(message: str, edit: bool) -> str:

@@ -135,3 +135,47 @@ def test_no_phase_but_healthy_is_changed_by_it() -> None:
                            (Phase.PAUSED, "canary 4 at step 1/2 (10%) paused"),
                            (Phase.DEGRADED, "version 4 was rolled back; stable 3 serves")):
         assert _phase(c, phase=phase, message=message) == (phase, message)
+
+
+REFUSAL = "admission webhook denied the request"
+
+
+def test_an_apply_refused_while_an_edit_s_graph_rolls_keeps_it_rolling() -> None:
+    """Before: the refusal's message dropped ``cond.SPEC_EDIT_ROLLING``, so the retry that went
+    through, or the pass that found the graph as decided, read as no edit's: Healthy while the
+    edit's pods still rolled."""
+    at = T0 + dt.timedelta(minutes=1)
+    refused = status.serving_applied(_edit_rolling(), _applied(error=REFUSAL), 2, at)
+    said = _found(refused)
+    assert (said.status, said.reason, said.message) == ("False", cond.APPLY_FAILED,
+                                                        f"{REFUSAL}{TAIL}")
+    assert _phase(refused, at) == (Phase.PROGRESSING,
+                                   f"ServingApplied False (ApplyFailed): {said.message}; {SERVES}")
+    assert _phase(refused, at + stuck.DEFAULT_GRACE)[0] is Phase.DEGRADED
+    # The retry goes through (a step's split over the roll): the edit's pods roll on.
+    retried = status.serving_applied(refused, _applied(changed=True), 2, at)
+    assert _found(retried).message == f"SeldonDeployment m applied: v3 100%{TAIL}"
+    assert _phase(retried, at)[0] is Phase.PROGRESSING
+    # Or nothing to apply: as decided and serving, its roll not done; or not all serving yet.
+    found = status.serving_applied(refused, _applied(settled=True, rolled=False), 2, at)
+    assert _found(found).message == f"SeldonDeployment m serves v3 100%{TAIL}"
+    assert _phase(found, at)[0] is Phase.PROGRESSING
+    partial = status.serving_applied(refused, _applied(), 2, at)
+    assert _found(partial).message == ("SeldonDeployment m is as decided (v3 100%); not all of "
+                                       f"it serves yet{TAIL}")
+    for c in (retried, found, partial):
+        c = status.serving_applied(c, _applied(settled=True), 2, at)
+        assert _found(c).message == "SeldonDeployment m serves v3 100%"
+        assert _phase(c, at) == (Phase.HEALTHY, SERVES)
+
+
+def test_an_edit_s_own_apply_refused_then_retried_is_still_rolling() -> None:
+    refused = status.serving_applied(_serving(), _applied(error=REFUSAL), 2, T0)
+    assert _found(refused).message == f"{REFUSAL}{TAIL}"
+    retried = status.serving_applied(refused, _applied(changed=True, rolls=True), 2, T0)
+    assert _found(retried).message == f"SeldonDeployment m applied: v3 100%{TAIL}"
+    # An operator re-render refused (no edit): said as before, and Healthy once retried.
+    rerender = status.serving_applied(_serving(), _applied(error=REFUSAL), 1, T0)
+    assert _found(rerender).message == REFUSAL
+    retried = status.serving_applied(rerender, _applied(changed=True, rolls=True), 1, T0)
+    assert _phase(retried) == (Phase.HEALTHY, SERVES)

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from tests.unit.services.test_graph_rolls import SELDON, Fleet, key, replicas_edited, upgraded
 
+from uplift_operator.adapters.kube import KubeError
 from uplift_operator.devenv.seldon_standin import seldon_status
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain.status import FEWER_REPLICAS
@@ -288,3 +289,24 @@ def test_a_re_render_s_roll_found_after_a_restart_still_times_out_quietly() -> N
     result = fleet.tick("a", ROLL_TIMEOUT.total_seconds())
     assert fleet.rolls.rolling() == 0 and "RollTimedOut" not in [e.reason for e in result.events]
     assert fleet.condition("a")["reason"] == "Applied"
+
+
+def test_an_edit_s_apply_refused_then_retried_is_progressing_until_its_pods_have_rolled() -> None:
+    """Before: the refusal's words dropped the edit's, so the retry that went through (the same
+    generation) read as no edit's: Healthy while the new pods rolled."""
+    fleet = Fleet(["a"], limit=5)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    fleet.cluster.apply_error = KubeError("admission webhook denied the request", 400)
+    fleet.tick("a", 1)
+    refused = fleet.condition("a")
+    assert (refused["status"], refused["reason"]) == ("False", "ApplyFailed")
+    assert _phase(fleet, "a") == _rolling(fleet, "a")  # within the grace
+    fleet.cluster.apply_error = None
+    fleet.tick("a", 5)  # the retry goes through: its pods roll
+    assert fleet.condition("a")["message"] == (f"SeldonDeployment a applied: v1 100%; "
+                                               f"{cond.SPEC_EDIT_ROLLING}")
+    assert _phase(fleet, "a") == _rolling(fleet, "a")
+    fleet.seldon("a")
+    fleet.tick("a", 1)
+    assert _phase(fleet, "a") == ("Healthy", SERVES)
