@@ -703,8 +703,9 @@ def test_rbac_grants_no_verb_the_code_never_uses() -> None:
     """The operator writes by PATCH (kopf's merge patches, its own merge patches and server-side
     applies; the status subresource only patched, never read) and POST (the decision-key
     Secrets; kopf's events): no PUT, so no ``update`` but on the owners' finalizers
-    (blockOwnerDeletion); nothing deletes (the garbage collector follows the owner references);
-    no event is patched."""
+    (blockOwnerDeletion); nothing deletes (the garbage collector follows the owner references)
+    but a serving version's PodDisruptionBudget once the version left the graph or the field
+    was removed (``services.disruption``, by name); no event is patched."""
     manifest_roles = [d for d in yaml.safe_load_all((ROOT / "manifests" / "rbac.yaml").read_text())
                       if d and d["kind"] == "ClusterRole"]
     rule_sets = [r["rules"] for r in manifest_roles] + _rules(helm_template()) + _rules(
@@ -714,18 +715,21 @@ def test_rbac_grants_no_verb_the_code_never_uses() -> None:
         granted = {(res, verb) for rule in rules for res in rule["resources"]
                    for verb in rule["verbs"]}
         assert {g for g in granted if g[1] == "update"} == {("upliftmodels/finalizers", "update")}
-        assert not {g for g in granted if g[1] in {"delete", "deletecollection", "*"}}
+        assert {g for g in granted if g[1] in {"delete", "deletecollection", "*"}} == {
+            ("poddisruptionbudgets", "delete")}
         assert {verb for res, verb in granted if res == "events"} == {"create"}
         # Status: merge patches only; it is read with the object (kopf's watch, the adapters' get).
         assert {verb for res, verb in granted if res.endswith("/status")} == {"patch"}
         assert {verb for res, verb in granted if res == "seldondeployments"} == {
             "get", "list", "watch", "create", "patch"}
     # ... and the code: no PUT anywhere (no replace_* of the client either), and no pass
-    # (services/, handlers/) calls the adapters' delete.
+    # (services/, handlers/) calls the adapters' delete but the budgets' own.
     package = ROOT / "operator" / "uplift_operator"
     source = "\n".join(p.read_text() for p in package.rglob("*.py") if "devenv" not in p.parts)
     assert not re.search(r"""method=["']PUT["']|\.replace_(namespaced|cluster)""", source)
     for path in [*(package / "services").rglob("*.py"), *(package / "handlers").rglob("*.py")]:
+        if path == package / "services" / "disruption.py":
+            continue
         assert not re.search(r"\.delete\(", path.read_text()), path
 
 
@@ -1740,3 +1744,33 @@ def test_runbook_commands_name_the_namespace_of_the_object_they_steer() -> None:
         checked += 1
         assert re.search(r" (?:-n|--namespace)[ =]\S", head), f"{runbook}: {command}"
     assert checked >= 50
+
+
+def test_every_alert_is_in_the_install_guides_table_with_its_severity() -> None:
+    """docs/install.md's alert table (alert | severity | fires when) lists each alert of the
+    chart, with its severity, and no alert the chart does not have: an on-call engineer reads
+    there what exists (UpliftCampaignSpendUnreadable and UpliftCampaignBudgetUnreadable were
+    added to the chart without a row)."""
+    rule = by_kind(helm_template(*RULES_ON), "PrometheusRule")[0]
+    alerts = {r["alert"]: r["labels"]["severity"] for g in rule["spec"]["groups"]
+              for r in g["rules"]}
+    text = (ROOT / "docs" / "install.md").read_text()
+    rows = dict(re.findall(r"^\s*\| (Uplift\w+) \| (critical|warning) \|", text, flags=re.M))
+    assert rows == alerts
+
+
+def test_alerts_read_the_operators_series_of_its_job_alone() -> None:
+    """Every selector of the operator's series (and ``up``) in the alerts reads the job of the
+    release's scrape target alone, as its dashboards do: another shard's operator exports the
+    same metrics for its own resources under its own job, and a Campaign's budget alerts
+    (UpliftCampaignSpendUnreadable, UpliftCampaignBudgetUnreadable) would fire for it too."""
+    rule = by_kind(helm_template(*RULES_ON), "PrometheusRule")[0]
+    checked = set()
+    for alert in (r for g in rule["spec"]["groups"] for r in g["rules"]):
+        for selector in operator_selectors(promql_parser.parse(alert["expr"])):
+            jobs = [(m.op, m.value) for m in selector.matchers.matchers if m.name == "job"]
+            assert jobs == [(promql_parser.MatchOp.Equal, "uplift-operator-metrics")], (
+                alert["alert"], selector.name)
+            checked.add(alert["alert"])
+    assert {"UpliftCampaignSpendUnreadable", "UpliftCampaignBudgetUnreadable",
+            "UpliftCampaignBudgetExhausted", "UpliftOperatorDown"} <= checked

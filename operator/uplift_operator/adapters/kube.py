@@ -441,10 +441,21 @@ class KubeCluster:
         (``PartialObjectMetadataList``: no spec, no status), ``page_size`` objects a request. A
         page that fails fails the whole list (KubeError): a partial answer would show the
         objects of the pages never read as absent."""
+        return {str(meta["uid"]) for meta in self.list_metadata(
+            api_version, plural, namespace, label_selector=label_selector, page_size=page_size)
+            if meta.get("uid")}
+
+    def list_metadata(self, api_version: str, plural: str, namespace: str | None = None, *,
+                      label_selector: str = "", page_size: int = LIST_PAGE_SIZE,
+                      ) -> list[dict[str, Any]]:
+        """The ``metadata`` of every object of ``plural`` in ``namespace`` (None: every
+        namespace) that ``label_selector`` selects (empty: all), as ``list_uids`` reads them
+        (metadata only, paged; a page that fails fails the whole list): name, namespace, uid,
+        labels, owner references, each as the API server answers it."""
         group, version = _split(api_version)
         base = f"/apis/{group}/{version}" if group else f"/api/{version}"
         path = f"{base}/namespaces/{{namespace}}/{plural}" if namespace else f"{base}/{plural}"
-        uids: set[str] = set()
+        found: list[dict[str, Any]] = []
         token = ""
         while True:
             query = ([("limit", str(page_size))]
@@ -466,12 +477,12 @@ class KubeCluster:
             except HTTPError as error:
                 raise _unreached(error, f"list {plural}") from None
             for item in page.get("items") or []:
-                uid = (item.get("metadata") or {}).get("uid")
-                if uid:
-                    uids.add(str(uid))
+                meta = item.get("metadata") if isinstance(item, dict) else None
+                if isinstance(meta, dict):
+                    found.append(meta)
             token = str((page.get("metadata") or {}).get("continue") or "")
             if not token:
-                return uids
+                return found
 
     def secret_values(self, namespace: str, name: str, keys: Sequence[str]) -> dict[str, bytes]:
         """The bytes of those of ``keys`` that Secret ``name`` has (the caller judges a missing

@@ -41,6 +41,15 @@ _RULES: list[tuple[str, dict[str, Any]]] = [
      "shape render.seldon renders for this identity (docs/security.md)",
      {"apiGroups": ["machinelearning.seldon.io"], "resources": ["seldondeployments"],
       "verbs": ["get", "list", "watch", "create", "patch"]}),
+    ("own the serving pods' PodDisruptionBudgets (spec.serving.disruptionBudget: one per served "
+     "version, services.disruption): server-side apply (patch, and create for a new one), get "
+     "of one of the name before taking it (someone else's is not taken over), list of the "
+     "operator's own in a namespace once per start (metadata only, by the label "
+     "app.kubernetes.io/managed-by=uplift-operator,uplift.dev/model: RBAC cannot narrow a list "
+     "by label), and delete of one whose version left the graph or whose field was removed "
+     "(the garbage collector deletes the rest with their UpliftModel); no watch, no update",
+     {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"],
+      "verbs": ["get", "list", "create", "patch", "delete"]}),
     ("post events that explain every decision (kopf.event POSTs each one; nothing patches "
      "an event)",
      {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}),

@@ -103,9 +103,10 @@ from uplift_operator.domain.retry import retry_after, spread_of
 from uplift_operator.domain.status import MAX_MESSAGE, Applied, Conflict, Unreadable
 from uplift_operator.model.keys import treatment_key
 from uplift_operator.render import decision_key, naming
+from uplift_operator.render import disruption as render_disruption
 from uplift_operator.render.naming import Owner
 from uplift_operator.render.serving import RuntimeSettings, ServingBackend, TrafficSplit
-from uplift_operator.services import campaigns_file, measurements
+from uplift_operator.services import campaigns_file, disruption, measurements
 from uplift_operator.services.common import (
     Event,
     PassResult,
@@ -237,6 +238,9 @@ class Dependencies:
     policy: validation.ServingPolicy = field(default_factory=validation.ServingPolicy)
     # The graphs re-rendering at once, process-wide (``--max-concurrent-graph-rolls``).
     rolls: Rolls = field(default_factory=Rolls)
+    # What this process applied of each model's PodDisruptionBudgets (``services.disruption``).
+    disruption_budgets: disruption.DisruptionBudgets = field(
+        default_factory=disruption.DisruptionBudgets)
 
 
 def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> PassResult:
@@ -322,6 +326,12 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         return read.told(_conflicted(current, error.conflict, generation, now))
     decision = replace(decision, status=_split_stamped_once_applied(decision.status, current,
                                                                     applied, now))
+    # The serving pods' PodDisruptionBudgets, one per version the graph runs: never in the way
+    # of serving (a failure is a condition and a Warning of their own).
+    budgets = deps.disruption_budgets.sync(deps.cluster, owner, render_disruption.desired_budgets(
+        owner, (spec.serving.disruption_budget.to_wire() if spec.serving.disruption_budget
+                else None),
+        disruption.served_versions(decision.traffic, child, applied, deps.backend)), now)
     stable = decision.status.stable_version
     wait = first_status_wait(current, decision.status, stable in ready if stable else False,
                              child, applied, now, deps.first_status_grace)
@@ -384,6 +394,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     status.conditions = _alias_shared(status.conditions, current.conditions, spec, holding,
                                       freed, waiting, generation, now)
     status.conditions = status_logic.serving_failed(status.conditions, failure, generation, now)
+    status.conditions = disruption.budget_condition(status.conditions, budgets, generation, now)
     status.serving_split = _serving_split(child, decision.traffic, applied, deps)
     # Degraded while a condition has said for longer than a grace that the spec has not taken
     # effect (Argo CD's health passes the phase through); Ready and every decision as decided.
@@ -399,6 +410,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     events += [Event(e.type, e.reason.value, e.message, e.decision) for e in decision.events]
     events += _apply_failed(current.conditions, status.conditions, applied)
     events += recreated
+    if budgets.news:
+        assert budgets.failure is not None
+        events.append(Event("Warning", disruption.BUDGET_FAILED, budgets.failure[:MAX_MESSAGE]))
     events += _write_back_news(current.conditions, status.conditions)
     if status_logic.serving_failure_news(current.conditions, failure):
         assert failure is not None
@@ -407,6 +421,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     reapply = status_logic.apply_retry_seconds(status.conditions, now)
     if reapply is not None:  # the graph is behind the status: try again soon, backing off
         following = reapply if following is None else min(following, reapply)
+    if budgets.retry_after is not None:  # a budget not applied: tried again then
+        following = (budgets.retry_after if following is None
+                     else min(following, budgets.retry_after))
     if _apply_went_through(current.conditions, status.conditions):
         following = 0.0  # this pass's words read the refusal: decided again, said at once
     roll = deps.rolls.due((KIND, namespace, name), now)

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
+import pydantic
 from pydantic import AfterValidator, ConfigDict, Field, JsonValue
 
 from uplift_operator.api.v1alpha1.common import (
@@ -482,6 +483,58 @@ class ImagePullSecret(ApiModel):
                                          "DNS-1123 subdomain).")
 
 
+#: A PodDisruptionBudget's count as the PDB API takes one: an integer, or a percent of the
+#: version's pods ("25%", at most "100%"). The CRD says ``x-kubernetes-int-or-string``; the
+#: pattern applies to a string, the bounds to an integer.
+BUDGET_PERCENT_PATTERN = r"^(100|[1-9]?[0-9])%$"
+_BudgetInteger = Annotated[pydantic.StrictInt, Field(ge=0, le=2**31 - 1)]
+_BudgetPercent = Annotated[str, Field(max_length=4, pattern=BUDGET_PERCENT_PATTERN)]
+BudgetCount = Annotated[
+    _BudgetInteger | _BudgetPercent,
+    pydantic.WithJsonSchema({"x-kubernetes-int-or-string": True, "minimum": 0,
+                             "maximum": 2**31 - 1, "maxLength": 4,
+                             "pattern": BUDGET_PERCENT_PATTERN})]
+#: Exactly one of maxUnavailable and minAvailable (the PDB API takes one of them only).
+BUDGET_EXACTLY_ONE = ("a disruptionBudget takes exactly one of maxUnavailable and minAvailable "
+                      "(as a PodDisruptionBudget does)")
+
+
+def _check_budget(budget: DisruptionBudget) -> DisruptionBudget:
+    """The CEL rule's twin (``DisruptionBudget``), for a spec built in Python."""
+    if (budget.max_unavailable is None) == (budget.min_available is None):
+        raise ValueError(BUDGET_EXACTLY_ONE)
+    return budget
+
+
+class DisruptionBudget(ApiModel):
+    """A PodDisruptionBudget per served version, which the operator creates and deletes."""
+
+    max_unavailable: BudgetCount | None = Field(
+        default=None,
+        description="How many of a version's serving pods a voluntary disruption (a node drain's "
+                    "eviction) may take at once: an integer, or a percent of the version's pods "
+                    "(\"25%\", rounded up). 1 lets a drain go on one pod at a time whatever the "
+                    "replicas: the recommended setting.")
+    min_available: BudgetCount | None = Field(
+        default=None,
+        description="How many of a version's serving pods must stay available through a "
+                    "voluntary disruption: an integer, or a percent of the version's pods "
+                    "(\"50%\", rounded up). Equal to the replicas (minAvailable: 1 with "
+                    "replicas: 1, or \"100%\") no eviction is ever allowed, and a node drain "
+                    "waits for ever: prefer maxUnavailable.")
+    unhealthy_pod_eviction_policy: Literal["IfHealthyBudget", "AlwaysAllow"] | None = Field(
+        default=None,
+        description="When a pod that is not Ready may be evicted (the PodDisruptionBudget's "
+                    "unhealthyPodEvictionPolicy): IfHealthyBudget, only while the budget "
+                    "allows a disruption; AlwaysAllow, always (a crash-looping canary pod does "
+                    "not hold a drain). Default: the cluster's (IfHealthyBudget).")
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "has(self.maxUnavailable) != has(self.minAvailable)",
+         "message": BUDGET_EXACTLY_ONE},
+    ]})
+
+
 class ServingSpec(ApiModel):
     """How each model version is served."""
 
@@ -558,6 +611,23 @@ class ServingSpec(ApiModel):
                     f"in scheduling and preemption; a class that does not exist has every new "
                     f"pod refused at creation. Default: the cluster's default class, or 0. "
                     f"{_PLACEMENT_EDIT}")
+
+    disruption_budget: Annotated[DisruptionBudget, AfterValidator(_check_budget)] | None = (
+        Field(
+            default=None,
+            description="A PodDisruptionBudget per version the serving graph runs (the "
+                        "stable's, and a canary's while its pods run), created, updated and "
+                        "deleted by the operator (named <model>-v<version>, or cut short with "
+                        "a digest past 63 characters; owned by the UpliftModel), selecting that "
+                        "version's serving pods alone (seldon-deployment-id and "
+                        "uplift.dev/version): a node drain evicts them within it. Applied with "
+                        "the serving graph, and deleted when its version leaves the graph or "
+                        "this field is removed; one deleted or edited by hand is put back at "
+                        "the next change of what is wanted or operator restart. A budget the "
+                        "operator cannot apply never holds serving back (DisruptionBudgetApplied "
+                        "False, a Warning event, retried). Nothing rolls: the pods are not "
+                        "changed. Absent: no PodDisruptionBudget (a drain may evict every pod "
+                        "of a version at once)."))
 
     def placement(self) -> dict[str, JsonValue]:
         """The placement fields set, as a Pod's spec takes them (``nodeSelector``,
