@@ -646,6 +646,40 @@ def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[st
     assert message in result.stderr and len(result.stderr) < 500, result.stderr
 
 
+@pytest.mark.parametrize("extra", [
+    ["--namespace=team-c"], ["--namespace", "team-c"], ["-n", "team-c"], ["-nteam-c"],
+    ["-n=team-c"], ["--nam=team-c"], ["--names", "team-c"], ["--all-namespaces"], ["-A"],
+    ["--all-n"]])
+def test_extra_args_that_choose_the_watched_namespaces_are_refused(extra: list[str]) -> None:
+    """The operator takes these (argparse: a value attached, an abbreviation) and watches such
+    namespaces beside watch.namespaces, which alone the chart's Roles, alerts and dashboards
+    (namespace=~ the watched list) cover (or exits at start beside the chart's flag of the
+    other kind): refused at render, pointing at watch.*, namespaced and cluster-wide alike."""
+    config = parse_args(extra)
+    assert config.namespaces == ("team-c",) or (config.all_namespaces and not config.namespaces)
+    for values in ([], NAMESPACED):
+        result = run(tools()["helm"], "template", "x", str(CHART), "--kube-version",
+                     KUBE_VERSION, *values, "--set-json", f"extraArgs={json.dumps(extra)}")
+        assert result.returncode != 0, result.stdout[-2000:]
+        assert (f"extraArgs: {extra[0]}: the watched namespaces are set by the chart from "
+                f"watch.namespaces and watch.allNamespaces") in result.stderr, result.stderr
+        assert "set watch.namespaces (with watch.allNamespaces=false) or " \
+            "watch.allNamespaces=true instead" in result.stderr
+        assert len(result.stderr) < 500, result.stderr
+
+
+def test_extra_args_next_to_the_namespace_flags_render() -> None:
+    """Their neighbours the operator also takes: other options beginning --na and --all, and a
+    value that merely mentions a namespace."""
+    extra = ["--narrow-serving-placement", "--allowed-image-pull-secret=regcred", "--verbose",
+             "--prometheus-header=X-Scope=namespace"]
+    docs = helm_template(*NAMESPACED, "--set-json", f"extraArgs={json.dumps(extra)}")
+    args = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[-len(extra):] == extra
+    assert [a for a in args if a.startswith("--namespace")] == [
+        "--namespace=team-a", "--namespace=team-b"]
+
+
 def test_the_working_neighbours_of_those_values_render() -> None:
     docs = helm_template("--set", "standalone=true", "--set", "replicas=1")
     container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
