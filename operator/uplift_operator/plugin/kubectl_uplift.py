@@ -698,7 +698,8 @@ def _rolled_back(status: dict[str, Any]) -> str:
 
 
 def render_campaign(body: dict[str, Any]) -> str:
-    """A human summary of a Campaign's status: exposure (and what a spent budget suspends),
+    """A human summary of a Campaign's status: exposure (and what a spent budget, or a spend
+    unreadable past ``spec.economics.budgetUnreadable.after``, suspends),
     effect, ROI, spend against the budget and what is left of it. Money is shown to the cent
     (``_money``): a significant-digit format rounds 4,999.60 of 5,000 up to the whole budget."""
     meta, spec, status = body["metadata"], body.get("spec", {}), body.get("status") or {}
@@ -708,10 +709,20 @@ def render_campaign(body: dict[str, Any]) -> str:
     budget, currency = economics.get("budget"), economics.get("currency", "")
     unit = f" {currency}".rstrip()
     suspended = status.get("suspendedExposurePercent")
-    # A spent budget is given back when its period renews; a campaign-wide one (no
-    # budgetPeriod) never renews: only a raised budget (its gate passing again) ends it.
-    given_back = ("when the period renews" if economics.get("budgetPeriod")
-                  else "when the budget is raised")
+    unreadable = status.get("budgetUnreadableSince")
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    if suspended is None:
+        suspension = ""
+    elif ready.get("reason") == "BudgetUnreadable":
+        # spec.economics.budgetUnreadable.action Suspend: no period renews it, a reading does.
+        suspension = (f"  (suspended, the spend unreadable since {unreadable or '-'}: "
+                      f"{_fmt(suspended)}% given back at the first reading under the budget)")
+    else:
+        # A spent budget is given back when its period renews; a campaign-wide one (no
+        # budgetPeriod) never renews: only a raised budget (its gate passing again) ends it.
+        given_back = ("when the period renews" if economics.get("budgetPeriod")
+                      else "when the budget is raised")
+        suspension = f"  (suspended by the budget: {_fmt(suspended)}% given back {given_back})"
     remaining = status.get("budgetRemaining")
     if budget is None:
         spend = f"{_money(status.get('spend', 0))}{unit} (no budget)"
@@ -719,7 +730,9 @@ def render_campaign(body: dict[str, Any]) -> str:
         spend = (f"{_money(status.get('spend', 0))} of {_money(budget)}{unit}"
                  + (f", {_money(remaining)} left" if remaining is not None else "")
                  + (f" per {economics['budgetPeriod']}" if economics.get("budgetPeriod")
-                    else ""))
+                    else "")
+                 # status.budgetUnreadableSince: no reading has shown the spend since.
+                 + (f" (unreadable since {unreadable})" if unreadable else ""))
     lines = [
         f"Name:      {meta['namespace']}/{meta['name']}",
         f"Phase:     {status.get('phase', '-')}  {status.get('message', '')}".rstrip(),
@@ -727,8 +740,7 @@ def render_campaign(body: dict[str, Any]) -> str:
         f"v{status.get('modelVersion') or '-'}",
         f"Exposure:  {_fmt(status.get('exposurePercent', 0))}%"
         + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else "")
-        + (f"  (suspended by the budget: {_fmt(suspended)}% given back {given_back})"
-           if suspended is not None else ""),
+        + suspension,
         f"Effect:    {_estimate(status.get('incrementalEffect'))}",
         f"ROI:       {_estimate(status.get('roi'))}",
         f"Spend:     {spend}",
