@@ -147,7 +147,9 @@ CAMPAIGN = CrdDefinition(
     printer_columns=(
         _column("Phase", ".status.phase",
                 description="Progressing, Healthy, Degraded, Paused, Suspended (before "
-                            "schedule.start, or a spent budget) or Completed (past schedule.end)"),
+                            "schedule.start, a spent budget, or a spend unreadable past "
+                            "economics.budgetUnreadable.after) or Completed (past "
+                            "schedule.end)"),
         _column("Model", ".spec.modelRef.name", description="UpliftModel used for targeting"),
         _column("Exposure", ".status.exposurePercent", "number",
                 description="The exposure ramp's %: kept while the runtime treats no one "
