@@ -1779,3 +1779,32 @@ def test_runbook_commands_name_the_namespace_of_the_object_they_steer() -> None:
         assert re.search(r" (?:-n|--namespace)[ =]\S", head), f"{runbook}: {command}"
     assert checked >= 50
 
+
+def test_every_alert_is_in_the_install_guides_table_with_its_severity() -> None:
+    """docs/install.md's alert table (alert | severity | fires when) lists each alert of the
+    chart, with its severity, and no alert the chart does not have: an on-call engineer reads
+    there what exists (UpliftCampaignSpendUnreadable and UpliftCampaignBudgetUnreadable were
+    added to the chart without a row)."""
+    rule = by_kind(helm_template(*RULES_ON), "PrometheusRule")[0]
+    alerts = {r["alert"]: r["labels"]["severity"] for g in rule["spec"]["groups"]
+              for r in g["rules"]}
+    text = (ROOT / "docs" / "install.md").read_text()
+    rows = dict(re.findall(r"^\s*\| (Uplift\w+) \| (critical|warning) \|", text, flags=re.M))
+    assert rows == alerts
+
+
+def test_alerts_read_the_operators_series_of_its_job_alone() -> None:
+    """Every selector of the operator's series (and ``up``) in the alerts reads the job of the
+    release's scrape target alone, as its dashboards do: another shard's operator exports the
+    same metrics for its own resources under its own job, and a Campaign's budget alerts
+    (UpliftCampaignSpendUnreadable, UpliftCampaignBudgetUnreadable) would fire for it too."""
+    rule = by_kind(helm_template(*RULES_ON), "PrometheusRule")[0]
+    checked = set()
+    for alert in (r for g in rule["spec"]["groups"] for r in g["rules"]):
+        for selector in operator_selectors(promql_parser.parse(alert["expr"])):
+            jobs = [(m.op, m.value) for m in selector.matchers.matchers if m.name == "job"]
+            assert jobs == [(promql_parser.MatchOp.Equal, "uplift-operator-metrics")], (
+                alert["alert"], selector.name)
+            checked.add(alert["alert"])
+    assert {"UpliftCampaignSpendUnreadable", "UpliftCampaignBudgetUnreadable",
+            "UpliftCampaignBudgetExhausted", "UpliftOperatorDown"} <= checked

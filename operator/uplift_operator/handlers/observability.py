@@ -161,6 +161,21 @@ CAMPAIGN_BUDGET_EXHAUSTED = Gauge(
     "1 while a Campaign is suspended because its budget period's spend reached its budget "
     "(exposure 0 until the period rolls over; Ready reason BudgetExhausted, whatever phase is "
     "published over Suspended), else 0.", ["namespace", "name"], registry=REGISTRY)
+CAMPAIGN_BUDGET_UNREADABLE = Gauge(
+    "uplift_operator_campaign_budget_unreadable",
+    "1 while a Campaign is suspended because its spend has been unreadable for longer than "
+    "spec.economics.budgetUnreadable.after under its action Suspend (exposure 0 until a "
+    "reading shows the spend under the budget; Ready reason BudgetUnreadable, whatever phase "
+    "is published over Suspended), else 0.", ["namespace", "name"], registry=REGISTRY)
+CAMPAIGN_BUDGET_UNREADABLE_SINCE = Gauge(
+    "uplift_operator_campaign_budget_unreadable_since_timestamp_seconds",
+    "Since when (Unix time) a Campaign's budget gates have not been able to read its spend "
+    "(status.budgetUnreadableSince: their readings Errors or Inconclusives, Prometheus down or "
+    "not configured, the query failing, no spend series, with none since showing the spend) "
+    "while it exposes, whatever spec.economics.budgetUnreadable's action: exposing meanwhile, "
+    "each replica stops only at the whole budget on its own; under Suspend the campaign is "
+    "suspended once it is older than after (uplift_operator_campaign_budget_unreadable). No "
+    "series otherwise.", ["namespace", "name"], registry=REGISTRY)
 CAMPAIGN_HOLDOUT_SHARED = Gauge(
     "uplift_operator_campaign_holdout_shared",
     "1 while a Campaign's holdout draw is shared with other Campaigns of its model (condition "
@@ -800,7 +815,9 @@ def _forget_gate(kind: str, namespace: str, name: str, gate: str, type_: str) ->
 
 def observe_campaign(namespace: str, name: str, status: dict[str, Any],
                      measured: Mapping[str, str]) -> None:
-    """Whether a Campaign's budget is exhausted, as its Ready condition says, whether it
+    """Whether a Campaign's budget is exhausted, or its spend unreadable past
+    ``spec.economics.budgetUnreadable.after``, as its Ready condition says, since when its spend
+    has been unreadable (``status.budgetUnreadableSince``), whether it
     shares its holdout draw (its HoldoutShared condition) and whether its settings have not
     reached the serving pods (its SettingsDelivered condition False); its period's
     spend, ROI, incremental effect and incremental conversions with their bounds, as its status
@@ -817,6 +834,17 @@ def observe_campaign(namespace: str, name: str, status: dict[str, Any],
     exhausted = any(c.get("type") == "Ready" and c.get("reason") == "BudgetExhausted"
                     for c in status.get("conditions", []))
     CAMPAIGN_BUDGET_EXHAUSTED.labels(namespace, name).set(1 if exhausted else 0)
+    # The same for a spend unreadable past budgetUnreadable.after (Ready's reason again), and
+    # since when it has been unreadable, from the status: an operator restart or a failover
+    # neither delays nor repeats what an alert counts from it.
+    CAMPAIGN_BUDGET_UNREADABLE.labels(namespace, name).set(
+        1 if _condition(status, cond.READY).get("reason") == cond.BUDGET_UNREADABLE else 0)
+    unreadable_since = status.get("budgetUnreadableSince")
+    if unreadable_since:
+        CAMPAIGN_BUDGET_UNREADABLE_SINCE.labels(namespace, name).set(_unix(unreadable_since))
+    else:
+        with suppress(KeyError):
+            CAMPAIGN_BUDGET_UNREADABLE_SINCE.remove(namespace, name)
     shared = any(c.get("type") == cond.HOLDOUT_SHARED and c.get("status") == "True"
                  for c in status.get("conditions", []))
     CAMPAIGN_HOLDOUT_SHARED.labels(namespace, name).set(1 if shared else 0)
@@ -881,8 +909,9 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
             series.remove(kind, namespace, name)
     _observe_stuck(kind, namespace, name, None)
     if kind == "Campaign":
-        for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_SPEND, CAMPAIGN_HOLDOUT_SHARED,
-                       CAMPAIGN_SETTINGS_UNDELIVERED):
+        for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_UNREADABLE,
+                       CAMPAIGN_BUDGET_UNREADABLE_SINCE, CAMPAIGN_BUDGET_SPEND,
+                       CAMPAIGN_HOLDOUT_SHARED, CAMPAIGN_SETTINGS_UNDELIVERED):
             with suppress(KeyError):
                 series.remove(namespace, name)
         for gauge in (CAMPAIGN_ROI, CAMPAIGN_INCREMENTAL_EFFECT, CAMPAIGN_INCREMENTAL_CONVERSIONS):
