@@ -37,7 +37,12 @@ A write the API server refuses (RBAC, quota, a webhook) is retried, backing off,
 visible: each pass is counted in ``uplift_operator_reconciles_total{kind="CampaignsFile"}``
 (result ``error`` when refused), a Warning ``CampaignsFileNotWritten`` event on the UpliftModel
 says why, once per new error text rather than at every retry, and a Normal
-``CampaignsFileWritten`` event says when the file is written again.
+``CampaignsFileWritten`` event says when the file is written again. The model's
+``uplift_operator_campaigns_file_undelivered`` is 1 from such a pass (or one held by a ConfigMap
+not the model's) until a pass writes the file (the page UpliftCampaignsFileNotWritten): a
+Campaign deleted meanwhile stays in the file the pods read, treating at its last exposure, while
+its own series (``SettingsDelivered``'s) went with it. Its series goes with the model, or with
+this task (a replica paused by peering).
 
 A ``<model>-campaigns`` ConfigMap the model does not control is never written (the rule of the
 UpliftModel pass for its graph and decision key): someone else's, or no one's, is refused the
@@ -196,6 +201,12 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         try:
             return await attempt()
         finally:
+            # Whether this pass left the file unwritten (refused, or held by a ConfigMap not
+            # the model's), kept until one writes it: a Campaign deleted meanwhile has no
+            # SettingsDelivered of its own left to say the pods still treat under it.
+            observability.campaigns_file_undelivered(
+                owner.namespace, owner.name,
+                (owner.namespace, owner.name) in file_dependencies(memo).unwritten)
             tell_campaigns()
 
     async def attempt() -> float | None:
@@ -258,6 +269,8 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         # left-out and unwritten causes, by name) must not greet a model created again.
         if file_key(owner.namespace, owner.name) not in memo["wakeups"]:
             service.forget(owner, file_dependencies(memo))
+            # Deleted, or paused by peering (the acting replica exports its own).
+            observability.forget_campaigns_file(owner.namespace, owner.name)
 
 
 def _tell_left_out(body: kopf.Body, memo: kopf.Memo, owner: Owner, config_map: str,
@@ -322,6 +335,7 @@ async def forget_file(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     deps = file_dependencies(memo)
     if memo["wakeups"].finish(file_key(owner.namespace, owner.name), owner.uid):
         service.forget(owner, deps)
+        observability.forget_campaigns_file(owner.namespace, owner.name)
     else:  # what is kept of this model by its uid goes all the same
         deps.written.pop((owner.namespace, owner.name, owner.uid), None)
 

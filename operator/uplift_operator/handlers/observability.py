@@ -35,8 +35,9 @@ from uplift_operator.domain.steps import IGNORED_PREFIX, ROLLBACK_ACTIONS, Reaso
 from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import WriteBack
 
-__all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "count_decisions", "deadline_exceeded",
-           "forget", "ghost", "ghosts_audited", "graph_roll_timed_out", "last_abort", "last_rollback",
+__all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "campaigns_file_undelivered",
+           "count_decisions", "deadline_exceeded", "forget", "forget_campaigns_file", "ghost",
+           "ghosts_audited", "graph_roll_timed_out", "last_abort", "last_rollback",
            "observe_campaign", "observe_gates", "observe_phase", "observe_rollout",
            "observe_rolls", "observe_status", "pass_queued", "passes_in_error_backoff",
            "paused_by_inconclusive_gate", "process_started", "pruned", "reconciling", "refused",
@@ -254,6 +255,17 @@ CAMPAIGN_SETTINGS_UNDELIVERED = Gauge(
     "carry it as its spec says (CampaignNotCarried), so the serving pods keep its previous "
     "settings and an exposure the status decided (a rollback's 0 % included) is not in "
     "effect; else 0.", ["namespace", "name"], registry=REGISTRY)
+CAMPAIGNS_FILE_UNDELIVERED = Gauge(
+    "uplift_operator_campaigns_file_undelivered",
+    "1 while an UpliftModel's campaigns file (its <model>-campaigns ConfigMap) was not written "
+    "at its last pass: the API server refused it (RBAC, a quota, a webhook, the ConfigMaps "
+    "admission policy), another owner's ConfigMap holds the name, or a deleted predecessor's "
+    "is still there; else 0. The serving pods keep the file's previous content, so no change "
+    "of the model's Campaigns reaches them, a deleted Campaign's removal included: the pods "
+    "go on treating under it at its last exposure, and no Campaign is left to say "
+    "SettingsDelivered False (uplift_operator_campaign_settings_undelivered). Per model "
+    "(model: the UpliftModel's name), from its first file pass in this process until it is "
+    "deleted (or the replica paused by peering).", ["namespace", "model"], registry=REGISTRY)
 ROLLBACK_PENDING = Gauge(
     "uplift_operator_rollback_pending",
     "1 while a gate demands a rollback that rollback.mode: Manual leaves to a human (status: "
@@ -941,3 +953,17 @@ def refused(kind: str, fields: list[str]) -> None:
     """A status write of ``kind`` was refused over ``fields`` (a schema that disagrees)."""
     for path in fields:
         STATUS_WRITES_REFUSED.labels(kind, path).inc()
+
+
+def campaigns_file_undelivered(namespace: str, model: str, undelivered: bool) -> None:
+    """Whether the last pass of ``model``'s campaigns file left it unwritten (refused, or held
+    by a ConfigMap not the model's): kept at 1 until a pass writes it, whichever Campaigns
+    come and go meanwhile (one deleted has no series of its own left to say so)."""
+    CAMPAIGNS_FILE_UNDELIVERED.labels(namespace, model).set(1 if undelivered else 0)
+
+
+def forget_campaigns_file(namespace: str, model: str) -> None:
+    """The model is gone, or this process no longer runs its file's task (paused by peering):
+    its file's series go (the acting replica exports its own)."""
+    with suppress(KeyError):
+        CAMPAIGNS_FILE_UNDELIVERED.remove(namespace, model)
