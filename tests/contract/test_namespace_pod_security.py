@@ -56,7 +56,12 @@ def test_the_operators_namespace_enforces_restricted() -> None:
     [namespace] = [d for d in yaml.safe_load_all((ROOT / "manifests" / "namespace.yaml")
                                                  .read_text()) if d]
     assert namespace["metadata"]["name"] == "uplift-system"
-    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    labels = namespace["metadata"]["labels"]
+    # enforce refuses the pods; warn and audit judge a workload's template too, so an apply of a
+    # Deployment that does not meet it is told so at once (not only its ReplicaSet's
+    # FailedCreate events), and the audit log records it.
+    for mode in ("enforce", "warn", "audit"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted", mode
 
 
 def test_the_operators_pod_meets_restricted_in_the_manifests_and_the_chart() -> None:
