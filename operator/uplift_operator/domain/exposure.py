@@ -56,8 +56,9 @@ does. A dry-run budget gate suspends nothing. A spend that cannot be read (the b
 readings Errors or Inconclusives: Prometheus down, the query failing, no series) is kept as
 ``status.budgetUnreadableSince``, set at the first such reading while the campaign exposes and
 cleared by the first reading that shows the spend (``follow_spend_reading``); by default it
-only holds the ramp, but under ``spec.economics.budgetUnreadable.action: Suspend``, once it has
-lasted ``after`` (``now`` passed in, a pass due then), it suspends the campaign as a spent
+only holds the ramp, but under ``spec.economics.budgetUnreadable.action: Suspend`` a reading
+that fails ``after`` or more past that time (readings failing for ``after`` without a break,
+never one failed reading alone, but with ``after: 0s``) suspends the campaign as a spent
 budget does, under its own reason (Ready ``BudgetUnreadable``, a ``BudgetUnreadable`` event and
 history entry), until a reading shows the spend under the budget (a Pass: ``BudgetRenewed``)
 or spent (a Fail: ``BudgetExhausted``). A suspension in place for a spent budget stays one:
@@ -90,7 +91,7 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +127,7 @@ from uplift_operator.domain.gates import (
     with_outside_settings,
 )
 from uplift_operator.domain.measurements import CampaignUnits
-from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest
+from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, is_replayed
 from uplift_operator.domain.steps import Event, Reason
 from uplift_operator.model.keys import treatment_key
 
@@ -345,7 +346,8 @@ class BudgetSuspension:
 
 
 def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.datetime | None,
-                      now: dt.datetime) -> BudgetSuspension | None:
+                      now: dt.datetime,
+                      read: Sequence[GateOutcome] = ()) -> BudgetSuspension | None:
     """Whether a budget gate's last verdict suspends the campaign at ``now``.
 
     A budget gate only fails with a ``Suspension`` (``domain.gates``), and its status keeps
@@ -366,7 +368,8 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
     dry-run) ends it.
 
     Else, a spend unreadable past ``spec.economics.budgetUnreadable.after`` under its action
-    Suspend (``unreadable_suspension``). A suspension in place for that reason
+    Suspend (``unreadable_suspension``; ``read``: this pass's readings). A suspension in place
+    for that reason
     (``_suspension_kind``) is not held on as a spent budget's: the readings that fail say
     nothing of a Fail, so only ``unreadable_suspension`` keeps it."""
     by_name = {g.name: g for g in status.gates}
@@ -401,29 +404,43 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
             when = "the budget gate passes again"
         return BudgetSuspension(gate.name, until, f"budget exhausted ({spent}, gate {gate.name}); "
                                                   f"treating no one until {when}")
-    return unreadable_suspension(spec, status, now)
+    return unreadable_suspension(spec, status, now, read)
 
 
 #: How much of the failed reading's words a ``BudgetUnreadable`` message quotes.
 _READ_ERROR_MAX = 300
 
 
-def unreadable_suspension(spec: CampaignSpec, status: CampaignStatus,
-                          now: dt.datetime) -> BudgetSuspension | None:
+def unreadable_suspension(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime,
+                          read: Sequence[GateOutcome] = ()) -> BudgetSuspension | None:
     """Whether the spend, unreadable since ``status.budgetUnreadableSince``, suspends the
-    campaign at ``now``: under ``spec.economics.budgetUnreadable.action: Suspend`` once
-    ``after`` has passed since then, with a budget gate that enforces (not dry-run); never under
-    Hold (the default), which only holds the ramp. The message says since when, and why: the
-    budget gate's last reading (its Error's or Inconclusive's words). ``until`` is None: it
-    lasts until a reading shows the spend (``follow_spend_reading`` clears the time)."""
+    campaign at ``now``: under ``spec.economics.budgetUnreadable.action: Suspend``, with a
+    budget gate that enforces (not dry-run); never under Hold (the default), which only holds
+    the ramp. It starts at a reading that fails ``after`` or more since then
+    (``_last_failed_reading``: a budget gate's Error or Inconclusive in ``status.gates``, or in
+    ``read``, this pass's readings), never on time alone: the spend is read at each analysis,
+    so with an ``analysisInterval`` longer than ``after`` one failed reading, the next one
+    showing the spend, suspends nothing. Once in place (``_suspension_kind``) it lasts while
+    ``after`` has passed since then (``after`` lengthened beyond that lifts it, until a reading
+    fails past the new ``after``). The message says since when, and why: the budget gate's
+    last reading (its Error's or Inconclusive's words). ``until`` is None: it lasts until a
+    reading shows the spend (``follow_spend_reading`` clears the time)."""
     policy = spec.economics.budget_unreadable
     since = _utc(status.budget_unreadable_since)
     if (policy is None or policy.action != "Suspend" or since is None
             or spec.economics.budget is None):
         return None
     enforcing = [gate for gate in _budget_gates(spec) if not gate.dry_run]
-    if not enforcing or now < since + parse_duration(policy.after):
+    if not enforcing:
         return None
+    due = since + parse_duration(policy.after)
+    if _suspension_kind(status) == cond.BUDGET_UNREADABLE:
+        if now < due:
+            return None
+    else:
+        failed = _last_failed_reading(spec, status, read)
+        if failed is None or failed < due:
+            return None
     by_name = {g.name: g for g in status.gates}
     gate = next((g for g in enforcing if g.name in by_name), enforcing[0])
     st = by_name.get(gate.name)
@@ -434,6 +451,23 @@ def unreadable_suspension(spec: CampaignSpec, status: CampaignStatus,
            f"longer than spec.economics.budgetUnreadable.after ({policy.after}, action "
            "Suspend); treating no one until a reading shows the spend under the budget")
     return BudgetSuspension(gate.name, None, why, cond.BUDGET_UNREADABLE)
+
+
+#: A budget gate's readings that do not show the spend.
+_UNREAD = (GateVerdict.ERROR, GateVerdict.INCONCLUSIVE)
+
+
+def _last_failed_reading(spec: CampaignSpec, status: CampaignStatus,
+                         read: Sequence[GateOutcome] = ()) -> dt.datetime | None:
+    """When a budget gate's reading last failed to show the spend (an Error or an
+    Inconclusive): its status in ``status.gates`` (the time of its outcome), or ``read``,
+    readings a pass took but did not record (one that started the step over keeps none).
+    One from an earlier outage is older than ``status.budgetUnreadableSince`` (set at the
+    outage's first failed reading), so it never reaches that time plus ``after``."""
+    names = {gate.name for gate in _budget_gates(spec)}
+    times = [g.time for g in status.gates if g.name in names and g.verdict in _UNREAD]
+    times += [o.time for o in read if o.name in names and o.verdict in _UNREAD]
+    return max((t for t in map(_utc, times) if t is not None), default=None)
 
 
 #: The history actions that suspend the campaign, by the Ready reason they are said under.
@@ -915,11 +949,15 @@ def stop_requests(spec: CampaignSpec, status: CampaignStatus, observed: Observed
     (it parsed, but failed validation): a kill switch works whatever the spec says. Each is
     acted on as ``decide`` would (exposure to 0 %, the rollback held for this spec, recorded,
     its request marked handled); a retry or promote pending with a stop is superseded by it
-    (``StepPass.handle_requests``: stopping wins), every other request waits for a valid spec
-    (it is not marked handled). Nothing else of the pass runs: no model, no schedule, no
-    analysis. The caller then sets the invalid spec's phase and conditions on the status
-    returned."""
-    if not any(r.kind in _STOP_REQUESTS for r in observed.requests):
+    (``StepPass.handle_requests``: stopping wins), a request put back (a token handled before
+    the last one of its key: ``domain.requests.is_replayed``) is ignored and said so as in a
+    valid pass, and as the UpliftModel's invalid-spec pass does, every other request waits for
+    a valid spec (it is not marked handled). Nothing else of the pass runs: no model, no
+    schedule, no analysis. The caller then sets the invalid spec's phase and conditions on the
+    status returned."""
+    earlier = status.earlier_handled_requests or {}
+    if not any(r.kind in _STOP_REQUESTS or is_replayed(r, status.handled_requests, earlier)
+               for r in observed.requests):
         return status, ()
     run = _ExposurePass(spec, status, observed, now)
     run.handle_requests(stops_only=True)
@@ -1774,7 +1812,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if held is None and self.active() and s.exposure_percent == 0:
             # Suspended by an operator that did not keep the exposure: the step's.
             held = self.step_level(self.step_index())
-        self.suspended = budget_suspension(self.spec, s, self.budget_anchor, self.now)
+        self.suspended = budget_suspension(self.spec, s, self.budget_anchor, self.now,
+                                           self.observed.gate_outcomes or ())
         if self.suspended is not None:
             why, reason = self.suspended.why, Reason(self.suspended.reason)
             where = (f"at step {self.step_index() + 1}" if self.active()
@@ -1816,7 +1855,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         """Why a suspension lifted, as it happened: nothing enforces a budget any more (the
         spec's budget removed, or its budget gates made dry-run), the period of its last Fail
         rolled over (a period boundary passed), or within it a budget gate passes again (a
-        raised budget; replicas restarted, their spend counted from zero)."""
+        raised budget; replicas restarted, their spend counted from zero). One for a spend
+        that could not be read (``BudgetUnreadable``): the action no longer Suspend, ``after``
+        lengthened beyond the outage (still unreadable: no reading showed the spend), or a
+        reading that shows it under the budget."""
         budget_gates = _budget_gates(self.spec)
         if not any(not gate.dry_run for gate in budget_gates):
             if self.spec.economics.budget is None:
@@ -1829,6 +1871,13 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             if policy is None or policy.action != "Suspend":
                 return ("spec.economics.budgetUnreadable.action is no longer Suspend: a spend "
                         "that cannot be read suspends nothing")
+            since = _utc(self.status.budget_unreadable_since)
+            if since is not None:  # no reading showed the spend: ``after`` outlasts the outage
+                return (f"spec.economics.budgetUnreadable.after lengthened to {policy.after}: "
+                        f"the spend, unreadable since {since.isoformat()}, has not been for "
+                        "that long; a reading that fails from "
+                        f"{(since + parse_duration(policy.after)).isoformat()} on suspends it "
+                        "again")
             shown = next((g for g in self.status.gates if g.name in names
                           and g.verdict is GateVerdict.PASS), None)
             figures = (f": spent {shown.value:.6g} of budget {shown.threshold:.6g}"
@@ -2025,25 +2074,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                                            self.now)
             if end is not None:
                 times.append(end)
-        unreadable = self.unreadable_suspends_at()
-        if unreadable is not None:
-            times.append(unreadable)
         if self.active() or not completed(s) or not budget_gates:
             return times
         settled = self.next_analysis()
         return [*times, self.now if settled is None else settled]
-
-    def unreadable_suspends_at(self) -> dt.datetime | None:
-        """When a spend unreadable since ``status.budgetUnreadableSince`` suspends the campaign
-        (``unreadable_suspension``), still to come: a pass is due then, whether or not an
-        analysis is. None: it suspends nothing (Hold, readable, suspended already)."""
-        s, policy = self.status, self.spec.economics.budget_unreadable
-        since = _utc(s.budget_unreadable_since)
-        if (policy is None or policy.action != "Suspend" or since is None
-                or self.suspended is not None or not exposing(s)):
-            return None
-        at = since + parse_duration(policy.after)
-        return at if at > self.now else None
 
     def phase(self) -> tuple[Phase, str, cond.ConditionStatus, str]:
         """Phase, message, and Ready's status and reason. Never Healthy at 0 % exposure."""

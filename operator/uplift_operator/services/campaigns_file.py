@@ -96,6 +96,13 @@ PLURAL = "configmaps"
 #: What the API server answers (422) a write of a ConfigMap made immutable (``immutable: true``:
 #: Kubernetes' ``ValidateConfigMapUpdate``), whatever the write changes.
 IMMUTABLE_REFUSAL = "field is immutable when `immutable` is set"
+#: What the admission policy on ConfigMaps (manifests/configmaps-policy.yaml, the chart's)
+#: answers (403) a write by the operator's identity of a campaigns ConfigMap that is immutable:
+#: what the API server judges first when the write leaves the data as it is (a label, an owner).
+POLICY_IMMUTABLE_REFUSAL = "is not immutable: every later write of its file would be refused"
+#: Statuses that are no refusal of the write itself: nothing there (404), a conflict or a
+#: throttle to retry (409, 429), a timeout (408).
+_NOT_REFUSALS = frozenset({404, 408, 409, 429})
 
 
 @dataclass
@@ -666,10 +673,16 @@ def _refused(error: KubeError, owner: Owner, there: Mapping[str, Any] | None) ->
     immutable (by hand: the admission policy on ConfigMaps refuses it the operator's identity)
     what to do. Such a ConfigMap refuses every later write of the file, a suspension's or a
     rollback's 0 % included, and the operator may not delete it (no ``delete`` on
-    configmaps): only a human's delete ends it, after which the next pass writes it anew."""
-    if error.status != 422 or (IMMUTABLE_REFUSAL not in str(error)
-                               and (there or {}).get("immutable") is not True):
-        return str(error)
+    configmaps): only a human's delete ends it, after which the next pass writes it anew.
+    Said for any refusal (4xx) of a write to a ConfigMap read as immutable, or in the words of
+    Kubernetes' 422 or of the policy's 403 (the policy judges after Kubernetes' own validation,
+    which refuses only a change of the data: a write that leaves it as it is meets the
+    policy's refusal instead)."""
+    text = str(error)
+    refused = 400 <= error.status < 500 and error.status not in _NOT_REFUSALS
+    if not refused or (IMMUTABLE_REFUSAL not in text and POLICY_IMMUTABLE_REFUSAL not in text
+                       and (there or {}).get("immutable") is not True):
+        return text
     name = naming.campaigns_config_map(owner.name)
     return (f"ConfigMap {owner.namespace}/{name} is immutable (immutable: true), so the API "
             f"server refuses every write of the campaigns file and no change of its Campaigns' "

@@ -104,10 +104,15 @@ def test_before_after_the_unreadable_spend_holds_then_it_suspends_with_its_own_r
     assert (s.phase, s.exposure_percent, s.suspended_exposure_percent) == (
         Phase.PROGRESSING, 5, None)
     assert exposure.treating(s)
-    # A pass is asked for when `after` has passed (T0+12m), not only at the next analysis.
-    assert d.requeue_after == 2 * MINUTE
-    # At T0+12m no analysis is due: time alone suspends, as a spent budget does.
+    # The next pass asked for is the next reading (T0+15m), not the time `after` is past.
+    assert d.requeue_after == 5 * MINUTE
+    # At T0+12m `after` has passed, but no reading is due: time alone suspends nothing.
     d = run(spec, s, T0 + 12 * MINUTE, judge)
+    assert (d.status.phase, d.status.exposure_percent, reasons(d)) == (
+        Phase.PROGRESSING, 5, [])
+    assert d.status.to_wire() == s.to_wire()
+    # The reading at T0+15m fails, 10 min since the first: it suspends.
+    d = run(spec, s, T0 + 15 * MINUTE, judge)
     s = d.status
     assert (s.phase, s.exposure_percent, s.suspended_exposure_percent) == (
         Phase.SUSPENDED, 0, 5)
@@ -119,8 +124,10 @@ def test_before_after_the_unreadable_spend_holds_then_it_suspends_with_its_own_r
     # The message says since when and why (the failed reading's words).
     assert "since 2026-12-01T00:05:00+00:00" in s.message and DOWN in s.message
     assert "(never a rollback)" in s.message and s.current_step == 0
-    # Still unreadable: it stays suspended, said once.
-    d = run(spec, s, T0 + 15 * MINUTE, judge)
+    # Still unreadable: it stays suspended, said once, between readings too.
+    d = run(spec, s, T0 + 17 * MINUTE, judge)
+    assert (d.status.phase, d.status.exposure_percent, reasons(d)) == (Phase.SUSPENDED, 0, [])
+    d = run(spec, d.status, T0 + 20 * MINUTE, judge)
     assert (d.status.phase, d.status.exposure_percent, reasons(d)) == (Phase.SUSPENDED, 0, [])
     assert ready(d.status) == cond.BUDGET_UNREADABLE
 
@@ -187,7 +194,7 @@ def test_since_is_carried_from_status_across_an_operator_restart() -> None:
     d = run(spec, stored, T0 + 10 * MINUTE, judge)  # its first reading fails too
     assert d.status.budget_unreadable_since == T0 + 5 * MINUTE  # not restarted at T0+10m
     restored = CampaignStatus.model_validate(d.status.to_wire())
-    d = run(spec, restored, T0 + 12 * MINUTE, judge)
+    d = run(spec, restored, T0 + 15 * MINUTE, judge)
     assert (d.status.phase, ready(d.status)) == (Phase.SUSPENDED, cond.BUDGET_UNREADABLE)
 
 
@@ -229,3 +236,123 @@ def test_a_campaign_exposing_no_one_is_not_blind() -> None:
     s = exposing_then_down(spec, judge)
     d = run(spec, s, T0 + 6 * MINUTE, judge, annotations={"uplift.dev/abort": "t"})
     assert (d.status.exposure_percent, d.status.budget_unreadable_since) == (0, None)
+
+
+def every_half_hour(spec: CampaignSpec) -> CampaignSpec:
+    """``spec`` read every 30 min (``analysisInterval`` longer than ``after``)."""
+    return spec.model_copy(update={"exposure": spec.exposure.model_copy(
+        update={"analysis_interval": "30m"})})
+
+
+def test_one_failed_reading_suspends_nothing_when_the_interval_is_longer_than_after() -> None:
+    # after 10m (the default), read every 30 min: a Prometheus restart that fails the reading
+    # at T0+30m is over at T0+60m's.
+    spec, judge = every_half_hour(spec_with({"action": "Suspend"})), Spend()
+    s = run(spec, CampaignStatus(), T0, judge).status
+    assert (s.exposure_percent, s.step_started_at) == (5, T0)
+    judge.down = True
+    d = run(spec, s, T0 + 30 * MINUTE, judge)
+    s = d.status
+    assert (s.budget_unreadable_since, s.phase, s.exposure_percent) == (
+        T0 + 30 * MINUTE, Phase.PROGRESSING, 5)
+    assert d.requeue_after == 30 * MINUTE  # the next reading, not since + after (T0+40m)
+    said: list[str] = []
+    for minutes in (40, 45, 59):  # `after` past, no reading: nothing suspends
+        d = run(spec, s, T0 + minutes * MINUTE, judge)
+        said += reasons(d)
+        assert (d.status.phase, d.status.exposure_percent) == (Phase.PROGRESSING, 5), minutes
+        assert exposure.treating(d.status)
+    judge.down = False
+    d = run(spec, d.status, T0 + 60 * MINUTE, judge)  # read again, under the budget
+    s, said = d.status, said + reasons(d)
+    assert s.budget_unreadable_since is None
+    assert "BudgetUnreadable" not in said and "BudgetRenewed" not in said
+    # Nothing restarted the step: its hour's pause, from T0, is over, and it advances.
+    assert (s.current_step, s.exposure_percent) == (1, 25)
+
+
+def test_two_failed_readings_spanning_after_suspend_at_the_second() -> None:
+    spec, judge = every_half_hour(spec_with({"action": "Suspend"})), Spend()
+    s = run(spec, CampaignStatus(), T0, judge).status
+    judge.down = True
+    s = run(spec, s, T0 + 30 * MINUTE, judge).status
+    s = run(spec, s, T0 + 45 * MINUTE, judge).status
+    assert (s.phase, s.exposure_percent) == (Phase.PROGRESSING, 5)
+    d = run(spec, s, T0 + 60 * MINUTE, judge)  # 30 min since the first: past `after`
+    s = d.status
+    assert (s.phase, s.exposure_percent, s.suspended_exposure_percent) == (
+        Phase.SUSPENDED, 0, 5)
+    assert ready(s) == cond.BUDGET_UNREADABLE and reasons(d) == ["BudgetUnreadable"]
+    assert "unreadable since 2026-12-01T00:30:00+00:00" in s.message
+
+
+def suspended_at_t0_15m(spec: CampaignSpec, judge: Spend) -> CampaignStatus:
+    """Failed readings at T0+5m, +10m, +15m (after 7m): suspended at the third."""
+    s = exposing_then_down(spec, judge)
+    s = run(spec, s, T0 + 10 * MINUTE, judge).status
+    d = run(spec, s, T0 + 15 * MINUTE, judge)
+    assert (d.status.phase, reasons(d)) == (Phase.SUSPENDED, ["BudgetUnreadable"])
+    return d.status
+
+
+def test_after_lengthened_while_suspended_lifts_it_saying_so_until_a_reading_fails_past_it(
+        ) -> None:
+    spec, judge = spec_with(SUSPEND), Spend()
+    s = suspended_at_t0_15m(spec, judge)
+    longer = spec_with({"action": "Suspend", "after": "1h"})
+    d = run(longer, s, T0 + 16 * MINUTE, judge)  # no reading: still unreadable
+    s = d.status
+    assert (s.phase, s.exposure_percent, s.suspended_exposure_percent) == (
+        Phase.PROGRESSING, 5, None)
+    assert s.budget_unreadable_since == T0 + 5 * MINUTE
+    assert reasons(d) == ["BudgetRenewed"]
+    message = d.events[0].message
+    assert "spec.economics.budgetUnreadable.after lengthened to 1h" in message
+    assert "unreadable since 2026-12-01T00:05:00+00:00" in message
+    assert "read again" not in message and "under the budget" not in message
+    # Failed readings go on; the first at or past T0+5m + 1h suspends it again.
+    suspended_at = None
+    for minutes in range(17, 90):
+        d = run(longer, s, T0 + minutes * MINUTE, judge)
+        s = d.status
+        if s.phase is Phase.SUSPENDED:
+            suspended_at = T0 + minutes * MINUTE
+            break
+        assert "BudgetUnreadable" not in reasons(d)
+    assert suspended_at is not None and T0 + 65 * MINUTE <= suspended_at < T0 + 70 * MINUTE
+    assert reasons(d) == ["BudgetUnreadable"] and ready(s) == cond.BUDGET_UNREADABLE
+    budget = next(g for g in s.gates if g.name == "budget")
+    assert (budget.verdict, budget.time) == (GateVerdict.ERROR, suspended_at)  # at a reading
+
+
+def test_the_renewal_after_an_unreadable_suspension_starts_the_step_over() -> None:
+    # The step (5 %, a 1h pause from T0) was at 0 % from T0+15m to T0+20m: as at a spent
+    # budget's renewal, its pause runs again from the renewal, and its gates count from there.
+    spec, judge = spec_with(SUSPEND), Spend()
+    s = suspended_at_t0_15m(spec, judge)
+    assert s.step_started_at == T0
+    judge.down, judge.spend = False, 1200.0
+    d = run(spec, s, T0 + 20 * MINUTE, judge)
+    s = d.status
+    assert reasons(d) == ["BudgetRenewed"] and s.step_started_at == T0 + 20 * MINUTE
+    advanced_at = None
+    for minutes in range(25, 95, 5):
+        s = run(spec, s, T0 + minutes * MINUTE, judge).status
+        if s.current_step == 1:
+            advanced_at = minutes
+            break
+    assert advanced_at == 80  # an hour from the renewal, not T0+60m
+
+
+def test_a_change_to_suspend_mid_outage_suspends_on_the_readings_that_failed_already() -> None:
+    # Under Hold the readings from T0+5m to T0+20m failed; an edit to Suspend at T0+22m (no
+    # reading due) suspends at once when they span `after` (the runbook's `after: 0s`, or 15m),
+    # not when they do not (20m).
+    spec, judge = spec_with({"action": "Hold"}), Spend()
+    s = exposing_then_down(spec, judge)
+    for minutes in (10, 15, 20):
+        s = run(spec, s, T0 + minutes * MINUTE, judge).status
+    for after, suspends in (("0s", True), ("15m", True), ("20m", False)):
+        d = run(spec_with({"action": "Suspend", "after": after}), s, T0 + 22 * MINUTE, judge)
+        assert (d.status.phase is Phase.SUSPENDED, reasons(d)) == (
+            suspends, ["BudgetUnreadable"] if suspends else []), after

@@ -106,3 +106,27 @@ def test_by_default_an_unreadable_spend_holds_and_exposure_goes_on() -> None:
     assert s["budgetUnreadableSince"] == "2026-12-01T12:10:00Z"
     assert "BudgetUnreadable" not in said
     assert _active(sim) == (True, 5)
+
+
+def test_one_failed_reading_suspends_nothing_when_read_less_often_than_after() -> None:
+    # after 10m (the default), the spend read every 30 min: Prometheus restarting through one
+    # reading leaves the runtime treating, and the step's pause running.
+    sim, metrics = _sim({"action": "Suspend"})
+    sim.body["spec"]["exposure"]["analysisInterval"] = "30m"
+    sim.tick()
+    sim.tick(30)  # reads 100 of 5000
+    assert sim.status["exposurePercent"] == 5 and "budgetUnreadableSince" not in sim.status
+    metrics.down = True
+    said = reasons(sim.tick(30))  # 12:30 + 30m: the reading fails
+    assert sim.status["budgetUnreadableSince"] == "2026-12-01T13:00:00Z"
+    for _ in range(2):  # 13:10, 13:20: `after` past, no reading
+        said += reasons(sim.tick(10))
+        assert sim.status["phase"] == "Progressing" and _active(sim) == (True, 5)
+    metrics.down = False
+    said += reasons(sim.tick(10))  # 13:30: read again, under the budget
+    s = sim.status
+    assert "budgetUnreadableSince" not in s and s["phase"] == "Progressing"
+    assert "BudgetUnreadable" not in said and "BudgetRenewed" not in said
+    # The hour's pause from 12:00 is over, never started again: the step advances.
+    assert (s["currentStep"], s["exposurePercent"]) == (1, 25)
+    assert _active(sim) == (True, 25)

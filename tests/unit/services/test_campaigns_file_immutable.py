@@ -83,3 +83,56 @@ def test_once_deleted_the_file_is_written_anew_and_delivered() -> None:
     assert "immutable" not in cluster.objects[KEY]
     assert file_of(cluster)["campaigns"]["spring-email"]["active"] is False
     assert deps.undelivered(NS, OWNER.name) is None
+
+
+#: The admission policy's refusal (403) of a write by the operator's identity of a campaigns
+#: ConfigMap that is immutable, as ``adapters.kube`` words it: what the API server answers when
+#: the write leaves the data as it is (Kubernetes' own validation refuses only a change of it).
+POLICY = KubeError(
+    f"apply configmaps/{NAME}: 403 configmaps \"{NAME}\" is forbidden: "
+    "ValidatingAdmissionPolicy 'uplift-operator-configmaps' with binding "
+    "'uplift-operator-configmaps' denied request: a campaigns ConfigMap of the uplift-operator "
+    "ServiceAccount is not immutable: every later write of its file would be refused", 403)
+
+
+def test_the_policys_refusal_of_a_write_to_an_immutable_config_map_says_what_to_do() -> None:
+    """A 403, not Kubernetes' 422: the hint all the same (before, only a 422 had it)."""
+    _, deps = _frozen()
+    deps.cluster.apply_error = POLICY  # type: ignore[attr-defined]
+    error = sync(deps, campaign_body(phase="Suspended", percent=0)).error
+    assert error is not None and error.startswith(f"ConfigMap {NS}/{NAME} is immutable")
+    assert f"kubectl delete configmap {NAME} -n {NS}" in error
+    assert "denied request" in error  # the policy's words kept
+
+
+def test_the_policys_words_say_it_where_the_config_map_read_does_not() -> None:
+    """Made immutable since the ConfigMap was read (the store behind): the policy's message
+    says so."""
+    cluster = FakeCluster()
+    deps = campaigns_file.FileDependencies(cluster)
+    assert sync(deps, campaign_body(percent=5)).changed
+    cluster.apply_error = POLICY
+    error = sync(deps, campaign_body(phase="Suspended", percent=0)).error
+    assert error is not None and error.startswith(f"ConfigMap {NS}/{NAME} is immutable")
+
+
+def test_any_refusal_of_a_write_to_a_config_map_read_as_immutable_says_what_to_do() -> None:
+    """Whoever refuses it (RBAC, a webhook of its own words), a write to a ConfigMap that is
+    immutable is refused every time until it is deleted."""
+    for status in (400, 403, 422):
+        _, deps = _frozen()
+        deps.cluster.apply_error = KubeError(  # type: ignore[attr-defined]
+            f"apply configmaps/{NAME}: {status} refused", status)
+        error = sync(deps, campaign_body(phase="Suspended", percent=0)).error
+        assert error is not None and error.startswith(f"ConfigMap {NS}/{NAME} is immutable"), (
+            status)
+
+
+def test_what_is_no_refusal_keeps_the_api_servers_words_over_an_immutable_config_map() -> None:
+    """A conflict, a throttle, a timeout, a server error or no answer: retried, not the
+    ConfigMap's doing."""
+    for status in (0, 404, 408, 409, 429, 500, 503):
+        _, deps = _frozen()
+        words = f"apply configmaps/{NAME}: {status} try again"
+        deps.cluster.apply_error = KubeError(words, status)  # type: ignore[attr-defined]
+        assert sync(deps, campaign_body(phase="Suspended", percent=0)).error == words, status

@@ -113,8 +113,10 @@ BUDGET_PERIOD_FIXED = (
 
 
 #: How long a spend that cannot be read lasts before ``budgetUnreadable.action: Suspend``
-#: suspends the campaign, by default: two analyses at the default ``analysisInterval`` (5m),
-#: so one failed query or a Prometheus restart suspends nothing.
+#: suspends the campaign, by default. It suspends at a failed reading this long or more past
+#: the first one, never on time alone: at the default ``analysisInterval`` (5m) the third
+#: failed reading in a row, at a longer interval the second; so one failed query, or a
+#: Prometheus restart shorter than this, suspends nothing at any interval.
 BUDGET_UNREADABLE_AFTER = "10m"
 
 
@@ -129,10 +131,10 @@ class BudgetUnreadable(ApiModel):
         default="Hold",
         description="Hold: the ramp holds (no step advances) and exposure goes on at its "
                     "percent while the spend cannot be read; a suspension already in place "
-                    "(a spent budget) stays until its period rolls over. Suspend: once the "
-                    "spend has been unreadable for `after` without a break (from "
-                    "status.budgetUnreadableSince, the first reading that failed while the "
-                    "campaign exposed), the campaign is suspended as a spent budget suspends it "
+                    "(a spent budget) stays until its period rolls over. Suspend: at a reading "
+                    "that fails `after` or more past status.budgetUnreadableSince (the first "
+                    "reading that failed while the campaign exposed, none since showing the "
+                    "spend), the campaign is suspended as a spent budget suspends it "
                     "(exposure 0 %, phase Suspended, Ready reason BudgetUnreadable, a "
                     "BudgetUnreadable Warning event, inactive in the campaigns file), its "
                     "exposure given back (a BudgetRenewed event) at the first reading that "
@@ -141,9 +143,14 @@ class BudgetUnreadable(ApiModel):
     after: Duration = Field(
         default=BUDGET_UNREADABLE_AFTER,
         description="Suspend only: how long the spend must have been unreadable before the "
-                    "campaign is suspended (0s: at the first reading that fails). The spend "
-                    "is read at each analysis (spec.exposure.analysisInterval), so the "
-                    f"suspension comes between after and after plus one interval. Default: "
+                    "campaign is suspended, at the first reading that fails this long or more "
+                    "after the first failed one (0s: at the first reading that fails), never "
+                    "on time alone. The spend is read at each analysis "
+                    "(spec.exposure.analysisInterval), so the suspension comes between after "
+                    "and after plus one interval: with an interval longer than after, at the "
+                    "second failed reading in a row, one failed reading suspending nothing. "
+                    "Lengthened past the outage while it suspends, the exposure is given back "
+                    "until a reading fails past it. Default: "
                     f"{BUDGET_UNREADABLE_AFTER}. {AT_MOST}")
 
 
