@@ -204,3 +204,68 @@ def test_started_audits_are_told_of_relists(monkeypatch: pytest.MonkeyPatch) -> 
         return event.is_set()
 
     assert asyncio.run(go())
+
+
+def test_a_relist_while_a_confirmation_is_due_sooner_makes_that_audit_early_too(
+        executor: ThreadPoolExecutor, terminations: list[str]) -> None:
+    """The final review's /tmp/final-audits/s2.py: a relist's audit found x missing, its
+    confirmation due ``apart`` later; a second gap's 410 came meanwhile, but its audit was
+    not sooner than that confirmation, so nothing marked it early: it found y (deleted in the
+    second gap) missing once and waited a whole interval to confirm it. A relist during the
+    wait makes the audit after it early, brought forward or not."""
+    wakeups, cluster = Wakeups(), _Cluster("u-y")
+    x, y = ("Campaign", "ns", "x"), ("Campaign", "ns", "y")
+    wakeups.register(x, uid="u-x")
+    wakeups.register(y, uid="u-y")
+
+    async def go() -> list[float]:
+        relisted = asyncio.Event()
+        task = await _auditing(executor, cluster, wakeups, relisted, interval=60.0, settle=0.05,
+                               apart=0.3)
+        began = asyncio.get_running_loop().time()
+        relisted.set()  # the first gap: x deleted, its DELETED event late
+        await asyncio.sleep(0.15)  # its audit at 0.05 s: x missing
+        wakeups.finish(x, "u-x")  # x's DELETED event came
+        cluster.uids = set()  # the second gap: y deleted in it, no DELETED event
+        relisted.set()  # its 410: its audit (0.2 s) no sooner than the confirmation (0.35 s)
+        await asyncio.wait_for(task, 5)  # returns once it exits
+        return [at - began for at in cluster.at]
+
+    at = asyncio.run(go())
+    assert terminations == ["SIGTERM"]
+    assert len(at) == 3 and at[2] < 2.0  # y's confirmation ``apart`` after, not an interval
+
+
+def test_readiness_start_tells_the_audit_of_kopf_s_relist_lines(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``readiness.start`` installs the filter of kopf's watching lines with the audit's hook:
+    kopf's "Restarting the watch-stream ..." brings the audit forward."""
+    async def no_checks(*_: object) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(readiness, "_check_forever", no_checks)
+    watching_logger = logging.getLogger(readiness._WATCHING_LOGGER)
+    filters, level = list(watching_logger.filters), watching_logger.level
+    asked: list[str] = []
+    memo = kopf.Memo(config=settings.OperatorConfig(all_namespaces=True, readiness_port=0,
+                                                    liveness_port=0))
+    memo[existence.AUDIT_SOON] = lambda: asked.append("soon")
+    start: Any = readiness.start  # as kopf calls it
+    stop: Any = readiness.stop
+
+    async def go() -> None:
+        await start(memo=memo)
+        try:
+            watching_logger.debug("Stopping the watch-stream for %s", RESOURCE)
+            assert asked == []
+            watching_logger.debug("Restarting the watch-stream for %s", RESOURCE)
+        finally:
+            await stop(memo=memo)
+
+    try:
+        asyncio.run(go())
+    finally:
+        for added in set(watching_logger.filters) - set(filters):
+            watching_logger.removeFilter(added)
+        watching_logger.setLevel(level)
+    assert asked == ["soon"]

@@ -101,6 +101,7 @@ def test_a_restart_waiting_an_interval_first_waits_no_more(
 
     class Child:
         kind = "SeldonDeployment"
+        not_served = None  # no LIST answered 404
 
         async def run(self, pool: object) -> dict[str, tuple[str, str]]:
             audited.append("child")
@@ -128,6 +129,7 @@ def test_a_child_audit_that_raises_does_not_block_the_others(
 
     class Broken:
         kind = "SeldonDeployment"
+        not_served = None  # no LIST answered 404
 
         async def run(self, pool: object) -> dict[str, tuple[str, str]]:
             order.append("broken")
@@ -135,6 +137,7 @@ def test_a_child_audit_that_raises_does_not_block_the_others(
 
     class Child:
         kind = "ConfigMap"
+        not_served = None  # no LIST answered 404
 
         async def run(self, pool: object) -> dict[str, tuple[str, str]]:
             order.append("child")
@@ -142,6 +145,7 @@ def test_a_child_audit_that_raises_does_not_block_the_others(
 
     class Kind:
         kind = "UpliftModel"
+        not_served = None  # no LIST answered 404
 
         async def run(self, pool: object) -> dict[str, Key]:
             order.append("kind")

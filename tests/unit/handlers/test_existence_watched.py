@@ -240,12 +240,16 @@ def test_the_children_are_audited_at_each_interval_before_the_kinds_and_never_ex
     order: list[str] = []
 
     class Child:
+        kind = "SeldonDeployment"
+        not_served = None  # no LIST answered 404
+
         async def run(self, pool: object) -> dict[str, tuple[str, str]]:
             order.append("child")
             return {"uid-9": (NS, "ghost")}
 
     class Kind:
         kind = "UpliftModel"
+        not_served = None  # no LIST answered 404
 
         async def run(self, pool: object) -> dict[str, Key]:
             order.append("kind")
