@@ -34,7 +34,10 @@ Git. When Git holds one all the same (the key is in the object's
 manager that declares it, such as ``argocd-controller``: ``declared_by``), the request is
 written and a warning on stderr says that Git's value comes back at the next sync or
 self-heal, which the operator ignores as a token handled before (a Warning event
-``RequestReplayed``): the request belongs out of Git.
+``RequestReplayed``): the request belongs out of Git. The read before the request asks for
+``managedFields`` (``--show-managed-fields``: ``kubectl get -o json`` leaves them out
+otherwise, and a server-side apply, Argo CD's ``ServerSideApply=true`` or Flux, leaves no
+last-applied annotation).
 
 What it prints comes from the cluster (status messages quote MLflow's and Prometheus' error
 texts, a registered model's name, an API server's error), so no text of it reaches the terminal
@@ -251,7 +254,8 @@ def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force
         # One annotation holds one request: a pending one of the same key is replaced.
         ((key, _),) = patch["metadata"]["annotations"].items()
         try:
-            read = kubectl.get(KINDS[kind], name)
+            # With managedFields: what owns the key there declares it (``declared_by``).
+            read = kubectl.get(KINDS[kind], name, managed_fields=True)
         except PluginError as error:
             if "(NotFound)" in str(error):
                 raise  # the patch would fail alike: say so once, with its hints
@@ -300,7 +304,8 @@ def declared_by(body: dict[str, Any], key: str) -> list[str]:
     ``kubectl.kubernetes.io/last-applied-configuration`` annotation of a client-side apply
     (``kubectl apply``, Argo CD's default sync) holding it, and each ``managedFields`` manager
     but ``ONE_OFF_MANAGERS`` owning it (Argo CD's ``argocd-controller``, server-side apply).
-    Empty when nothing does; what does not parse declares nothing."""
+    Empty when nothing does; what does not parse declares nothing. ``body`` read with
+    ``Kubectl.get(..., managed_fields=True)``: without, kubectl leaves managedFields out."""
     meta = body.get("metadata") or {}
     found: list[str] = []
     last = (meta.get("annotations") or {}).get(LAST_APPLIED)
@@ -473,8 +478,12 @@ class Kubectl:
         self.base += passed
         self._warned: set[str] = set()  # kubectl's stderr lines passed on (a get, then a patch)
 
-    def get(self, resource: str, name: str) -> dict[str, Any]:
-        return self._json("get", resource, name, "-o", "json")
+    def get(self, resource: str, name: str, *, managed_fields: bool = False) -> dict[str, Any]:
+        """The object as JSON. ``managed_fields``: with ``metadata.managedFields``, which
+        ``kubectl get -o json`` leaves out unless ``--show-managed-fields`` is passed
+        (kubectl 1.21 on)."""
+        return self._json("get", resource, name, "-o", "json",
+                          *(["--show-managed-fields"] if managed_fields else []))
 
     def merge_patch(self, resource: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         return self._json("patch", resource, name, "--type", "merge", "-p", json.dumps(patch),

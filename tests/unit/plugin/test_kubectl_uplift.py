@@ -191,7 +191,8 @@ def _fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                   metadata: dict[str, Any] | None = None, **body: Any) -> Path:
     """A ``kubectl`` (via ``KUBECTL``) that records its argv and answers like a get or patch
     -o json, with an object of ``metadata`` (besides its namespace and name) and ``body``'s
-    other fields (``spec``, ``status``)."""
+    other fields (``spec``, ``status``). As kubectl does, it leaves ``metadata.managedFields``
+    out unless ``--show-managed-fields`` is passed."""
     calls = tmp_path / "calls.jsonl"
     fake = tmp_path / "kubectl"
     answer = {"metadata": {"namespace": "growth", "name": "spring", **(metadata or {})}, **body}
@@ -199,7 +200,10 @@ def _fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         f"#!{sys.executable}\n"
         "import json, sys\n"
         f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
-        f"print({json.dumps(answer)!r})\n")
+        f"answer = json.loads({json.dumps(answer)!r})\n"
+        "if '--show-managed-fields' not in sys.argv:\n"
+        "    answer['metadata'].pop('managedFields', None)\n"
+        "print(json.dumps(answer))\n")
     fake.chmod(0o755)
     monkeypatch.setenv("KUBECTL", str(fake))
     return calls
@@ -256,7 +260,7 @@ def test_campaign_requests_patch_the_campaign_with_the_users_connection(
     # Read first (a pending request of the same key is replaced: said below), then written.
     get, call = _calls(calls)
     assert get == ["--kubeconfig", "/k", "--context", "prod", "--namespace", "growth", "get",
-                   "campaigns.uplift.dev", "spring", "-o", "json"]
+                   "campaigns.uplift.dev", "spring", "-o", "json", "--show-managed-fields"]
     assert call[:6] == ["--kubeconfig", "/k", "--context", "prod", "--namespace", "growth"]
     assert call[6:10] == ["patch", "campaigns.uplift.dev", "spring", "--type"]
     assert call[10] == "merge" and call[-2:] == ["-o", "json"]

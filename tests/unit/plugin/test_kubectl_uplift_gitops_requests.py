@@ -50,7 +50,12 @@ def test_a_request_key_git_declares_is_written_with_a_warning(
     calls = _fake_kubectl(tmp_path, monkeypatch, metadata,
                           status={"handledRequests": {RETRY: "git-1"}})
     assert plugin.main(["retry", "spring", "-n", "growth"]) == 0
-    assert [call[2] for call in _calls(calls)] == ["get", "patch"]
+    get, patch = _calls(calls)
+    # kubectl get -o json leaves managedFields out unless asked (the fake does too): a
+    # server-side apply (Argo CD's ServerSideApply=true, Flux) is seen by them alone.
+    assert get == ["--namespace", "growth", "get", "upliftmodels.uplift.dev", "spring",
+                   "-o", "json", "--show-managed-fields"]
+    assert patch[2] == "patch"
     assert plugin.declared_by({"metadata": metadata}, RETRY) == declared
     out, err = capsys.readouterr()
     assert out.startswith("upliftmodel growth/spring: requested (uplift.dev/retry=")
