@@ -83,8 +83,12 @@ def parse_requests(annotations: Mapping[str, str]) -> tuple[ManualRequest, ...]:
     ``uplift.dev/promote``: ``step`` or ``full``, optionally ``:token`` (e.g. ``full:2``) so the
     same mode can be asked again; ``uplift.dev/abort``, ``uplift.dev/retry`` and
     ``uplift.dev/emergency-rollback``: any non-empty token (e.g. a timestamp). A value already in
-    ``status.handledRequests`` is not acted on again. Any other value of these keys (a promote
-    mode such as ``true``, an empty value) is an ``UNRECOGNISED`` request carrying why.
+    ``status.handledRequests`` is not acted on again, nor is one among the last
+    ``HANDLED_TOKENS_KEPT`` (8) of its key (``status.earlierHandledRequests``: ``is_handled``):
+    that one is ignored as put back (``is_replayed``: by a GitOps sync or by hand), so a bare
+    ``step`` written again after ``step:2``, or a retry ``1`` after ``2`` after ``1``, does
+    nothing: always write a fresh token. Any other value of these keys (a promote mode such as
+    ``true``, an empty value) is an ``UNRECOGNISED`` request carrying why.
     """
     found: list[ManualRequest] = []
     if PROMOTE_ANNOTATION in annotations:

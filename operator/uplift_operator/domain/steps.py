@@ -50,6 +50,7 @@ from uplift_operator.domain.gates import (
 )
 from uplift_operator.domain.requests import (
     ABORT_ANNOTATION,
+    HANDLED_TOKENS_KEPT,
     PROMOTE_ANNOTATION,
     RETRY_ANNOTATION,
     ManualRequest,
@@ -672,7 +673,8 @@ class StepPass(ABC, Generic[S]):
         (``domain.requests.is_replayed``): put back, not asked. Git holding a request
         annotation (``uplift.dev/retry: git-1``), an on-call engineer asks again with a new
         token, and Argo CD's self-heal or its next sync restores Git's value: acted on, that
-        restarted a canary rolled back since, or promoted a Campaign twice. Ignored instead,
+        restarted a canary rolled back since, or promoted a Campaign twice. Or by hand: a
+        bare ``step`` after ``step:2``, a retry ``1`` after ``2`` after ``1``. Ignored instead,
         in any pass (nothing is acted on, so nothing waits for a valid spec), said once (its
         token is now the last handled) under its own reason ``RequestReplayed``, and taking
         no part in a stop superseding a retry or promote (``handle_requests``)."""
@@ -682,10 +684,10 @@ class StepPass(ABC, Generic[S]):
         before = ((self.status.earlier_handled_requests or {}).get(request.key) or ["?"])[0]
         self.ignore(request, Reason.REQUEST_REPLAYED,
                     f"this token was handled already, before {request.key}="
-                    f"{clip(before, _TOKEN_SHOWN_MAX)}: a value put back (an Argo CD sync "
-                    f"restoring a request annotation committed to Git; keep request "
-                    f"annotations out of Git) is not a new request; annotate with a new token "
-                    f"to ask again{again}")
+                    f"{clip(before, _TOKEN_SHOWN_MAX)}: a value put back (by a GitOps sync "
+                    f"or by hand; keep request annotations out of Git) is not a new request, "
+                    f"nor is any of the last {HANDLED_TOKENS_KEPT} of its key; annotate with a "
+                    f"new token to ask again{again}")
 
     def stops_supersede(self) -> bool:
         """Whether a stop pending in this pass supersedes a retry or promote pending with it
