@@ -2,7 +2,8 @@
 
 Built-in templates read the metric names and labels that MLServer, Seldon's executor and our
 uplift runtime export (``docs/runtime.md``). The operator's configuration may add more. A
-template is text with ``{{variable}}`` placeholders; ``render`` fills them.
+template is text with ``{{variable}}`` placeholders; ``render`` fills them, each value escaped
+for a double-quoted PromQL string (``label_value``), where the templates put them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import re
 from collections.abc import Mapping
 
 __all__ = ["BUILTIN_TEMPLATES", "DEFAULT_LATENCY_TEMPLATE", "LATENCY_NEEDS_BUCKETS",
-           "TemplateError", "bucket_selector", "render", "source_offset", "variables_of"]
+           "TemplateError", "bucket_selector", "label_value", "render", "source_offset",
+           "variables_of"]
 
 _VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
@@ -115,12 +117,22 @@ def variables_of(template: str) -> set[str]:
     return set(_VARIABLE.findall(template))
 
 
+def label_value(value: str) -> str:
+    """``value`` escaped for a double-quoted PromQL string (``name="<here>"``): ``\\``,
+    ``"`` and a newline, as Prometheus escapes label values. The operator's values are names
+    and versions that hold none of them; one that did (a version read from a hand-edited
+    status or graph, which the readers drop: ``services.upliftmodel``, ``render.seldon``) stays
+    inside its string, a value matching no series, and never adds a selector or an ``or``."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def render(template: str, values: Mapping[str, str]) -> str:
-    """Fill ``{{variable}}`` placeholders; unknown ones raise ``TemplateError``."""
+    """Fill ``{{variable}}`` placeholders, each value escaped (``label_value``); unknown ones
+    raise ``TemplateError``."""
     missing = variables_of(template) - set(values)
     if missing:
         raise TemplateError(f"template variables without a value: {', '.join(sorted(missing))}")
-    return _VARIABLE.sub(lambda m: values[m.group(1)], template)
+    return _VARIABLE.sub(lambda m: label_value(values[m.group(1)]), template)
 
 
 def source_offset(template: str, values: Mapping[str, str], offset: int) -> int:
@@ -132,7 +144,8 @@ def source_offset(template: str, values: Mapping[str, str], offset: int) -> int:
         start = match.start() + shift
         if offset < start:
             break
-        value = values.get(match.group(1), match.group(0))
+        value = (label_value(values[match.group(1)]) if match.group(1) in values
+                 else match.group(0))
         if offset < start + len(value):
             return match.start()
         shift += len(value) - len(match.group(0))

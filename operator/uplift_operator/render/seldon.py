@@ -162,6 +162,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -174,7 +175,8 @@ from uplift_operator.render.serving import RuntimeSettings, ServingState, Traffi
 __all__ = ["CAMPAIGNS_VOLUME", "CONTROLLER_ID_LABEL", "DECISION_KEY", "DECISION_KEY_CREATED_ENV",
            "DECISION_KEY_ENV", "DRAIN_HOOK", "DRAIN_TOKEN_FILE", "DRAIN_TOKEN_FILE_ENV",
            "EPHEMERAL_STORAGE", "GRPC_PORT",
-           "HTTP_PORT", "METRICS_DIR", "METRICS_PATH", "METRICS_PORT", "PLACEMENT_KEYS", "PORTS",
+           "HTTP_PORT", "METRICS_DIR", "METRICS_PATH", "METRICS_PORT", "MODEL_VERSION",
+           "PLACEMENT_KEYS", "PORTS",
            "PORT_ENV",
            "PREDICTOR_ROLE_ANNOTATION", "REPLICAS_ENV", "REPORT_TOKEN_DIR", "REPORT_TOKEN_ENV",
            "REPORT_TOKEN_FILE", "REPORT_TOKEN_FILE_ENV", "REPORT_TOKEN_VOLUME", "ROLES_ANNOTATION",
@@ -300,6 +302,14 @@ def deployment_names(sdep: str, predictor: Mapping[str, Any]) -> tuple[str, ...]
     return (f"seldon-{digest}", f"{sdep}-{digest}")
 
 
+#: A model version as MLflow numbers them and the operator renders them (``v<version>``
+#: predictors): a positive integer of at most 16 digits (the status' version fields). What a
+#: graph's annotations say otherwise (anyone who may edit SeldonDeployments can write them) is
+#: read as no version: ``version_roles`` gives it no role, so it is never taken into the status,
+#: a predictor's name or a gate's query.
+MODEL_VERSION = re.compile(r"[1-9][0-9]{0,15}")
+
+
 def _versions(child: Mapping[str, Any]) -> frozenset[str]:
     """The versions the graph's predictors carry (``annotations.version``)."""
     return frozenset(str(p.get("annotations", {}).get("version", ""))
@@ -318,9 +328,11 @@ def version_roles(child: Mapping[str, Any] | None) -> dict[str, str]:
     """Each version of the graph's predictors that has a role → its role (``stable`` or
     ``canary``), as the graph was rendered: the object's ``ROLES_ANNOTATION``; on a graph an
     earlier operator rendered (no such annotation, or one that does not parse as an object),
-    its predictors' ``PREDICTOR_ROLE_ANNOTATION``. A version without a predictor has none."""
+    its predictors' ``PREDICTOR_ROLE_ANNOTATION``. A version without a predictor has none, nor
+    has one that is not a ``MODEL_VERSION`` (a hand edit: the graph's roles are then read as a
+    graph without them is, ``services.upliftmodel._split_from_graph`` taking nothing of them)."""
     child = child or {}
-    versions = _versions(child)
+    versions = frozenset(v for v in _versions(child) if MODEL_VERSION.fullmatch(v))
     raw = ((child.get("metadata") or {}).get("annotations") or {}).get(ROLES_ANNOTATION)
     try:
         said = json.loads(raw) if isinstance(raw, str) else None
@@ -333,7 +345,7 @@ def version_roles(child: Mapping[str, Any] | None) -> dict[str, str]:
     for predictor in (child.get("spec") or {}).get("predictors") or []:
         annotations = predictor.get("annotations") or {}
         version, role = annotations.get("version"), annotations.get(PREDICTOR_ROLE_ANNOTATION)
-        if version and role in ROLES:
+        if version and role in ROLES and str(version) in versions:
             legacy[str(version)] = str(role)
     return legacy
 

@@ -253,6 +253,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         # removes the graph and the Secret; applying them again would fight it.
         return PassResult(dict(body.get("status") or {}), (), None)
     read = read_status(UpliftModelStatus, body, now, verbatim=VERSION_FIELDS,
+                       versions=MODEL_VERSION_FIELDS,
                        repair=lambda status, parts: _split_from_graph(status, parts, owner, deps,
                                                                       now),
                        check=_canary_of_stable)
@@ -459,6 +460,15 @@ def _submit_write_backs(deps: Dependencies, writer: WriterOwner, registry: Regis
 VERSION_FIELDS = frozenset({"stableVersion", "canaryVersion", "previousStableVersion",
                             "desiredVersion", "abortedVersion", "emergencyRolledBackVersion",
                             "stableServedVersion", "seldonDeployment"})
+#: Those naming a model version: each renders a predictor (``v<version>``, after which Seldon
+#: names Services and Deployments) or goes into the gates' queries, so one that is not the
+#: digits of a positive integer, as MLflow numbers versions (a hand edit of the status: anyone
+#: who may patch ``upliftmodels/status``), is dropped as unreadable (``read_status``), the split
+#: then taken from the serving graph (``_split_from_graph``) as for any field that does not
+#: parse. Its length is left to the CRD and ``status.readable`` (a newer release's longer one is
+#: kept as it is).
+MODEL_VERSION_FIELDS = VERSION_FIELDS - {"seldonDeployment"}
+_VERSION_DIGITS = re.compile(r"[1-9][0-9]*")
 #: How soon a pass that dropped parts of the status it could not read runs again: it finds the
 #: status it wrote read in full, and says so (``StatusReadable`` True).
 UNREADABLE_RECHECK_SECONDS = 1.0
@@ -489,7 +499,7 @@ class StatusRead(Generic[S]):
 
 
 def read_status(model: type[S], body: Mapping[str, Any], now: dt.datetime, *,
-                verbatim: frozenset[str] = frozenset(),
+                verbatim: frozenset[str] = frozenset(), versions: frozenset[str] = frozenset(),
                 repair: Callable[[S, tuple[Unreadable, ...]],
                                  tuple[S, tuple[Unreadable, ...]]] | None = None,
                 check: Callable[[S], tuple[S, tuple[Unreadable, ...]]] | None = None,
@@ -501,10 +511,14 @@ def read_status(model: type[S], body: Mapping[str, Any], now: dt.datetime, *,
     the ``StatusReadable`` condition and a Warning event (``StatusUnreadable``, once per new
     finding); ``repair`` may make more of the dropped fields (the UpliftModel takes its split
     from the serving graph), and ``check`` drops what parses but no pass could act on (the
-    UpliftModel's canary that names its stable version), named the same way. Both kinds'
-    passes read their status here."""
+    UpliftModel's canary that names its stable version), named the same way. A top-level
+    field named in ``versions`` whose text is not a model version (``_not_versions``) is
+    dropped as one that does not parse is, before ``repair``. Both kinds' passes read their
+    status here."""
     meta = body["metadata"]
-    status, unreadable = status_logic.readable(model, body.get("status"), verbatim=verbatim)
+    raw, screened = _not_versions(body.get("status"), versions)
+    status, unreadable = status_logic.readable(model, raw, verbatim=verbatim)
+    unreadable = (*screened, *unreadable)
     if unreadable and repair is not None:
         status, unreadable = repair(status, unreadable)
     if check is not None:
@@ -519,6 +533,23 @@ def read_status(model: type[S], body: Mapping[str, Any], now: dt.datetime, *,
     events = (Event("Warning", status_logic.STATUS_UNREADABLE, news),) if news else ()
     return StatusRead(status.model_copy(update={"conditions": conditions}), events,
                       any(not part.kept for part in unreadable))
+
+
+def _not_versions(raw: Any, fields: frozenset[str]) -> tuple[Any, tuple[Unreadable, ...]]:
+    """``raw`` (a stored status) without its ``fields`` whose text is not the digits of a
+    positive integer, and those drops: no pass writes one (MLflow's versions are refused
+    otherwise, ``adapters.mlflow_registry``), and rendered it would name a predictor or go into
+    a gate's query. Not quoted: a hand edit's text may be anything."""
+    if not fields or not isinstance(raw, Mapping):
+        return raw, ()
+    wrong = sorted(key for key in fields if isinstance(raw.get(key), str)
+                   and not _VERSION_DIGITS.fullmatch(raw[key]))
+    if not wrong:
+        return raw, ()
+    return {key: value for key, value in raw.items() if key not in wrong}, tuple(
+        Unreadable(key, "dropped", f"not a model version: {len(raw[key])} characters, not the "
+                   "digits of a positive integer, as MLflow numbers versions; not shown", key)
+        for key in wrong)
 
 
 def _canary_of_stable(status: UpliftModelStatus) -> tuple[UpliftModelStatus,
