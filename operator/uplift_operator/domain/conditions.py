@@ -85,10 +85,12 @@ APPLY_FAILED = "ApplyFailed"
 #: (``services.rolls``); the graph there keeps serving as it is.
 ROLL_QUEUED = "RollQueued"
 #: What ``ServingApplied``'s message ends with while the graph a spec edit asks for waits for a
-#: roll slot (``RollQueued``), or rolls its pods (``Applied``, ``RollTimedOut``), until it serves
-#: with every pod available: the edit has not taken effect yet, so the published phase is not
-#: Healthy (``domain.stuck``). Not said of a re-render no edit asked for (an operator setting or
-#: release): the spec there took effect, and the graph serves as it is.
+#: roll slot (``RollQueued``), is refused (``ApplyFailed``), or rolls its pods (``Applied``,
+#: ``RollTimedOut``), until it serves with every pod available and its roll slot is released
+#: (Seldon wrote a status since the apply, every Deployment done rolling): the edit has not
+#: taken effect yet, so the published phase is not Healthy (``domain.stuck``). Not said of a
+#: re-render no edit asked for (an operator setting or release): the spec there took effect, and
+#: the graph serves as it is.
 SPEC_EDIT_ROLLING = "the spec edit takes effect once the graph has rolled"
 #: (False) a roll of the graph (a re-render, or a split change that renders the kept versions'
 #: pods anew) did not serve within the roll timeout (its slot freed): said while a pod of the

@@ -280,7 +280,9 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
     A refusal (``ApplyFailed``) turns True at the first pass that has nothing to apply (the
     graph there is as decided: the refused edit reverted, an apply whose answer was lost though
     the API server carried it out, the decision-key Secret created by hand), saying it serves
-    (``settled``) or is as decided with not all of it serving yet; not only at an apply that
+    (``settled``; a spec edit's graph still said rolling until its roll slot is released,
+    which an apply whose answer was lost keeps: ``services.rolls.Rolls.unconfirmed``) or is as
+    decided with not all of it serving yet; not only at an apply that
     changes something, or it would stay False for good (Degraded, paged, retried every minute).
     A refused re-render queued again for a roll slot (the refusal freed the slot it had) at the
     generation it was refused at stays ``ApplyFailed`` as it is, time and words: not
@@ -362,7 +364,8 @@ def serving_applied(previous: list[Condition], applied: Applied | None, generati
         # whose apply was refused is as decided and serves (the refused edit reverted, the
         # refused apply's answer lost though the API server applied it, the decision-key
         # Secret created by hand): nothing to apply, nothing refused any more (an edit's graph
-        # whose roll still holds its slot: still rolling)
+        # whose roll still holds its slot: still rolling; the lost answer's apply keeps its
+        # slot, ``services.rolls.Rolls.unconfirmed``, until Seldon writes after this pass)
         message = _edit_said(f"{applied.what} serves {applied.split}", marked and not rolled)
     elif refused:  # as decided, nothing to apply; not every version serving yet
         message = _edit_said(f"{applied.what} is as decided ({applied.split}); not all of it "

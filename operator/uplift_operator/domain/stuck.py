@@ -197,8 +197,11 @@ def model_phase(phase: Phase | None, message: str, conditions: Sequence[Conditio
 
 def spec_edit_rolling(conditions: Sequence[Condition]) -> Condition | None:
     """``ServingApplied`` when it says that the graph a spec edit asks for waits for a roll
-    slot (``RollQueued``), rolls (``Applied``), or did not roll within the roll timeout
-    (``RollTimedOut``, within its grace) (``cond.SPEC_EDIT_ROLLING``), else None."""
+    slot (``RollQueued``), rolls (``Applied``: until its roll slot is released, Seldon having
+    written a status since the apply with every Deployment done rolling), was refused
+    (``ApplyFailed``, an apply whose answer was lost included: within its grace), or did not
+    roll within the roll timeout (``RollTimedOut``, within its grace)
+    (``cond.SPEC_EDIT_ROLLING``; ``status.EDIT_ROLLING_REASONS``), else None."""
     applied = cond.find(conditions, cond.SERVING_APPLIED)
     if (applied is None or applied.reason not in EDIT_ROLLING_REASONS
             or cond.SPEC_EDIT_ROLLING not in applied.message):

@@ -23,7 +23,9 @@ The bar is a Deployment's ``maxSurge``/``maxUnavailable``, across resources:
   changed no predictor's pod spec (``started``'s ``pods``), said nothing for
   ``SILENT_SETTLE``), or ``timeout`` passes (a roll that never serves, a model that stopped
   passing): then the slot is freed, the model is told once (``timed_out``) and counted
-  (``on_timeout``), so a stuck roll cannot hold the fleet;
+  (``on_timeout``), so a stuck roll cannot hold the fleet. An apply the API server refused
+  gives a slot taken for it back (``abandon``); one whose answer was lost (a timeout, a 5xx:
+  it may have landed) keeps it, unconfirmed (``unconfirmed``) until a pass reads the graph;
 * **a queue for the others**: a model refused a slot is queued, in the order it first asked,
   and keeps its graph as it is (its ``ServingApplied`` says so, ``RollQueued``). When slots
   free, as many queued models as there are free slots are woken (``on_change``, as the MLflow
@@ -123,6 +125,10 @@ class _Roll:
     # Seldon reported on the graph since the last apply (its resourceVersion moved): what a
     # timeout says differs (a controller that wrote nothing since).
     heard: bool = False
+    # The last apply in it failed with no answer saying whether the API server saved it (a
+    # timeout, a 5xx, the connection lost: ``Rolls.unconfirmed``): the graph's resourceVersion
+    # the next ``settle`` reads is taken as the apply's, so only a later write ends the roll.
+    unconfirmed: bool = False
 
     @property
     def last_apply(self) -> dt.datetime:
@@ -230,7 +236,28 @@ class Rolls:
                 roll.version, roll.applied = version, now
                 roll.found = roll.resumed = False  # this process rolls it now: a timeout is told
                 roll.pods = roll.pods or pods
+                roll.heard = roll.unconfirmed = False
+
+    def unconfirmed(self, owner: Owner, now: dt.datetime, *, pods: bool) -> None:
+        """The apply ``owner`` holds a slot for failed with no answer saying whether the API
+        server saved it (no answer in time, a 5xx such as the 504 of its request timeout, the
+        connection lost after the request went): the slot is kept, not given back as for a
+        refusal (``abandon``), as the apply may have landed and the pods roll. Its
+        resourceVersion unknown, the roll is unconfirmed: the next ``settle`` (the graph found
+        as decided: it landed) takes the resourceVersion it reads as the apply's, as
+        ``started`` would have (``pods`` as ``started``'s), so the roll is done only once Seldon
+        writes the graph's status after that; not at once because the status read, the old
+        pods' (Available, every replica), was written before the apply. An apply that did not
+        land is tried again in the slot (the graph found not as decided), whose ``started``
+        confirms it. A slot not held (none was asked for: a change of the split) is left so."""
+        with self._lock:
+            roll = self._rolls.get(owner)
+            if roll is not None:
+                roll.applied = now
+                roll.found = roll.resumed = False  # this process rolls it now: a timeout is told
+                roll.pods = roll.pods or pods
                 roll.heard = False
+                roll.unconfirmed = True
 
     def counted(self, owner: Owner, now: dt.datetime, version: str | None) -> None:
         """``owner``'s graph was applied with a change of its split that rolls pods of the
@@ -284,9 +311,15 @@ class Rolls:
         Answers whether ``owner`` holds no roll now (done by this call, or none held): what
         says that a spec edit's graph has rolled (``status.Applied.rolled``), not the graph's
         status as read, which right after the apply is the previous graph's (Available, every
-        pod of the old rendering), and Available between two surge batches too."""
+        pod of the old rendering), and Available between two surge batches too. A roll whose
+        last apply is ``unconfirmed`` is not done at this call: the resourceVersion read is
+        taken as the apply's, and Seldon's next write is waited for."""
         with self._lock:
             roll = self._rolls.get(owner)
+            if roll is not None and roll.unconfirmed:
+                # The apply whose answer was lost landed (the graph is as decided): what is
+                # read now is taken as its resourceVersion, the status read as written before it.
+                roll.version, roll.applied, roll.unconfirmed = version, now, False
             reported = roll is not None and (roll.version is None or version != roll.version)
             if roll is not None and reported:
                 roll.heard = True

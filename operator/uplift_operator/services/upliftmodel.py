@@ -1660,10 +1660,20 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     read = ((child or {}).get("metadata") or {}).get("resourceVersion")
     if read:
         meta["resourceVersion"] = str(read)
+    # Whether the apply changes a pod spec of a predictor kept: its pods roll, so Seldon writes
+    # a status, and a roll slot it holds waits for it (no ``SILENT_SETTLE``: its silence is a
+    # controller down or lagging, the graph still reading the old pods' numbers).
+    pods = child is not None and (
+        _kept_predictors_change(child, manifest) or deps.backend.retired_rendering(child))
     try:
         result = deps.cluster.apply(manifest, deps.backend.plural)
     except KubeError as error:
-        if admitted is not None and admitted.new:  # nothing rolls: the slot is free again
+        if not labels_only and _apply_in_doubt(error):
+            # It may have landed, its pods rolling: a slot held is kept, the roll unconfirmed
+            # until a pass reads the graph (freed, the next pass found the graph as decided
+            # with no roll held and the old pods' status: the edit rolled, before a new pod ran).
+            deps.rolls.unconfirmed(roller, now, pods=pods)
+        elif admitted is not None and admitted.new:  # nothing rolls: the slot is free again
             deps.rolls.abandon(roller, now)
         if error.status == 409 and read:
             _read_child_again(owner, deps)
@@ -1671,11 +1681,6 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         return replace(applied, error=str(error))
     if labels_only:
         return replace(applied, changed=True)
-    # Whether the apply changed a pod spec of a predictor kept: its pods roll, so Seldon writes
-    # a status, and a roll slot it holds waits for it (no ``SILENT_SETTLE``: its silence is a
-    # controller down or lagging, the graph still reading the old pods' numbers).
-    pods = child is not None and (
-        _kept_predictors_change(child, manifest) or deps.backend.retired_rendering(child))
     counted = admitted is None and pods
     if counted:
         deps.rolls.counted(roller, now, _resource_version(result))
@@ -1684,11 +1689,24 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     return replace(applied, changed=True, rolls=admitted is not None or counted)
 
 
+def _apply_in_doubt(error: KubeError) -> bool:
+    """Whether an apply that raised ``error`` may have been saved all the same: no answer came
+    (``adapters.kube``'s status 0: no answer in time, the connection lost; one refused before
+    the request went reads the same, and is only tried again in the slot kept), or a 5xx (the
+    API server's 504 at its request timeout, a 500 or 503 from it or a proxy: the write may
+    have gone to etcd). A 4xx is the API server's refusal: nothing was saved."""
+    return error.status == 0 or error.status >= 500
+
+
 def _edit_rolling(conditions: Sequence[Condition]) -> bool:
-    """The status says the model's graph rolls for a spec edit (``stuck.spec_edit_rolling``),
-    its timeout not said yet (a ``RollTimedOut`` said before a restart is not said again)."""
+    """The status says the model's graph rolls for a spec edit (``stuck.spec_edit_rolling``)
+    from an apply that went through (``Applied``), its timeout not said yet (a ``RollTimedOut``
+    said before a restart is not said again). Not an edit queued (``RollQueued``) or refused
+    (``ApplyFailed``): no apply of this operator started a roll, so a graph found rolling then
+    rolls for another reason (a crash-looping pod), whose timeout is not the operator's to
+    tell."""
     said = stuck.spec_edit_rolling(conditions)
-    return said is not None and said.reason != cond.ROLL_TIMED_OUT
+    return said is not None and said.reason == cond.APPLIED
 
 
 def _read_child_again(owner: Owner, deps: Dependencies) -> None:

@@ -310,3 +310,115 @@ def test_an_edit_s_apply_refused_then_retried_is_progressing_until_its_pods_have
     fleet.seldon("a")
     fleet.tick("a", 1)
     assert _phase(fleet, "a") == ("Healthy", SERVES)
+
+
+def _saved_then_lost(fleet: Fleet, error: KubeError) -> None:
+    """The API server saves the next apply, but its answer does not come back (``error``: the
+    504 of its request timeout, a connection dropped after the request went): once."""
+    real = fleet.cluster.apply
+
+    def apply(manifest: Any, plural: str) -> dict[str, Any]:
+        real(manifest, plural)
+        del fleet.cluster.apply  # the next apply answers
+        raise error
+
+    fleet.cluster.apply = apply  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("error", [
+    KubeError("apply seldondeployments/a: 504 Timeout: request did not complete within "
+              "requested timeout", 504),
+    KubeError("apply seldondeployments/a: API server not reached (connection lost)", 0)])
+def test_an_edit_s_apply_saved_though_its_answer_was_lost_is_rolling_until_seldon_reports(
+        error: KubeError) -> None:
+    """The API server saved the edit's apply but its answer was lost: the slot is kept (the
+    pods may roll), unconfirmed until the next pass reads the graph, whose resourceVersion is
+    then taken as the apply's. Before: the error gave the slot back, and the next pass found
+    the graph as decided, no roll held and the old pods' status (Available, every replica):
+    the edit rolled, Healthy before one new pod ran."""
+    fleet = Fleet(["a"], limit=5)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    _saved_then_lost(fleet, error)
+    fleet.tick("a", 1)
+    assert fleet.condition("a")["reason"] == "ApplyFailed"
+    graph = fleet.cluster.objects[(*SELDON, "a")]
+    assert "resources" in graph["spec"]["predictors"][0]["componentSpecs"][0]["spec"][
+        "containers"][0]  # saved
+    fleet.tick("a", 5)  # the graph as decided, Seldon has not written since: the old status
+    applied = fleet.condition("a")
+    assert (applied["status"], applied["reason"]) == ("True", "Applied")
+    assert _phase(fleet, "a") == _rolling(fleet, "a")  # before: Healthy
+    assert fleet.rolls.rolling() == 1  # the slot kept
+    _at_rest(fleet, "a")
+    _pods_roll(fleet, "a")
+    fleet.tick("a", 1)
+    assert _phase(fleet, "a") == _rolling(fleet, "a")
+    fleet.seldon("a")  # every new pod available
+    fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 0
+    assert fleet.condition("a")["message"] == "SeldonDeployment a serves v1 100%"
+    assert _phase(fleet, "a") == ("Healthy", SERVES)
+    assert fleet.timed_out == []
+
+
+def test_an_edit_s_apply_lost_that_did_not_land_is_applied_again_in_its_slot() -> None:
+    """The answer lost, the apply not saved: the next pass finds the graph not as decided and
+    applies it in the slot it kept, which counts from there as any roll."""
+    fleet = Fleet(["a"], limit=1)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    fleet.cluster.apply_error = KubeError("apply seldondeployments/a: 503 Service Unavailable",
+                                          503)
+    fleet.tick("a", 1)
+    assert fleet.condition("a")["reason"] == "ApplyFailed" and fleet.rolls.rolling() == 1
+    fleet.cluster.apply_error = None
+    fleet.tick("a", 5)
+    assert fleet.condition("a")["message"] == (f"SeldonDeployment a applied: v1 100%; "
+                                               f"{cond.SPEC_EDIT_ROLLING}")
+    assert fleet.rolls.rolling() == 1
+    fleet.tick("a", 1)
+    assert _phase(fleet, "a") == _rolling(fleet, "a")
+    fleet.seldon("a")
+    fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 0 and _phase(fleet, "a") == ("Healthy", SERVES)
+
+
+def test_an_edit_s_apply_refused_gives_its_slot_back() -> None:
+    """A 4xx is the API server's refusal: nothing was saved, nothing rolls."""
+    fleet = Fleet(["a"], limit=1)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    fleet.cluster.apply_error = KubeError("admission webhook denied the request", 400)
+    fleet.tick("a", 1)
+    assert fleet.condition("a")["reason"] == "ApplyFailed" and fleet.rolls.rolling() == 0
+
+
+def test_a_graph_found_rolling_after_a_restart_while_the_edit_s_apply_is_refused_times_out_quietly(
+        ) -> None:
+    """The status says the edit rolls, but no apply of it went through (refused, and refused
+    again after the restart): the graph found rolling after a restart rolls for another reason
+    (a crash-looping pod), not the operator's roll. Its timeout frees the slot quietly. Before:
+    ``RollTimedOut`` naming "an operator restart during the roll", and counted, for a roll the
+    operator never started (``told`` read any reason but ``RollTimedOut``)."""
+    fleet = Fleet(["a"], limit=1)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    fleet.cluster.apply_error = KubeError("admission webhook denied the request", 400)
+    fleet.tick("a", 1)
+    said = fleet.condition("a")
+    assert said["reason"] == "ApplyFailed" and said["message"].endswith(cond.SPEC_EDIT_ROLLING)
+    _pods_roll(fleet, "a")  # a pod of the old graph crash-loops: Seldon's numbers roll
+    fleet.rolls = fleet.deps.rolls = Rolls(1)  # the operator process replaced
+    timed_out: list[tuple[str, str, str]] = []
+    fleet.rolls.on_timeout.append(timed_out.append)
+    fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 1  # found rolling
+    events: list[str] = []
+    for _ in range(int(ROLL_TIMEOUT.total_seconds() // 60) + 1):
+        events += [e.reason for e in fleet.tick("a", 60).events]
+    assert fleet.rolls.rolling() == 0
+    assert "RollTimedOut" not in events and timed_out == []
+    applied = fleet.condition("a")
+    assert applied["reason"] == "ApplyFailed"
+    assert "an operator restart during the roll" not in applied["message"]
