@@ -56,7 +56,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -249,9 +249,10 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     owner = Owner(name=name, namespace=namespace, uid=str(meta["uid"]))
     generation = int(meta.get("generation") or 0)
     if meta.get("deletionTimestamp"):
-        # Being deleted (a foreground deletion waits for its children): the garbage collector
-        # removes the graph and the Secret; applying them again would fight it.
-        return PassResult(dict(body.get("status") or {}), (), None)
+        # Being deleted: nothing applied or created (a foreground deletion waits for its
+        # children; applying them again would fight the garbage collector). Held by another
+        # tool's finalizer, the canary's traffic is withdrawn (``withdraw_held_canary``).
+        return withdraw_held_canary(body, deps)
     read = read_status(UpliftModelStatus, body, now, verbatim=VERSION_FIELDS,
                        versions=MODEL_VERSION_FIELDS,
                        repair=lambda status, parts: _split_from_graph(status, parts, owner, deps,
@@ -901,6 +902,103 @@ def first_status_wait(current: UpliftModelStatus, decided: UpliftModelStatus, st
             return None
     left = (created + grace - now).total_seconds()
     return left if left > 0 else None
+
+
+#: The garbage collector's own finalizers: ``foregroundDeletion`` (it deletes the children
+#: first) and ``orphan`` (it takes their owner references off). A model being deleted with one
+#: of them writes no child: the collector is at work on them.
+GC_FINALIZERS = frozenset({"foregroundDeletion", "orphan"})
+#: The Warning of a model being deleted, held by another tool's finalizer, whose canary's
+#: traffic was withdrawn (or could not: ``CANARY_NOT_WITHDRAWN``).
+CANARY_WITHDRAWN = "CanaryWithdrawn"
+CANARY_NOT_WITHDRAWN = "CanaryNotWithdrawn"
+#: How soon a withdrawal that failed (the graph changed meanwhile: 409; the API server's
+#: refusal) is tried again.
+WITHDRAW_RETRY_SECONDS = 5.0
+
+
+@runtime_checkable
+class _MergePatches(Protocol):
+    """A cluster that can JSON-merge-patch an object (``adapters.kube.KubeCluster``, through the
+    watched cluster): unlike a server-side apply, a merge patch never creates the object."""
+
+    def merge_patch(self, api_version: str, plural: str, namespace: str, name: str,
+                    patch: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+def withdraw_held_canary(body: Mapping[str, Any], deps: Dependencies) -> PassResult:
+    """What a model being deleted (``deletionTimestamp`` set) is owed. Nothing is applied,
+    created, measured or written to MLflow. With the garbage collector's own finalizer among
+    its finalizers (``GC_FINALIZERS``: a foreground or orphan deletion), or none left, nothing
+    at all: the collector is at work on the children. Held by other finalizers only (Argo CD's
+    ``resources-finalizer.argocd.argoproj.io``, a backup tool's) under a background deletion,
+    the collector leaves the children as they are for as long as the hold lasts, and the
+    ramp is over: a canary the graph gives traffic is withdrawn, as an abort would (the stable
+    takes 100 %), by a JSON merge patch of the graph's predictors' ``traffic`` only — never a
+    create (a graph gone stays gone), preconditioned on the graph's resourceVersion as read (a
+    graph changed or re-created meanwhile is refused, 409, and looked at again), and only on
+    the model's own graph (its controller), not itself being deleted, whose stable version
+    serves. The status says so (``canaryWeight`` 0, ``servingSplit``, ``message``), with one
+    Warning ``CanaryWithdrawn``; its ``canaryVersion`` stays, so that the DELETED event still
+    tags it ``retired`` in MLflow (``retire_deleted_canary``). Done once: a later call finds no
+    canary traffic and does nothing.
+
+    kopf stops the model's waiting task once ``deletionTimestamp`` is set (``waiting_task``: it
+    cancels a daemon of an object being deleted), so ``reconcile`` gets here only for a pass that
+    started with the deletion already seen; nothing else calls this yet (docs/lifecycle.md,
+    "Deleting an UpliftModel")."""
+    meta, status = body["metadata"], dict(body.get("status") or {})
+    owner = Owner(name=str(meta["name"]), namespace=str(meta["namespace"]), uid=str(meta["uid"]))
+    finalizers = frozenset(str(f) for f in meta.get("finalizers") or ())
+    left = PassResult(status, (), None)
+    if not finalizers or finalizers & GC_FINALIZERS:
+        return left
+    child = deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
+                             owner.name)
+    what = f"{deps.backend.kind} {owner.namespace}/{owner.name}"
+    if (child is None or (child.get("metadata") or {}).get("deletionTimestamp")
+            or ownership_conflict(child, owner, what) is not None):
+        return left
+    roles = deps.backend.rendered_roles(child)
+    stable, canary = roles.get("stable"), roles.get("canary")
+    if stable is None or canary is None or canary[1] <= 0 or stable[0] == canary[0]:
+        return left  # no canary traffic to withdraw
+    held = ", ".join(sorted(finalizers))
+    split = TrafficSplit(stable[0], canary[0], canary[1])
+    serving = deps.backend.observe(child, split)
+    serves = (serving.ready_versions if serving.ready else frozenset()) | (
+        serving.serving_versions)
+    if stable[0] not in serves:
+        why = (f"being deleted, held by finalizer(s) {held}: canary {canary[0]} keeps its "
+               f"{canary[1]}% of the traffic: stable {stable[0]} does not serve")
+        return PassResult(status, (Event("Warning", CANARY_NOT_WITHDRAWN, why[:MAX_MESSAGE]),),
+                          None)
+    predictors = []
+    for predictor in (child.get("spec") or {}).get("predictors") or []:
+        version = str((predictor.get("annotations") or {}).get("version") or "")
+        predictors.append({**predictor, "traffic": 100 if version == stable[0] else 0}
+                          if not predictor.get("shadow") else predictor)
+    patch = {"metadata": {"resourceVersion": str((child.get("metadata") or {}).get(
+        "resourceVersion") or "")}, "spec": {"predictors": predictors}}
+    try:
+        if not isinstance(deps.cluster, _MergePatches):
+            raise KubeError("this cluster client cannot patch without applying")
+        patched = deps.cluster.merge_patch(deps.backend.api_version, deps.backend.plural,
+                                           owner.namespace, owner.name, patch)
+    except KubeError as error:
+        if error.status == 409:
+            _read_child_again(owner, deps)
+        why = (f"being deleted, held by finalizer(s) {held}: canary {canary[0]}'s "
+               f"{canary[1]}% of the traffic not withdrawn yet: {error}")
+        log.warning("UpliftModel %s/%s %s", owner.namespace, owner.name, why)
+        return PassResult(status, (Event("Warning", CANARY_NOT_WITHDRAWN, why[:MAX_MESSAGE]),),
+                          WITHDRAW_RETRY_SECONDS)
+    message = (f"being deleted, held by finalizer(s) {held}: canary {canary[0]}'s traffic "
+               f"withdrawn ({canary[1]}% → 0%), stable {stable[0]} takes 100%")
+    status.update(canaryWeight=0, message=message[:MAX_MESSAGE],
+                  servingSplit=_serving_split(patched, None, None, deps))
+    return PassResult(status, (Event("Warning", CANARY_WITHDRAWN, message[:MAX_MESSAGE]),),
+                      None)
 
 
 def _behind(body: Mapping[str, Any]) -> PassResult:
