@@ -115,10 +115,10 @@ def test_names_never_stutter() -> None:
         deployment = by_kind(helm_template(release=release), "Deployment")[0]
         assert deployment["metadata"]["name"] == expected
     docs = helm_template("--set", "fullnameOverride=ops", "--set", "rbac.userRoles.edit=true")
-    # The SeldonDeployments and ConfigMaps policies and their bindings share the cluster-scoped
-    # namespace of the Secrets one's: a suffix of their own.
+    # The SeldonDeployments, ConfigMaps and PodDisruptionBudgets policies and their bindings
+    # share the cluster-scoped namespace of the Secrets one's: a suffix of their own.
     suffixed = []
-    for resource in ("seldondeployments", "configmaps"):
+    for resource in ("seldondeployments", "configmaps", "poddisruptionbudgets"):
         policy, binding = _policy(docs, resource)
         assert policy["metadata"]["name"] == binding["metadata"]["name"] == f"ops-{resource}"
         suffixed += [policy, binding]
@@ -456,9 +456,9 @@ def test_seldondeployments_policy_is_on_by_default_in_every_mode_and_the_same_as
                                                    "seldondeployments")
     for values in ([], NAMESPACED):
         docs = helm_template(*values)
-        # Secrets, SeldonDeployments, ConfigMaps
-        assert len(by_kind(docs, "ValidatingAdmissionPolicy")) == 3
-        assert len(by_kind(docs, "ValidatingAdmissionPolicyBinding")) == 3
+        # Secrets, SeldonDeployments, ConfigMaps, PodDisruptionBudgets
+        assert len(by_kind(docs, "ValidatingAdmissionPolicy")) == 4
+        assert len(by_kind(docs, "ValidatingAdmissionPolicyBinding")) == 4
         policy, binding = _policy(docs, "seldondeployments")
         assert policy["metadata"]["name"] == plain_policy["metadata"]["name"]
         _same_policy_as_the_manifests(policy, plain_policy)  # release "uplift" in uplift-system
@@ -1147,9 +1147,10 @@ def test_kustomize_builds_the_same_objects_as_the_plain_manifests() -> None:
 def test_a_kustomize_namespace_overlay_keeps_the_admission_policies_judging_the_operator(
         tmp_path: Path) -> None:
     """The idiomatic re-home, ``namespace:`` in an overlay over manifests/, moves the
-    ServiceAccount, its binding and the Deployment; the three policies must still judge that
-    ServiceAccount, or they protect nothing (RBAC's create on secrets and create + patch on
-    seldondeployments and configmaps, docs/security.md) and nothing says so."""
+    ServiceAccount, its binding and the Deployment; the four policies must still judge that
+    ServiceAccount, or they protect nothing (RBAC's create on secrets, create + patch on
+    seldondeployments and configmaps, and create + patch + delete on poddisruptionbudgets,
+    docs/security.md) and nothing says so."""
     shutil.copytree(ROOT / "manifests", tmp_path / "base")
     (tmp_path / "kustomization.yaml").write_text("resources: [base]\nnamespace: ml-platform\n")
     result = run(tools()["kustomize"], "build", str(tmp_path))
@@ -1165,7 +1166,7 @@ def test_a_kustomize_namespace_overlay_keeps_the_admission_policies_judging_the_
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == (
         account["metadata"]["name"])
     user = f"system:serviceaccount:ml-platform:{account['metadata']['name']}"
-    for resource in ("secrets", "seldondeployments", "configmaps"):
+    for resource in ("secrets", "seldondeployments", "configmaps", "poddisruptionbudgets"):
         policy, _ = _policy(docs, resource)
         assert _judges(policy["spec"]["matchConditions"], user), resource
         assert not _judges(policy["spec"]["matchConditions"],

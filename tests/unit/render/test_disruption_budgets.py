@@ -18,6 +18,8 @@ from tests.support.cel import evaluate
 from uplift_operator.api.crds import UPLIFTMODEL
 from uplift_operator.api.v1alpha1.upliftmodel import (
     BUDGET_EXACTLY_ONE,
+    BUDGET_MAX_NO_EVICTION,
+    BUDGET_MIN_NO_EVICTION,
     BUDGET_PERCENT_PATTERN,
     ServingSpec,
 )
@@ -154,13 +156,13 @@ def _budget_schema() -> dict[str, Any]:
 
 @pytest.mark.parametrize(("budget", "admitted"), [
     ({"maxUnavailable": 1}, True), ({"minAvailable": "50%"}, True),
-    ({"maxUnavailable": 0, "unhealthyPodEvictionPolicy": "AlwaysAllow"}, True),
+    ({"maxUnavailable": 2, "unhealthyPodEvictionPolicy": "AlwaysAllow"}, True),
     ({}, False), ({"unhealthyPodEvictionPolicy": "AlwaysAllow"}, False),
     ({"maxUnavailable": 1, "minAvailable": 1}, False)])
 def test_exactly_one_of_max_unavailable_and_min_available(budget: dict[str, Any],
                                                           admitted: bool) -> None:
-    (rule,) = _budget_schema()["x-kubernetes-validations"]
-    assert rule["message"] == BUDGET_EXACTLY_ONE
+    (rule,) = [r for r in _budget_schema()["x-kubernetes-validations"]
+               if r["message"] == BUDGET_EXACTLY_ONE]
     assert evaluate(rule["rule"], budget) is admitted
     try:
         ServingSpec.model_validate({"disruptionBudget": budget})
@@ -171,7 +173,7 @@ def test_exactly_one_of_max_unavailable_and_min_available(budget: dict[str, Any]
 
 
 @pytest.mark.parametrize(("value", "admitted"), [
-    (0, True), (3, True), ("0%", True), ("25%", True), ("100%", True), ("101%", False),
+    (1, True), (3, True), ("1%", True), ("25%", True), ("100%", True), ("101%", False),
     ("1", False), ("05%", False), ("%", False), (-1, False), (1.5, False)])
 def test_a_count_is_an_integer_or_a_percent(value: Any, admitted: bool) -> None:
     schema = _budget_schema()["properties"]["maxUnavailable"]
@@ -188,3 +190,54 @@ def test_a_count_is_an_integer_or_a_percent(value: Any, admitted: bool) -> None:
     except ValidationError:
         by_model = False
     assert by_model is admitted
+
+
+#: What the admission policy (manifests/poddisruptionbudgets-policy.yaml) admits of the
+#: operator's budgets' counts: maxUnavailable at least 1 or 1%-100%, minAvailable any integer or
+#: 0%-99% (its regular expressions, read as Python's).
+POLICY_MAX_PERCENT = r"^(100|[1-9][0-9]?)%$"
+POLICY_MIN_PERCENT = r"^[1-9]?[0-9]%$"
+
+
+def _policy_admits(field: str, value: Any) -> bool:
+    if isinstance(value, int):
+        return value > 0 if field == "maxUnavailable" else value >= 0
+    pattern = POLICY_MAX_PERCENT if field == "maxUnavailable" else POLICY_MIN_PERCENT
+    return re.fullmatch(pattern.strip("^$"), value) is not None
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("maxUnavailable", 0, BUDGET_MAX_NO_EVICTION), ("maxUnavailable", "0%", BUDGET_MAX_NO_EVICTION),
+    ("minAvailable", "100%", BUDGET_MIN_NO_EVICTION),
+    ("maxUnavailable", 1, None), ("maxUnavailable", "1%", None), ("maxUnavailable", "100%", None),
+    ("minAvailable", 0, None), ("minAvailable", 1, None), ("minAvailable", "0%", None),
+    ("minAvailable", "99%", None)])
+def test_a_budget_that_allows_no_eviction_is_refused(field: str, value: Any,
+                                                     message: str | None) -> None:
+    """maxUnavailable 0 or "0%" and minAvailable "100%" allow no eviction whatever the replicas
+    (every node drain would wait for ever): the CRD refuses them (a CEL rule each) and so does
+    the model; what is admitted renders a budget the operator's admission policy admits."""
+    budget = {field: value}
+    rules = _budget_schema()["x-kubernetes-validations"]
+    refused_by = [r["message"] for r in rules if not evaluate(r["rule"], budget)]
+    assert refused_by == ([message] if message else [])
+    try:
+        ServingSpec.model_validate({"disruptionBudget": budget})
+        by_model = None
+    except ValidationError as error:
+        by_model = message if message and message in str(error) else str(error)
+    assert by_model == message
+    assert _policy_admits(field, value) is (message is None)
+
+
+def test_every_count_the_crd_admits_renders_a_budget_the_policy_admits() -> None:
+    """The CRD's counts (its pattern's percents, integers from 0) and its rules: each one the
+    CRD admits is one the policy's count rule admits, and each one it refuses the policy
+    refuses."""
+    rules = _budget_schema()["x-kubernetes-validations"]
+    for field in ("maxUnavailable", "minAvailable"):
+        for value in [*range(0, 5), *(f"{p}%" for p in range(0, 101))]:
+            if isinstance(value, str):
+                assert re.fullmatch(BUDGET_PERCENT_PATTERN.strip("^$"), value)
+            admitted = all(evaluate(r["rule"], {field: value}) for r in rules)
+            assert admitted is _policy_admits(field, value), (field, value)

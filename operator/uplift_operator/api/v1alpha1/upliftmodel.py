@@ -497,12 +497,28 @@ BudgetCount = Annotated[
 #: Exactly one of maxUnavailable and minAvailable (the PDB API takes one of them only).
 BUDGET_EXACTLY_ONE = ("a disruptionBudget takes exactly one of maxUnavailable and minAvailable "
                       "(as a PodDisruptionBudget does)")
+#: A budget that never allows an eviction holds every node drain and cluster upgrade for ever;
+#: the operator's admission policy (manifests/poddisruptionbudgets-policy.yaml) refuses the
+#: operator's identity such a budget, so the CRD refuses the spec first.
+BUDGET_MAX_NO_EVICTION = ("disruptionBudget.maxUnavailable 0 (or \"0%\") allows no eviction: every "
+                          "node drain and cluster upgrade would wait for ever; at least 1 (or "
+                          "\"1%\")")
+BUDGET_MIN_NO_EVICTION = ("disruptionBudget.minAvailable \"100%\" allows no eviction: every node "
+                          "drain and cluster upgrade would wait for ever; prefer maxUnavailable: 1")
+#: The values of each field that allow no eviction whatever the replicas, as CEL's ``string``
+#: writes them.
+_MAX_NO_EVICTION = ("0", "0%")
+_MIN_NO_EVICTION = ("100%",)
 
 
 def _check_budget(budget: DisruptionBudget) -> DisruptionBudget:
-    """The CEL rule's twin (``DisruptionBudget``), for a spec built in Python."""
+    """The CEL rules' twin (``DisruptionBudget``), for a spec built in Python."""
     if (budget.max_unavailable is None) == (budget.min_available is None):
         raise ValueError(BUDGET_EXACTLY_ONE)
+    if budget.max_unavailable is not None and str(budget.max_unavailable) in _MAX_NO_EVICTION:
+        raise ValueError(BUDGET_MAX_NO_EVICTION)
+    if budget.min_available is not None and str(budget.min_available) in _MIN_NO_EVICTION:
+        raise ValueError(BUDGET_MIN_NO_EVICTION)
     return budget
 
 
@@ -514,14 +530,15 @@ class DisruptionBudget(ApiModel):
         description="How many of a version's serving pods a voluntary disruption (a node drain's "
                     "eviction) may take at once: an integer, or a percent of the version's pods "
                     "(\"25%\", rounded up). 1 lets a drain go on one pod at a time whatever the "
-                    "replicas: the recommended setting.")
+                    "replicas: the recommended setting. Not 0 (or \"0%\"), which allows no "
+                    "eviction.")
     min_available: BudgetCount | None = Field(
         default=None,
         description="How many of a version's serving pods must stay available through a "
                     "voluntary disruption: an integer, or a percent of the version's pods "
-                    "(\"50%\", rounded up). Equal to the replicas (minAvailable: 1 with "
-                    "replicas: 1, or \"100%\") no eviction is ever allowed, and a node drain "
-                    "waits for ever: prefer maxUnavailable.")
+                    "(\"50%\", rounded up). Not \"100%\", which allows no eviction. Equal to the "
+                    "replicas or more (minAvailable: 1 with replicas: 1) no eviction is allowed "
+                    "either, and a node drain waits for ever: prefer maxUnavailable.")
     unhealthy_pod_eviction_policy: Literal["IfHealthyBudget", "AlwaysAllow"] | None = Field(
         default=None,
         description="When a pod that is not Ready may be evicted (the PodDisruptionBudget's "
@@ -532,6 +549,12 @@ class DisruptionBudget(ApiModel):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "has(self.maxUnavailable) != has(self.minAvailable)",
          "message": BUDGET_EXACTLY_ONE},
+        {"rule": "!has(self.maxUnavailable) || !(string(self.maxUnavailable) in "
+                 + str(list(_MAX_NO_EVICTION)) + ")",
+         "message": BUDGET_MAX_NO_EVICTION},
+        {"rule": "!has(self.minAvailable) || !(string(self.minAvailable) in "
+                 + str(list(_MIN_NO_EVICTION)) + ")",
+         "message": BUDGET_MIN_NO_EVICTION},
     ]})
 
 
