@@ -600,9 +600,7 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
     alone = _canary_alone(ctx)
 
     def histogram(version: str, *, stable: bool) -> dict[float, int]:
-        rows = prom.query(buckets[version])
-        counts = {float(r.labels.get("le", "+Inf")): _observed(r.value, share) for r in rows}
-        return _monotone({le: c for le, c in counts.items() if c is not None}, stable=stable)
+        return _monotone(_bucket_counts(prom.query(buckets[version]), share), stable=stable)
 
     canary_h = histogram(ctx.canary_version, stable=False)
     stable_h = {} if alone else histogram(ctx.stable_version, stable=True)
@@ -638,6 +636,25 @@ def _latency(gate: ModelGate, ctx: GateContext, prometheus: MetricSource | None,
         stable_requests=stable_n, bucket_bounds=bounds,
         canary_buckets=tuple(canary_h.get(b, 0) for b in bounds), stable_buckets=stable_buckets,
         split=_split(prom, ctx, _ANSWERED, failed=_REFUSED, endpoint="infer"))
+
+
+def _bucket_counts(rows: Sequence[Any], share: float) -> dict[float, int]:
+    """A ``sum by (le)`` answer as bucket counts by bound (``observed_share``), the rows of one
+    bound summed: a bucket may come under two spellings of its ``le`` (``"1"`` and ``"1.0"``:
+    Prometheus 3 normalises ``le`` at ingestion, 2.x when it scrapes the protobuf format, so
+    across such a change, or between two scrape jobs, one bound's series carry both), and
+    ``sum by (le)`` keeps them apart. Keeping the last row only dropped the other's requests
+    from that bucket, and the repair (``_monotone``) then read them as slow on the canary's
+    side and fast on the stable's: a healthy canary failed. A row without a finite value (NaN,
+    ±Inf) counts nothing, as ``_per_version`` leaves one out."""
+    raw: dict[float, float] = {}
+    for row in rows:
+        if not math.isfinite(row.value):
+            continue
+        bound = float(row.labels.get("le", "+Inf"))
+        raw[bound] = raw.get(bound, 0.0) + row.value
+    counts = {bound: _observed(value, share) for bound, value in raw.items()}
+    return {bound: count for bound, count in counts.items() if count is not None}
 
 
 def _monotone(histogram: Mapping[float, int], *, stable: bool) -> dict[float, int]:
