@@ -9,6 +9,7 @@ fields that are not in the user's (or Git's) copy.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from pydantic import BaseModel
@@ -63,7 +64,9 @@ def _convert(node: JsonSchema, definitions: dict[str, JsonSchema]) -> JsonSchema
         elif key in ("items", "additionalProperties") and isinstance(value, dict):
             out[key] = _convert(value, definitions)
         else:
-            out[key] = value
+            # A copy: a model used at two places (SecretCredentials) would share its lists
+            # (required, x-kubernetes-validations), which YAML writes as anchors and aliases.
+            out[key] = copy.deepcopy(value)
     if "enum" in out and "type" not in out:
         out["type"] = "string"
     if "properties" in out:

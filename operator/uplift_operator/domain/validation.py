@@ -961,9 +961,10 @@ def validate_against_model(spec: UpliftModelSpec, contract: ModelContract) -> li
 
 # -- the credentials Secret ---------------------------------------------------------------------
 
-def credential_problems(secret: str, keys: Sequence[str],
-                        values: Mapping[str, bytes]) -> list[str]:
-    """What is wrong with the credentials Secret ``secret`` the spec names: a key it lacks, a
+def credential_problems(secret: str, keys: Sequence[str], values: Mapping[str, bytes],
+                        field: str = "spec.model.credentials") -> list[str]:
+    """What is wrong with the credentials Secret ``secret`` the spec names at ``field``
+    (``spec.model.credentials``, or ``spec.serving.runtimeCredentials``): a key it lacks, a
     value that is empty, not UTF-8, or has whitespace or control characters in it.
 
     Refused rather than stripped: the serving pods read the same keys as they are (the MLflow
@@ -972,7 +973,7 @@ def credential_problems(secret: str, keys: Sequence[str],
     """
     problems: list[str] = []
     for key in keys:
-        where = f"spec.model.credentials: Secret {secret!r} key {key!r}"
+        where = f"{field}: Secret {secret!r} key {key!r}"
         if key not in values:
             problems.append(f"{where} does not exist in the Secret")
             continue

@@ -75,6 +75,7 @@ from uplift_operator.api.v1alpha1.common import (
     DecisionRecord,
     GateVerdict,
     Phase,
+    SecretCredentials,
     StatusBase,
     clamp_durations,
     parse_duration,
@@ -269,7 +270,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         return read.told(_invalid(body, spec, current, owner, problems, deps, now))
     registry, resolution, problems, credentials_fit = _resolve(spec, owner, deps, now)
     report_token, report_problems = _report_token(spec, owner.namespace, deps)
-    problems = [*problems, *report_problems]
+    runtime_env, runtime_problems = _runtime_credential_env(spec, owner.namespace, deps)
+    problems = [*problems, *report_problems, *runtime_problems]
     if problems:  # a credentials Secret or the resolved version does not fit the spec,
         # which a Secret fixed by hand (not watched) or a new version may change: looked at
         # again, backing off while the same problems stay
@@ -290,10 +292,12 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         return read.told(_conflicted(current, conflict, generation, now))
     if _decided_on_newer(child, meta):
         return _behind(body)
-    # The credentials as the graph has them while the spec's Secret cannot be read (waited
-    # for: RegistryUnavailable): rendered, a Secret not there would hold every new pod, the
-    # stable's and a rollback's included, in CreateContainerConfigError.
-    credential_env = (_spec_credential_env(spec) if credentials_fit
+    # The pods' own credentials (spec.serving.runtimeCredentials) when the spec names them,
+    # checked above; else model.credentials', as the graph has them while the spec's Secret
+    # cannot be read (waited for: RegistryUnavailable): rendered, a Secret not there would
+    # hold every new pod, the stable's and a rollback's included, in CreateContainerConfigError.
+    credential_env = (runtime_env if runtime_env is not None
+                      else _spec_credential_env(spec) if credentials_fit
                       else deps.backend.credential_env(child))
     try:
         outcomes = _measure(spec, current, owner, deps, registry, resolution, split_as_status,
@@ -824,7 +828,9 @@ def _held_runtime(spec: UpliftModelSpec, child: Mapping[str, Any] | None, owner:
 
     Without a graph to read (deleted by hand), the spec's, but for what the operator's policy
     refuses (its defaults then: ``ServingPolicy.within``), the MLflow credentials when their
-    Secret is read and fits (else none), and the report token when it checks out; a report
+    Secret is read and fits (else none: ``spec.serving.runtimeCredentials`` when set, never
+    the operator's ``model.credentials`` in their place), and the report token when it checks
+    out; a report
     token the spec asks for that does not check out is why the graph is not created (str: its
     endpoints would be open), retried as a refused apply is."""
     allowed = deps.policy.within(spec)
@@ -839,10 +845,14 @@ def _held_runtime(spec: UpliftModelSpec, child: Mapping[str, Any] | None, owner:
     if report_problems:
         return (f"{deps.backend.kind} {owner.namespace}/{owner.name} is not there and is not "
                 f"created while the spec is invalid: {'; '.join(report_problems)}")
-    _read, credential_problems, unreadable = _credentials(allowed.model,
-                                                          owner.namespace, deps)
-    credential_env = (() if credential_problems or unreadable is not None
-                      else _spec_credential_env(allowed))
+    runtime_env, runtime_problems = _runtime_credential_env(allowed, owner.namespace, deps)
+    if runtime_env is not None or runtime_problems:
+        credential_env = runtime_env or ()
+    else:
+        _read, credential_problems, unreadable = _credentials(allowed.model,
+                                                              owner.namespace, deps)
+        credential_env = (() if credential_problems or unreadable is not None
+                          else _spec_credential_env(allowed))
     fallback = _runtime(allowed, deps, owner.namespace, owner.name, None, credential_env)
     return replace(fallback, report_token=report_token)
 
@@ -2120,8 +2130,13 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
 
 
 def _spec_credential_env(spec: UpliftModelSpec) -> tuple[tuple[str, str, str], ...]:
-    """The runtime's MLflow credentials as the spec names them: (variable, Secret, key)."""
-    credentials = spec.model.credentials
+    """The runtime's MLflow credentials as the spec names them: (variable, Secret, key); those
+    of ``spec.serving.runtimeCredentials`` when set, else ``spec.model.credentials``'."""
+    return _credential_env(spec.serving.runtime_credentials or spec.model.credentials)
+
+
+def _credential_env(credentials: SecretCredentials | None) -> tuple[tuple[str, str, str], ...]:
+    """The MLflow client's environment variables for ``credentials``: (variable, Secret, key)."""
     credential_env: list[tuple[str, str, str]] = []
     if credentials is not None:
         if credentials.token_key:
@@ -2149,6 +2164,45 @@ def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str, name: st
         service_account_name=spec.serving.service_account_name,
         placement=spec.serving.placement(),
         drain_wait_seconds=deps.runtime_drain_wait, report_token=report_token)
+
+
+def _runtime_credential_env(spec: UpliftModelSpec, namespace: str, deps: Dependencies,
+                            ) -> tuple[tuple[tuple[str, str, str], ...] | None, list[str]]:
+    """The serving pods' own MLflow credentials (``spec.serving.runtimeCredentials``) to
+    render, once their Secret is found with every key it names usable (the same checks as
+    ``spec.model.credentials``': ``validation.credential_problems``), else the problems, each
+    naming the Secret and key, never a value; (None, []) when the spec names none (the pods get
+    ``model.credentials``). A Secret that is missing or unreadable is a problem (InvalidSpec),
+    as the report token's is: rendered, it would hold every new serving pod, the stable's
+    included, until it appears; and ``model.credentials`` (the operator's write-back user) are
+    never rendered in its place. The operator reads it (``get``, so ``rbac.secretNames`` names
+    it when set: the SeldonDeployments admission policy admits the Secrets of that list), only
+    to check it: it never sends these credentials anywhere. Read through the credentials cache
+    (``CREDENTIALS_TTL_SECONDS``); a problem is not kept, so a fixed Secret is seen at the next
+    retry."""
+    ref = spec.serving.runtime_credentials
+    if ref is None:
+        return None, []
+    field_ = "spec.serving.runtimeCredentials"
+    keys = [k for k in (ref.token_key, ref.username_key, ref.password_key) if k]
+    if not ref.token_key and not (ref.username_key and ref.password_key):
+        # The CRD's rules refuse this; a resource stored under an older CRD may still have it.
+        return None, [f"{field_}: set tokenKey, or usernameKey and passwordKey"]
+    read = (namespace, ref.name, tuple(keys))
+    values = deps.credential_reads.get(read)
+    if values is None:
+        try:
+            values = deps.cluster.secret_values(namespace, ref.name, keys)
+        except KubeError as error:
+            if error.status == 404:
+                return None, [f"{field_}: Secret {ref.name!r} does not exist in namespace "
+                              f"{namespace!r}"]
+            return None, [f"{field_}: Secret {ref.name!r} cannot be read: {error}"]
+        problems = validation.credential_problems(ref.name, keys, values, field_)
+        if problems:
+            return None, problems
+        deps.credential_reads.put(read, values)
+    return _credential_env(ref), []
 
 
 def _report_token(spec: UpliftModelSpec, namespace: str,

@@ -42,7 +42,8 @@ SeldonDeployment CRD and the plain manifests' RBAC, once for each source of the 
   that key) is admitted; a volume of a whole Secret, or of Secrets projected, is refused;
 - with ``rbac.secretNames`` set, the chart's policy holds every env ``secretKeyRef`` and every
   ``secret`` volume to the model's own decision key and those names (what the operator
-  renders; a pull Secret is not among them, so no model mounts registry credentials), and
+  renders: the serving pods' own MLflow credentials, ``spec.serving.runtimeCredentials``,
+  among them; a pull Secret is not, so no model mounts registry credentials), and
   with ``allowed.imagePullSecrets`` set every ``imagePullSecrets`` name to those names (the
   operator's ``--allowed-image-pull-secret``), a Secret of ``rbac.secretNames`` included; the
   manifests do not (docs/security.md says so);
@@ -153,6 +154,12 @@ ALLOWED_IMAGES = [r"ghcr\.io/uplift-dev/uplift-runtime-canary:.*"]
 ALLOWED_ACCOUNTS = ["uplift-serving"]
 #: The Secrets _runtime's model names (its MLflow credentials, its report token).
 SECRET_NAMES = ["mlflow-credentials", "report-senders"]
+#: A model's spec.serving.runtimeCredentials: the serving pods' own (READ-only) MLflow user,
+#: in rbac.secretNames as the operator reads it to check it; and the same pods' variables taken
+#: from it (services.upliftmodel _runtime_credential_env).
+RUNTIME_SECRET = "mlflow-reader"
+READER_ENV = (("MLFLOW_TRACKING_USERNAME", RUNTIME_SECRET, "username"),
+              ("MLFLOW_TRACKING_PASSWORD", RUNTIME_SECRET, "password"))
 #: The pull Secret PLACEMENT names: the chart's allowed.imagePullSecrets (not in rbac.secretNames).
 PULL_SECRET_NAMES = ["registry-pull"]
 #: spec.serving placement as services.upliftmodel passes it (RuntimeSettings.placement), within
@@ -178,7 +185,7 @@ def policy_docs(source: str) -> list[dict[str, Any]]:
         "--set-json", f"allowed.runtimeImages={json.dumps(ALLOWED_IMAGES)}",
         "--set-json", f"allowed.serviceAccounts={json.dumps(ALLOWED_ACCOUNTS)}",
         "--set-json", f"allowed.imagePullSecrets={json.dumps(PULL_SECRET_NAMES)}",
-        "--set-json", f"rbac.secretNames={json.dumps(SECRET_NAMES)}",
+        "--set-json", f"rbac.secretNames={json.dumps([*SECRET_NAMES, RUNTIME_SECRET])}",
         name=POLICY)
 
 
@@ -709,6 +716,29 @@ def test_the_chart_holds_secret_references_to_the_decision_key_and_rbac_secret_n
             operator_cluster.apply(manifest, PLURAL)
             stored = admin.get("seldondeployment", owner.name, NAMESPACE)
             assert _pod(stored) == _pod(manifest), what
+
+
+def test_the_runtime_credentials_are_admitted_as_a_secret_of_rbac_secret_names(
+        policy: str, admin: Kubectl, operator_cluster: KubeCluster) -> None:
+    """spec.serving.runtimeCredentials gives the pods a Secret of their own in the operator's
+    place: admitted as one of rbac.secretNames (the operator reads it, to check it), on create
+    and on update from the operator's credentials; the policy admits no other name for it."""
+    owner = _owner(admin, f"reader-{policy}")
+    operator_cluster.apply(_render(owner), PLURAL)  # model.credentials' Secret, as before
+    reader = _render(owner, credential_env=READER_ENV)
+    operator_cluster.apply(reader, PLURAL)  # an edit of it rolls the pods onto the reader's
+    stored = admin.get("seldondeployment", owner.name, NAMESPACE)
+    assert _pod(stored) == _pod(reader)
+    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in _container(stored)["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})} == {
+        RUNTIME_SECRET, naming.decision_key_secret(owner.name)}
+    outside = _render(owner, credential_env=(
+        ("MLFLOW_TRACKING_USERNAME", "mlflow-admin", "username"),
+        ("MLFLOW_TRACKING_PASSWORD", "mlflow-admin", "password")))
+    if policy == "chart":
+        _refused(operator_cluster, outside, SECRET_REFS)
+    else:  # the plain manifests know no Secret names: any Secret of the namespace passes
+        operator_cluster.apply(outside, PLURAL)
 
 
 def _placed(owner: naming.Owner, split: TrafficSplit = CANARY,

@@ -596,6 +596,21 @@ class ServingSpec(ApiModel):
                     "(else InvalidSpec, serving left as it was). Default: no token, the report "
                     "endpoints answer whoever reaches the pods (restrict that with a "
                     "NetworkPolicy).")
+    runtime_credentials: SecretCredentials | None = Field(
+        default=None,
+        description="Secret with the MLflow credentials the serving pods load the model with "
+                    "(the same keys as model.credentials: tokenKey, or usernameKey and "
+                    "passwordKey), given to the runtime container as MLFLOW_TRACKING_TOKEN, or "
+                    "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, instead of "
+                    "model.credentials'. Recommended: an MLflow user with READ alone. The pods "
+                    "only read, while model.credentials also writes back (EDIT, MANAGE), and a "
+                    "pod runs its model's code (an artifact is unpickled) and whoever may exec "
+                    "into it reads its environment (docs/security.md, 'Trust boundaries'). The "
+                    "operator checks the Secret and keys exist before it renders them (else "
+                    "InvalidSpec, serving left as it was); an edit rolls every pod of both "
+                    "versions, with a roll slot (--max-concurrent-graph-rolls). Default: the "
+                    "serving pods get model.credentials, the operator's write-back "
+                    "credentials.")
     # Placement: rendered into every predictor's pod spec (render.seldon, PLACEMENT_KEYS), the
     # stable's and a canary's alike, as resources and serviceAccountName are.
     node_selector: dict[str, Annotated[str, Field(max_length=63)]] | None = Field(
