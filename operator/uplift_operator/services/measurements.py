@@ -147,15 +147,19 @@ class GateContext:
         # UpliftModel's gates"); series without the label (latency, drift) match it as well.
         labels = {"namespace": self.namespace, "model": self.name, "version": version,
                   "campaign": "", **extra}
-        return "{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+        # Each value escaped (``templates.label_value``), as ``render`` escapes a template's:
+        # a hand-edited version stays inside its string, never adds a matcher or an ``or``.
+        return "{" + ", ".join(f'{k}="{templates.label_value(v)}"'
+                               for k, v in labels.items()) + "}"
 
     def versions_selector(self, **extra: str) -> str:
         """``selector`` for both versions at once (``version=~"<stable>|<canary>"``): one query
         answers for both, ``sum by (version)``."""
         versions = "|".join(re.escape(v) for v in (self.stable_version, self.canary_version))
-        labels = {"namespace": f'="{self.namespace}"', "model": f'="{self.name}"',
-                  "version": f'=~"{versions}"', "campaign": '=""',
-                  **{k: f'="{v}"' for k, v in extra.items()}}
+        value = templates.label_value
+        labels = {"namespace": f'="{value(self.namespace)}"', "model": f'="{value(self.name)}"',
+                  "version": f'=~"{value(versions)}"', "campaign": '=""',
+                  **{k: f'="{value(v)}"' for k, v in extra.items()}}
         return "{" + ", ".join(f"{k}{v}" for k, v in labels.items()) + "}"
 
     def variables(self, version: str) -> dict[str, str]:
@@ -1059,11 +1063,15 @@ class CampaignGateContext:
         mixed in, a canary being ramped (or rolled back) would move the campaign's effect and
         ROI, and a promotion would not start the campaign's evidence afresh on N+1 alone
         (docs/lifecycle.md, "Its UpliftModel"). Only asked with a stable version."""
-        return f'version="{self.stable_version}"'
+        return f'version="{templates.label_value(str(self.stable_version))}"'
 
     def selector(self, *matchers: str) -> str:
-        labels = [f'namespace="{self.namespace}"', f'model="{self.model}"',
-                  f'campaign="{self.name}"', *matchers]
+        """The campaign's series (its values escaped: ``templates.label_value``) and
+        ``matchers``, which the collectors build from constants, ``followed`` and treatment
+        keys (``_key``: of ``[a-z0-9_]``)."""
+        value = templates.label_value
+        labels = [f'namespace="{value(self.namespace)}"', f'model="{value(self.model)}"',
+                  f'campaign="{value(self.name)}"', *matchers]
         return "{" + ", ".join(labels) + "}"
 
 
