@@ -463,8 +463,9 @@ def _last_failed_reading(spec: CampaignSpec, status: CampaignStatus,
     Inconclusive): its status in ``status.gates`` (the time of its outcome), or ``read``,
     readings a pass took but did not record (one that started the step over keeps none).
     One from an earlier outage is older than ``status.budgetUnreadableSince`` (set at the
-    outage's first failed reading), so it never reaches that time plus ``after``."""
-    names = {gate.name for gate in _budget_gates(spec)}
+    outage's first failed reading), so it never reaches that time plus ``after``. Only the
+    budget gates that enforce (not dry-run) count, as for ``budgetUnreadableSince``."""
+    names = {gate.name for gate in _budget_gates(spec) if not gate.dry_run}
     times = [g.time for g in status.gates if g.name in names and g.verdict in _UNREAD]
     times += [o.time for o in read if o.name in names and o.verdict in _UNREAD]
     return max((t for t in map(_utc, times) if t is not None), default=None)
@@ -1266,14 +1267,18 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         not (an Error or an Inconclusive: Prometheus down or not configured, the query
         failing, no series, a defect measuring it) and kept through the next ones, so it says
         since when the spend has been unreadable without a break, across passes and operator
-        restarts (it is status). Cleared while the campaign exposes no one (nothing is spent,
-        so there is nothing to be blind to; a ramp started again counts from its own first
-        reading) and without a budget (``forget_budget``)."""
+        restarts (it is status). Only the budget gates that enforce the budget (not dry-run)
+        count: a dry-run one's reading neither clears it (an enforcing gate's Error next to a
+        dry-run gate's Pass is still a spend the campaign cannot enforce) nor sets it (a budget
+        nothing enforces is not one to be blind to). Cleared while the campaign exposes no one
+        (nothing is spent, so there is nothing to be blind to; a ramp started again counts
+        from its own first reading), without a budget (``forget_budget``) and without a budget
+        gate that enforces it."""
         s = self.status
-        if self.spec.economics.budget is None or not exposing(s):
+        names = {gate.name for gate in _budget_gates(self.spec) if not gate.dry_run}
+        if self.spec.economics.budget is None or not exposing(s) or not names:
             s.budget_unreadable_since = None
             return
-        names = {gate.name for gate in _budget_gates(self.spec)}
         read = [o for o in self.observed.gate_outcomes or () if o.name in names]
         if not read:
             return

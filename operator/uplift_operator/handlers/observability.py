@@ -164,19 +164,23 @@ CAMPAIGN_BUDGET_EXHAUSTED = Gauge(
     "published over Suspended), else 0.", ["namespace", "name"], registry=REGISTRY)
 CAMPAIGN_BUDGET_UNREADABLE = Gauge(
     "uplift_operator_campaign_budget_unreadable",
-    "1 while a Campaign is suspended because its spend has been unreadable for longer than "
-    "spec.economics.budgetUnreadable.after under its action Suspend (exposure 0 until a "
-    "reading shows the spend under the budget; Ready reason BudgetUnreadable, whatever phase "
-    "is published over Suspended), else 0.", ["namespace", "name"], registry=REGISTRY)
+    "1 while a Campaign is suspended because its spend could not be read under "
+    "spec.economics.budgetUnreadable.action Suspend (from the first reading that failed at or "
+    "after status.budgetUnreadableSince + after, so between after and after + one "
+    "analysisInterval; exposure 0 until a reading shows the spend under the budget; Ready "
+    "reason BudgetUnreadable, whatever phase is published over Suspended), else 0.",
+    ["namespace", "name"], registry=REGISTRY)
 CAMPAIGN_BUDGET_UNREADABLE_SINCE = Gauge(
     "uplift_operator_campaign_budget_unreadable_since_timestamp_seconds",
-    "Since when (Unix time) a Campaign's budget gates have not been able to read its spend "
-    "(status.budgetUnreadableSince: their readings Errors or Inconclusives, Prometheus down or "
-    "not configured, the query failing, no spend series, with none since showing the spend) "
-    "while it exposes, whatever spec.economics.budgetUnreadable's action: exposing meanwhile, "
-    "each replica stops only at the whole budget on its own; under Suspend the campaign is "
-    "suspended once it is older than after (uplift_operator_campaign_budget_unreadable). No "
-    "series otherwise.", ["namespace", "name"], registry=REGISTRY)
+    "Since when (Unix time) a Campaign's budget gates that enforce the budget (not dryRun) "
+    "have not been able to read its spend (status.budgetUnreadableSince: their readings "
+    "Errors or Inconclusives, Prometheus down or not configured, the query failing, no spend "
+    "series, with none since showing the spend) while it exposes, whatever "
+    "spec.economics.budgetUnreadable's action: exposing meanwhile, each replica stops only at "
+    "the whole budget on its own; under Suspend the campaign is suspended at the first "
+    "reading that fails at or after this time + after, so between after and after + one "
+    "analysisInterval later (uplift_operator_campaign_budget_unreadable). No series "
+    "otherwise.", ["namespace", "name"], registry=REGISTRY)
 CAMPAIGN_HOLDOUT_SHARED = Gauge(
     "uplift_operator_campaign_holdout_shared",
     "1 while a Campaign's holdout draw is shared with other Campaigns of its model (condition "

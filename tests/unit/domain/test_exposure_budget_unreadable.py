@@ -356,3 +356,55 @@ def test_a_change_to_suspend_mid_outage_suspends_on_the_readings_that_failed_alr
         d = run(spec_with({"action": "Suspend", "after": after}), s, T0 + 22 * MINUTE, judge)
         assert (d.status.phase is Phase.SUSPENDED, reasons(d)) == (
             suspends, ["BudgetUnreadable"] if suspends else []), after
+
+
+#: The budget enforced by ``budget``, watched by a dry-run ``shadow`` too.
+WITH_SHADOW: list[dict[str, Any]] = [{"name": "budget", "type": "budget"},
+                                  {"name": "shadow", "type": "budget", "dryRun": True}]
+
+
+def with_gates(spec: CampaignSpec, gates: list[dict[str, Any]]) -> CampaignSpec:
+    return spec.model_copy(update={"exposure": spec.exposure.model_copy(
+        update={"gates": [CampaignGate.model_validate(g) for g in gates]})})
+
+
+class ShadowReads(Spend):
+    """The dry-run ``shadow`` gate reads the spend (its own query) whatever the enforcing
+    gate reads."""
+
+    def __call__(self, gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        if gate.dry_run:
+            return GateOutcome(name=gate.name, verdict=GateVerdict.PASS, message="m", time=now,
+                               value=100.0, threshold=5000.0)
+        return super().__call__(gate, now)
+
+
+def test_a_dry_run_gate_reading_the_spend_does_not_clear_the_enforcing_gates_outage() -> None:
+    spec, judge = with_gates(spec_with(SUSPEND), WITH_SHADOW), ShadowReads()
+    s = run(spec, CampaignStatus(), T0, judge).status
+    assert (s.exposure_percent, s.budget_unreadable_since) == (5, None)
+    judge.down = True  # the enforcing gate cannot read; the dry-run one still passes
+    s = run(spec, s, T0 + 5 * MINUTE, judge).status
+    assert s.budget_unreadable_since == T0 + 5 * MINUTE
+    s = run(spec, s, T0 + 10 * MINUTE, judge).status
+    assert s.budget_unreadable_since == T0 + 5 * MINUTE
+    d = run(spec, s, T0 + 15 * MINUTE, judge)
+    assert (d.status.phase, ready(d.status), reasons(d)) == (
+        Phase.SUSPENDED, cond.BUDGET_UNREADABLE, ["BudgetUnreadable"])
+    assert "gate budget" in d.status.message
+
+
+def test_a_dry_run_budget_gate_alone_is_never_blind() -> None:
+    # Only a dry-run gate watches the budget: nothing enforces it, so its failed readings set
+    # no budgetUnreadableSince (no UpliftCampaignSpendUnreadable) and suspend nothing.
+    spec = with_gates(spec_with(SUSPEND), [{"name": "shadow", "type": "budget", "dryRun": True}])
+    judge = Spend()
+    s = run(spec, CampaignStatus(), T0, judge).status
+    assert s.exposure_percent == 5
+    judge.down = True
+    said: list[str] = []
+    for minutes in range(5, 60, 5):
+        d = run(spec, s, T0 + minutes * MINUTE, judge)
+        s, said = d.status, said + reasons(d)
+        assert s.budget_unreadable_since is None, minutes
+    assert s.phase is Phase.PROGRESSING and "BudgetUnreadable" not in said
