@@ -398,10 +398,21 @@ class KubeCluster:
 
     def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
         """Delete; False when it was already gone."""
+        return self.delete_uid(api_version, plural, namespace, name, None)
+
+    def delete_uid(self, api_version: str, plural: str, namespace: str, name: str,
+                   uid: str | None) -> bool:
+        """Delete the object ``name`` only if its uid is ``uid`` (the API server's
+        ``preconditions.uid``; None: whichever it is); False when it was already gone. Another
+        object of the name now (deleted and created again since) is left as it is: a KubeError
+        of status 409."""
         group, version = _split(api_version)
+        options = (client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid))
+                   if uid is not None else None)
         try:
             self._custom.delete_namespaced_custom_object(
-                group, version, namespace, plural, name, _request_timeout=self.request_timeout)
+                group, version, namespace, plural, name, body=options,
+                _request_timeout=self.request_timeout)
         except ApiException as error:
             if error.status == 404:
                 return False

@@ -12,6 +12,13 @@ of the operator once (metadata only, by label) and takes the model's from there,
 budgets left from before the restart are deleted if no longer wanted, and a model without the
 field that has none costs that one LIST per namespace, no more.
 
+A delete names the budget's uid (``preconditions.uid``: the listing's, or the apply's answer):
+a budget of the name deleted and created again by someone else since (not the one this process
+knows) is refused by the API server (409) and left as it is, never deleted by name alone. A
+budget whose uid this process does not know is read first, and deleted only if the model
+controls it. (The admission policy manifests/poddisruptionbudgets-policy.yaml lets the
+operator's identity delete only budgets labelled and owned as the operator's.)
+
 A budget is never what decides serving: a failure to apply or delete one (RBAC without
 ``poddisruptionbudgets``, an admission webhook, an API server away) is logged, said once as a
 Warning, and kept in the ``DisruptionBudgetApplied`` condition, and tried again at the next pass
@@ -72,6 +79,12 @@ class ListsMetadata(Protocol):
                       label_selector: str = "") -> list[dict[str, Any]]: ...
 
 
+@runtime_checkable
+class DeletesByUid(Protocol):
+    def delete_uid(self, api_version: str, plural: str, namespace: str, name: str,
+                   uid: str | None) -> bool: ...
+
+
 @dataclasses.dataclass(frozen=True)
 class BudgetOutcome:
     """What a model's budgets are after ``sync``: ``names`` wanted; ``failure``, why they are
@@ -87,8 +100,9 @@ class BudgetOutcome:
 @dataclasses.dataclass
 class _Known:
     signature: str | None  # of what was last applied in full; None: to be applied again
-    # The model's budgets there, as far as this process knows; None: not listed yet.
-    names: frozenset[str] | None
+    # The model's budgets there, as far as this process knows, by name: their uids (None: not
+    # known, read before a delete); None: not listed yet.
+    budgets: dict[str, str | None] | None
     failure: str | None = None
     attempts: int = 0
     next_try: dt.datetime | None = None
@@ -102,7 +116,7 @@ class DisruptionBudgets:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._known: dict[str, _Known] = {}
-        self._listed: dict[str, dict[str, frozenset[str]]] = {}
+        self._listed: dict[str, dict[str, dict[str, str | None]]] = {}
 
     def forget(self, uid: str, namespace: str) -> None:
         """The model's task ended (deleted, or paused by peering: another replica may act on
@@ -130,32 +144,32 @@ class DisruptionBudgets:
         previous_failure = known.failure if known is not None else None
         attempts = known.attempts if known is not None and known.tried == signature else 0
         errors: list[str] = []
-        if known is not None and known.names is not None:
-            there = set(known.names)
+        there: dict[str, str | None]
+        if known is not None and known.budgets is not None:
+            there = dict(known.budgets)
         else:
             try:
-                there = set(self._listing(cluster, owner.namespace).get(owner.uid, frozenset()))
+                there = dict(self._listing(cluster, owner.namespace).get(owner.uid, {}))
             except KubeError as error:
                 errors.append(f"listing PodDisruptionBudgets: {error}")
-                there = set()
+                there = {}
         listed = not errors
         if not errors:
             for name, manifest in wanted.items():
-                problem = self._apply(cluster, owner, name, manifest, ours=name in there)
+                problem, uid = self._apply(cluster, owner, name, manifest, ours=name in there)
                 if problem is None:
-                    there.add(name)
+                    there[name] = uid or there.get(name)
                 else:
                     errors.append(problem)
-            for name in sorted(there - wanted.keys()):
-                try:
-                    cluster.delete(disruption.API_VERSION, disruption.PLURAL, owner.namespace,
-                                   name)
-                    there.discard(name)
-                except KubeError as error:
-                    errors.append(str(error))
+            for name in sorted(there.keys() - wanted.keys()):
+                problem = self._delete(cluster, owner, name, there[name])
+                if problem is None:
+                    del there[name]
+                else:
+                    errors.append(problem)
         if not errors:
             with self._lock:
-                self._known[owner.uid] = _Known(signature, frozenset(there))
+                self._known[owner.uid] = _Known(signature, there)
             if previous_failure is not None:
                 log.info("UpliftModel %s/%s: its PodDisruptionBudgets are as wanted again (%s)",
                          owner.namespace, owner.name, ", ".join(names) or "none")
@@ -164,38 +178,42 @@ class DisruptionBudgets:
         attempts += 1
         wait = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempts - 1))
         with self._lock:
-            self._known[owner.uid] = _Known(None, frozenset(there) if listed else None, failure,
-                                            attempts, now + dt.timedelta(seconds=wait), signature)
+            self._known[owner.uid] = _Known(None, there if listed else None, failure, attempts,
+                                            now + dt.timedelta(seconds=wait), signature)
         log.warning("UpliftModel %s/%s: PodDisruptionBudgets not as wanted (serving is not "
                     "affected; tried again in %.0f s): %s", owner.namespace, owner.name, wait,
                     failure)
         return BudgetOutcome(names, failure, failure != previous_failure, wait)
 
-    def _listing(self, cluster: BudgetCluster, namespace: str) -> dict[str, frozenset[str]]:
-        """The operator's budgets in ``namespace`` by their controller's uid, listed once per
-        namespace (until a ``forget``); none from a cluster that cannot list (a test's)."""
+    def _listing(self, cluster: BudgetCluster,
+                 namespace: str) -> dict[str, dict[str, str | None]]:
+        """The operator's budgets in ``namespace`` by their controller's uid (each its uid by
+        name), listed once per namespace (until a ``forget``); none from a cluster that cannot
+        list (a test's)."""
         with self._lock:
-            listed = self._listed.get(namespace)
-        if listed is not None:
-            return listed
+            known = self._listed.get(namespace)
+        if known is not None:
+            return known
         if not isinstance(cluster, ListsMetadata):
             return {}
-        by_owner: dict[str, set[str]] = {}
+        listed: dict[str, dict[str, str | None]] = {}
         for meta in cluster.list_metadata(disruption.API_VERSION, disruption.PLURAL, namespace,
                                           label_selector=SELECTOR):
             uid = _controller_uid(meta)
             if uid is not None and meta.get("name"):
-                by_owner.setdefault(uid, set()).add(str(meta["name"]))
-        listed = {uid: frozenset(names) for uid, names in by_owner.items()}
+                listed.setdefault(uid, {})[str(meta["name"])] = (
+                    str(meta["uid"]) if meta.get("uid") else None)
         with self._lock:
             self._listed[namespace] = listed
         return listed
 
     @staticmethod
     def _apply(cluster: BudgetCluster, owner: Owner, name: str, manifest: Mapping[str, Any], *,
-               ours: bool) -> str | None:
-        """Apply one budget; why not, or None. One not known to be the model's is read first:
-        a budget of that name someone else controls is not taken over."""
+               ours: bool) -> tuple[str | None, str | None]:
+        """Apply one budget: why not (None: applied), and its uid (None: not known). One not
+        known to be the model's is read first: a budget of that name someone else controls is
+        not taken over. The uid is the apply's answer's, or, when the answer says none (the
+        client decodes no body from a creation's 201), read back once."""
         try:
             if not ours:
                 live = cluster.get(disruption.API_VERSION, disruption.PLURAL, owner.namespace,
@@ -203,9 +221,47 @@ class DisruptionBudgets:
                 if live is not None and _controller_uid(live.get("metadata") or {}) != owner.uid:
                     return (f"PodDisruptionBudget {owner.namespace}/{name} exists and is not "
                             f"this UpliftModel's: not taken over (delete it, or remove "
-                            f"spec.serving.disruptionBudget)")
-            cluster.apply(manifest, disruption.PLURAL)
+                            f"spec.serving.disruptionBudget)"), None
+            answer = cluster.apply(manifest, disruption.PLURAL)
+            uid = _uid(answer)
+            if uid is None:
+                live = cluster.get(disruption.API_VERSION, disruption.PLURAL, owner.namespace,
+                                   name)
+                if live is not None and _controller_uid(live.get("metadata") or {}) == owner.uid:
+                    uid = _uid(live)
         except KubeError as error:
+            return str(error), None
+        return None, uid
+
+    @staticmethod
+    def _delete(cluster: BudgetCluster, owner: Owner, name: str,
+                uid: str | None) -> str | None:
+        """Delete the model's budget ``name`` of uid ``uid`` (the API server's precondition);
+        why not, or None (deleted, gone, or no longer the model's: left as it is). A budget of
+        unknown uid is read first and deleted only if the model controls it (so is any, on a
+        cluster that cannot delete by uid: a test's)."""
+        by_uid = isinstance(cluster, DeletesByUid)
+        try:
+            if uid is None or not by_uid:
+                live = cluster.get(disruption.API_VERSION, disruption.PLURAL, owner.namespace,
+                                   name)
+                meta = (live or {}).get("metadata") or {}
+                if live is None or _controller_uid(meta) != owner.uid or not meta.get("uid"):
+                    return None
+                uid = str(meta["uid"])
+            if isinstance(cluster, DeletesByUid):
+                cluster.delete_uid(disruption.API_VERSION, disruption.PLURAL, owner.namespace,
+                                   name, uid)
+            else:
+                cluster.delete(disruption.API_VERSION, disruption.PLURAL, owner.namespace, name)
+        except KubeError as error:
+            if error.status == 409:
+                # The precondition: another object of the name now, not the one this process
+                # knew (deleted and created again by someone else). Theirs: left as it is.
+                log.info("UpliftModel %s/%s: PodDisruptionBudget %s is another object than "
+                         "its own now (uid %s gone): not deleted", owner.namespace, owner.name,
+                         name, uid)
+                return None
             return str(error)
         return None
 
@@ -225,6 +281,12 @@ def served_versions(traffic: TrafficSplit | None, child: Mapping[str, Any] | Non
     if child is not None and not through:
         decided |= {version for version, _ in backend.rendered_roles(child).values()}
     return frozenset(decided)
+
+
+def _uid(answer: object) -> str | None:
+    meta = answer.get("metadata") if isinstance(answer, Mapping) else None
+    uid = meta.get("uid") if isinstance(meta, Mapping) else None
+    return str(uid) if uid else None
 
 
 def _controller_uid(meta: Mapping[str, Any]) -> str | None:

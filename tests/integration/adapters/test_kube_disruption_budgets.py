@@ -2,8 +2,9 @@
 against the real API server, as the operator's identity under ``manifests/rbac.yaml``: applied
 by server-side apply (the operator's field manager), one per version, owned by the UpliftModel;
 the budget of a version that left deleted; a new process finding what the one before left by a
-metadata LIST; someone else's budget of the name not taken over; the garbage collector deleting
-the rest with the UpliftModel."""
+metadata LIST; someone else's budget of the name not taken over, nor one made again since
+deleted by name (the delete's ``preconditions.uid``); the garbage collector deleting the rest
+with the UpliftModel."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from kubernetes import config
 from tests.support.kube import Kubectl
 
 from uplift_operator.adapters.kube import FIELD_MANAGER, KubeCluster
+from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
 from uplift_operator.devenv.controlplane import ControlPlane
 from uplift_operator.render.disruption import desired_budgets
 from uplift_operator.render.naming import Owner
-from uplift_operator.services.disruption import DisruptionBudgets
+from uplift_operator.services.disruption import DeletesByUid, DisruptionBudgets
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +117,41 @@ def test_the_field_removed_deletes_every_budget_of_the_model_only(
     fresh = DisruptionBudgets()
     assert fresh.sync(cluster, owners[0], [], NOW).failure is None
     assert set(_budgets(admin, namespace)) == {"two-v1"}
+
+
+def test_a_budget_made_again_by_someone_else_is_not_deleted_by_name(
+        controlplane: ControlPlane, admin: Kubectl, namespace: str) -> None:
+    """The delete names the uid the operator knows (``preconditions.uid``): a budget of the
+    name deleted and created again since (another object, even labelled and owned as the
+    model's) is refused by the API server (409) and left as it is."""
+    sample = yaml.safe_load(SAMPLE_MODEL.read_text())
+    admin.apply({**sample, "metadata": {"name": "again"}}, namespace)
+    uid = admin.get("upliftmodel", "again", namespace)["metadata"]["uid"]
+    owner = Owner(name="again", namespace=namespace, uid=uid)
+    api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+        config_file=str(controlplane.operator_kubeconfig))
+    # As the operator holds it: through the watched-objects wrapper.
+    cluster = WatchedCluster(KubeCluster(api), WatchedObjects([]))
+    assert isinstance(cluster, DeletesByUid)
+    budgets = DisruptionBudgets()
+    budget = {"maxUnavailable": 1}
+    assert budgets.sync(cluster, owner, desired_budgets(owner, budget, ["1", "2"]),
+                        NOW).failure is None
+    old = _budgets(admin, namespace)["again-v2"]
+    admin.run("delete", "poddisruptionbudget", "again-v2", "-n", namespace, "--wait=true")
+    (remade,) = desired_budgets(owner, {"minAvailable": 1}, ["2"])
+    admin.apply(remade, namespace)
+    new_uid = _budgets(admin, namespace)["again-v2"]["metadata"]
+    assert isinstance(new_uid, dict) and isinstance(old["metadata"], dict)
+    assert new_uid["uid"] != old["metadata"]["uid"]
+    # Version 2 leaves: the delete of the budget this process knew finds another object.
+    outcome = budgets.sync(cluster, owner, desired_budgets(owner, budget, ["1"]), NOW)
+    assert outcome.failure is None, outcome.failure
+    there = _budgets(admin, namespace)
+    assert set(there) == {"again-v1", "again-v2"}
+    meta = there["again-v2"]["metadata"]
+    assert isinstance(meta, dict) and meta["uid"] == new_uid["uid"]
+    # A new process, listing: the budget of the model's with its uid of now, deleted.
+    assert DisruptionBudgets().sync(cluster, owner, desired_budgets(owner, budget, ["1"]),
+                                    NOW).failure is None
+    assert set(_budgets(admin, namespace)) == {"again-v1"}

@@ -36,13 +36,28 @@ class BudgetCluster(FakeCluster):
     budget_error: KubeError | None = None
     lists: list[tuple[str, str | None, str]] = field(default_factory=list)
     budget_calls: list[tuple[str, str]] = field(default_factory=list)
+    deleted_uids: list[str | None] = field(default_factory=list)
+    uids: int = 0
+    listed_uids: bool = True  # False: the LIST's metadata says no uid
 
     def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
         if plural == PDB:
             self.budget_calls.append(("apply", manifest["metadata"]["name"]))
             if self.budget_error is not None:
                 raise self.budget_error
-        return super().apply(manifest, plural)
+        answer = super().apply(manifest, plural)
+        if plural == PDB:  # the API server gives a created object its uid
+            meta = manifest["metadata"]
+            stored = self.objects[(manifest["apiVersion"], plural, meta["namespace"],
+                                   meta["name"])]["metadata"]
+            if not stored.get("uid"):
+                self.uids += 1
+                stored["uid"] = f"pdb-{self.uids}"
+                # As KubeCluster.apply: the client decodes no body from a creation's 201.
+                return {}
+            answer = copy.deepcopy(answer)
+            answer.setdefault("metadata", {})["uid"] = stored["uid"]
+        return answer
 
     def get(self, api_version: str, plural: str, namespace: str,
             name: str) -> dict[str, Any] | None:
@@ -50,20 +65,41 @@ class BudgetCluster(FakeCluster):
             self.budget_calls.append(("get", name))
         return super().get(api_version, plural, namespace, name)
 
+    def put(self, plural: str, body: Mapping[str, Any]) -> None:
+        if plural == PDB and not body["metadata"].get("uid"):  # as the API server's
+            self.uids += 1
+            body = {**body, "metadata": {**body["metadata"], "uid": f"pdb-{self.uids}"}}
+        super().put(plural, body)
+
     def delete(self, api_version: str, plural: str, namespace: str, name: str) -> bool:
         if plural == PDB:
             self.budget_calls.append(("delete", name))
         return super().delete(api_version, plural, namespace, name)
 
+    def delete_uid(self, api_version: str, plural: str, namespace: str, name: str,
+                   uid: str | None) -> bool:
+        """As ``KubeCluster.delete_uid``: the API server's ``preconditions.uid``."""
+        self.deleted_uids.append(uid)
+        live = self.objects.get((api_version, plural, namespace, name))
+        if live is not None and uid is not None and live["metadata"].get("uid") != uid:
+            raise KubeError(f"delete {plural}/{name}: 409 Precondition failed: UID in "
+                            f"precondition: {uid}, UID in object meta: "
+                            f"{live['metadata'].get('uid')}", 409)
+        return self.delete(api_version, plural, namespace, name)
+
     def list_metadata(self, api_version: str, plural: str, namespace: str | None = None, *,
                       label_selector: str = "") -> list[dict[str, Any]]:
         self.lists.append((plural, namespace, label_selector))
         wanted = dict(part.partition("=")[::2] for part in label_selector.split(",") if part)
-        return [copy.deepcopy(obj["metadata"]) for (api, kind, ns, _), obj in self.objects.items()
-                if api == api_version and kind == plural and ns in (namespace, None)
-                and all(key in (obj["metadata"].get("labels") or {})
-                        and (not value or obj["metadata"]["labels"][key] == value)
-                        for key, value in wanted.items())]
+        found = [copy.deepcopy(obj["metadata"]) for (api, kind, ns, _), obj in self.objects.items()
+                 if api == api_version and kind == plural and ns in (namespace, None)
+                 and all(key in (obj["metadata"].get("labels") or {})
+                         and (not value or obj["metadata"]["labels"][key] == value)
+                         for key, value in wanted.items())]
+        if not self.listed_uids:
+            for meta in found:
+                meta.pop("uid", None)
+        return found
 
 
 def _sim(budget: dict[str, Any] | None = None) -> Sim:
@@ -252,3 +288,70 @@ def test_the_budgets_memory_is_dropped_with_the_models_task() -> None:
     budgets.forget("u-9", NS)
     budgets.sync(cluster, owner, [], now)
     assert len(cluster.lists) == 2
+
+
+def _theirs_now(sim: Sim, name: str) -> dict[str, Any]:
+    """``name`` deleted and created again by someone else: another object (uid), labelled and
+    owned as the model's (a copy of it), that this process never saw."""
+    (key,) = [k for k in sim.cluster.objects if k[1] == PDB and k[3] == name]
+    theirs = copy.deepcopy(sim.cluster.objects.pop(key))
+    theirs["metadata"]["uid"] = "theirs"
+    theirs["metadata"].pop("resourceVersion", None)
+    sim.cluster.put(PDB, theirs)
+    return theirs
+
+
+def test_a_delete_names_the_uid_and_leaves_another_object_of_the_name() -> None:
+    """The delete carries the uid the apply answered (``preconditions.uid``): a budget of the
+    name deleted and made again by someone else since is refused by the API server (409) and
+    left as it is, the model's budgets as wanted all the same."""
+    sim = _sim({"maxUnavailable": 1})
+    sim.tick()
+    assert set(_budgets(sim)) == {"uplift-v1"}
+    cluster = sim.cluster
+    assert isinstance(cluster, BudgetCluster)
+    uid = _budgets(sim)["uplift-v1"]["metadata"]["uid"]
+    _theirs_now(sim, "uplift-v1")
+    del sim.body["spec"]["serving"]  # the field removed: the model's budgets deleted
+    sim.tick(1)
+    assert cluster.deleted_uids == [uid]
+    assert _budgets(sim)["uplift-v1"]["metadata"]["uid"] == "theirs"
+    assert BUDGET_CONDITION not in _conditions(sim)
+
+
+def test_after_a_restart_the_delete_names_the_listings_uid() -> None:
+    sim = _sim({"maxUnavailable": 1})
+    sim.tick()
+    cluster = sim.cluster
+    assert isinstance(cluster, BudgetCluster)
+    uid = _budgets(sim)["uplift-v1"]["metadata"]["uid"]
+    sim.deps.disruption_budgets = DisruptionBudgets()  # a new process: the LIST's uids
+    del sim.body["spec"]["serving"]
+    sim.tick(1)
+    assert _budgets(sim) == {} and cluster.deleted_uids == [uid]
+
+
+def test_a_budget_of_unknown_uid_is_read_and_deleted_only_if_the_models() -> None:
+    """A listing that said no uid: the budget is read first, and deleted (by its uid) only if
+    the model controls it."""
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    cluster = BudgetCluster(listed_uids=False)
+    for version, uid in (("1", "mine"), ("2", "theirs-now")):
+        budget = render_disruption.desired_budgets(OWNER, {"maxUnavailable": 1}, [version])[0]
+        cluster.put(PDB, {**budget, "metadata": {**budget["metadata"], "uid": uid}})
+    budgets = DisruptionBudgets()
+    # Listed as the model's, then (before the delete's read) version 2's made again by another
+    # controller of the name: not the model's any more.
+    get = cluster.get
+
+    def read(api_version: str, plural: str, namespace: str,
+             name: str) -> dict[str, Any] | None:
+        found = get(api_version, plural, namespace, name)
+        if found is not None and name == "uplift-v2":
+            found["metadata"]["ownerReferences"][0]["uid"] = "u-0"
+        return found
+
+    cluster.get = read  # type: ignore[method-assign]
+    assert budgets.sync(cluster, OWNER, [], now).failure is None
+    assert {name for (_, plural, _, name) in cluster.objects if plural == PDB} == {"uplift-v2"}
+    assert cluster.deleted_uids == ["mine"]
