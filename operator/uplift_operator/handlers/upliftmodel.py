@@ -19,12 +19,15 @@ queued and remembered of its model (``fence_foreign_status``; one that reads the
 process left lets the held writes go on): a replica that stopped acting never lands an older
 decision. A
 deleted UpliftModel's canary is tagged ``retired`` at its DELETED event (``forget``): there is
-no finalizer, so it is the last word the operator has of it.
+no finalizer, so it is the last word the operator has of it. One being deleted that another
+tool's finalizer holds has its canary's traffic withdrawn at its watch events
+(``withdraw_held``): kopf runs no waiting task of an object being deleted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -32,10 +35,17 @@ from typing import Any
 
 import kopf
 
+from uplift_operator.adapters.kube import KubeError
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.common import PassRunner, deleted, now, runner, task_ended
-from uplift_operator.handlers.scheduling import Wakeups, run_passes, waiting_task
+from uplift_operator.handlers.scheduling import (
+    PREDECESSOR_WAIT_SECONDS,
+    NamedPassError,
+    Wakeups,
+    run_passes,
+    waiting_task,
+)
 from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.common import PassResult
@@ -292,4 +302,74 @@ async def _retire_deleted_canary(memo: kopf.Memo, body: kopf.Body,
     except RuntimeError as error:  # "cannot schedule new futures after shutdown"
         meta = body.metadata
         logger.warning("UpliftModel %s/%s deleted: its canary is not retired in MLflow: %s",
+                       meta.namespace, meta.name, error)
+
+
+#: A model being deleted under another tool's finalizer: how many times one watch event's
+#: withdrawal is decided when it is refused (the graph's merge patch or the status write: 409),
+#: at most ``service.WITHDRAW_RETRY_SECONDS`` apart. Bounded: kopf hands the object's next
+#: event (its DELETED one included) to no handler until this one returns.
+HELD_ATTEMPTS = 3
+#: The last ``CanaryNotWithdrawn`` message told of an object (kept in kopf's memo of the
+#: object, dropped with it at its DELETED event): the same one is not told again at each event.
+_HELD_TOLD = "held_canary_not_withdrawn"
+
+
+def held_for_deletion(**kwargs: Any) -> bool:
+    """kopf ``when=`` filter of ``withdraw_held``: an event of a model being deleted and held
+    only by another tool's finalizer(s) (``service.held_by_other_finalizers``: not a foreground
+    or orphan deletion), a re-list's included (type None), not its DELETED event (``forget``'s).
+    A handler filtered out neither runs nor logs, once per watch event of every model."""
+    body = kwargs.get("body")
+    return (kwargs.get("type") != "DELETED" and body is not None
+            and service.held_by_other_finalizers(body))
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL, when=held_for_deletion)
+async def withdraw_held(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A model being deleted, held by another tool's finalizer under a background deletion:
+    its canary's traffic withdrawn (``service.withdraw_held_canary``), at each of its watch
+    events. kopf stops the model's waiting task (``reconcile``) as soon as ``deletionTimestamp``
+    is set and starts none for an object being deleted, a restart or a resume from a peering
+    pause included; its event handlers still run, at every event and at each listing (kopf's
+    ``process_resource_event``), so this is what acts on it during the hold.
+
+    As a pass (``PassRunner.run_once``): decided in the pass pool after the pool work of the
+    task kopf is stopping (a pass that decided before the deletion was seen, whose apply lands
+    first), the status written in one merge patch only when it changed, conditional on the
+    resourceVersion decided on, then the events. Once the canary has no traffic and the status
+    says so, an event decides nothing, writes nothing and tells nothing; a ``CanaryNotWithdrawn``
+    the same as the last one told of the object (a stable that still does not serve) is not
+    told again. A refused withdrawal is decided again up to ``HELD_ATTEMPTS`` times in all;
+    after that, and for a stable that does not serve, at the model's next event (its status
+    written, a finalizer or an annotation changed, a restart's listing): a graph's event wakes
+    only a waiting task, which such a model has not.
+
+    Peering: kopf pauses every watch of a replica that another one outranks, so only the
+    acting replica gets these events (on resume, kopf's listing brings each held model to it
+    again); a write it still sends as the pause begins is conditional on the resourceVersion
+    read, like a pass's."""
+    passes: PassRunner = runner(memo, KIND, PLURAL)
+    meta = body.metadata
+    key = (KIND, str(meta.namespace), str(meta.name))
+    deps = memo["uplift_dependencies"]
+
+    def decide(snapshot: dict[str, Any], _now: Any) -> PassResult:
+        result = service.withdraw_held_canary(snapshot, deps)
+        told = memo.get(_HELD_TOLD)
+        memo[_HELD_TOLD] = next((event.message for event in result.events
+                                 if event.reason == service.CANARY_NOT_WITHDRAWN), None)
+        return dataclasses.replace(result, events=tuple(
+            event for event in result.events
+            if event.reason != service.CANARY_NOT_WITHDRAWN or event.message != told))
+
+    await passes.wakeups.settled(key, PREDECESSOR_WAIT_SECONDS)
+    try:
+        for attempt in range(1, HELD_ATTEMPTS + 1):
+            delay = await passes.run_once(key, body, decide, _observer(body))
+            if delay is None or attempt == HELD_ATTEMPTS:
+                return
+            await asyncio.sleep(min(delay, service.WITHDRAW_RETRY_SECONDS))
+    except (KubeError, NamedPassError) as error:  # tried again at its next event
+        logger.warning("UpliftModel %s/%s being deleted: its canary's withdrawal failed: %s",
                        meta.namespace, meta.name, error)

@@ -252,8 +252,10 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     if meta.get("deletionTimestamp"):
         # Being deleted: nothing applied or created (a foreground deletion waits for its
         # children; applying them again would fight the garbage collector). Held by another
-        # tool's finalizer, the canary's traffic is withdrawn (``withdraw_held_canary``).
-        return withdraw_held_canary(body, deps)
+        # tool's finalizer, the canary's traffic is withdrawn by the model's watch events
+        # (``handlers.upliftmodel.withdraw_held``, ``withdraw_held_canary``), not here: a pass
+        # of the task kopf is stopping would race it, and one patch of the two be refused.
+        return PassResult(dict(body.get("status") or {}), (), None)
     read = read_status(UpliftModelStatus, body, now, verbatim=VERSION_FIELDS,
                        versions=MODEL_VERSION_FIELDS,
                        repair=lambda status, parts: _split_from_graph(status, parts, owner, deps,
@@ -936,6 +938,17 @@ class _MergePatches(Protocol):
                     patch: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
+def held_by_other_finalizers(body: Mapping[str, Any]) -> bool:
+    """Whether ``body`` is being deleted (``deletionTimestamp`` set) and held only by
+    finalizers other than the garbage collector's own (``GC_FINALIZERS``): a background
+    deletion another tool's finalizer holds, whose children the collector leaves as they are
+    for as long as it does (``withdraw_held_canary``)."""
+    meta = body.get("metadata") or {}
+    finalizers = frozenset(str(f) for f in meta.get("finalizers") or ())
+    return bool(meta.get("deletionTimestamp")) and bool(finalizers) and not (
+        finalizers & GC_FINALIZERS)
+
+
 def withdraw_held_canary(body: Mapping[str, Any], deps: Dependencies) -> PassResult:
     """What a model being deleted (``deletionTimestamp`` set) is owed. Nothing is applied,
     created, measured or written to MLflow. With the garbage collector's own finalizer among
@@ -946,22 +959,27 @@ def withdraw_held_canary(body: Mapping[str, Any], deps: Dependencies) -> PassRes
     ramp is over: a canary the graph gives traffic is withdrawn, as an abort would (the stable
     takes 100 %), by a JSON merge patch of the graph's predictors' ``traffic`` only — never a
     create (a graph gone stays gone), preconditioned on the graph's resourceVersion as read (a
-    graph changed or re-created meanwhile is refused, 409, and looked at again), and only on
-    the model's own graph (its controller), not itself being deleted, whose stable version
-    serves. The status says so (``canaryWeight`` 0, ``servingSplit``, ``message``), with one
-    Warning ``CanaryWithdrawn``; its ``canaryVersion`` stays, so that the DELETED event still
-    tags it ``retired`` in MLflow (``retire_deleted_canary``). Done once: a later call finds no
-    canary traffic and does nothing.
+    graph changed or re-created meanwhile is refused, 409, read again and looked at again in
+    ``WITHDRAW_RETRY_SECONDS``), and only on the model's own graph (its controller), not itself
+    being deleted, whose stable version serves. The patched graph goes into the watch's store
+    (as an apply's answer does), so that the next look sees it. The status says so
+    (``canaryWeight`` 0, ``servingSplit``, ``message``), with one Warning ``CanaryWithdrawn``;
+    its ``canaryVersion`` stays, so that the DELETED event still tags it ``retired`` in MLflow
+    (``retire_deleted_canary``). A graph whose canary has no traffic while the status still
+    gives it some (the status write after the patch was refused) gets the status said the
+    same way. Done once: a later call finds no canary traffic, a status saying so, and returns
+    the status as it is, with no event.
 
-    kopf stops the model's waiting task once ``deletionTimestamp`` is set (``waiting_task``: it
-    cancels a daemon of an object being deleted), so ``reconcile`` gets here only for a pass that
-    started with the deletion already seen; nothing else calls this yet (docs/lifecycle.md,
+    Called at each watch event of a model so held, a re-list's included, by
+    ``handlers.upliftmodel.withdraw_held``: kopf stops the model's waiting task once
+    ``deletionTimestamp`` is set and starts none for an object being deleted, so ``reconcile``
+    (which returns the status as it is for such a model) never gets here (docs/lifecycle.md,
     "Deleting an UpliftModel")."""
     meta, status = body["metadata"], dict(body.get("status") or {})
     owner = Owner(name=str(meta["name"]), namespace=str(meta["namespace"]), uid=str(meta["uid"]))
     finalizers = frozenset(str(f) for f in meta.get("finalizers") or ())
     left = PassResult(status, (), None)
-    if not finalizers or finalizers & GC_FINALIZERS:
+    if not held_by_other_finalizers(body):
         return left
     child = deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
                              owner.name)
@@ -971,9 +989,20 @@ def withdraw_held_canary(body: Mapping[str, Any], deps: Dependencies) -> PassRes
         return left
     roles = deps.backend.rendered_roles(child)
     stable, canary = roles.get("stable"), roles.get("canary")
-    if stable is None or canary is None or canary[1] <= 0 or stable[0] == canary[0]:
-        return left  # no canary traffic to withdraw
     held = ", ".join(sorted(finalizers))
+    if stable is None or (canary is not None and stable[0] == canary[0]):
+        return left
+    if canary is None or canary[1] <= 0:  # no canary traffic to withdraw
+        said = status.get("canaryWeight")
+        if not isinstance(said, int | float) or said <= 0 or not status.get("canaryVersion"):
+            return left  # and the status says so
+        message = (f"being deleted, held by finalizer(s) {held}: canary "
+                   f"{status['canaryVersion']} has no traffic ({said}% → 0%), stable "
+                   f"{stable[0]} takes 100%")
+        status.update(canaryWeight=0, message=message[:MAX_MESSAGE],
+                      servingSplit=_serving_split(child, None, None, deps))
+        return PassResult(status, (Event("Warning", CANARY_WITHDRAWN, message[:MAX_MESSAGE]),),
+                          None)
     split = TrafficSplit(stable[0], canary[0], canary[1])
     serving = deps.backend.observe(child, split)
     serves = (serving.ready_versions if serving.ready else frozenset()) | (
@@ -1003,6 +1032,12 @@ def withdraw_held_canary(body: Mapping[str, Any], deps: Dependencies) -> PassRes
         log.warning("UpliftModel %s/%s %s", owner.namespace, owner.name, why)
         return PassResult(status, (Event("Warning", CANARY_NOT_WITHDRAWN, why[:MAX_MESSAGE]),),
                           WITHDRAW_RETRY_SECONDS)
+    if (isinstance(deps.cluster, WatchedCluster) and patched
+            and deps.backend.plural in deps.cluster.objects.plurals):
+        # The next look (the echo of the status write below is the next watch event) sees
+        # the patch, not the graph as the watch last brought it: else it patched again on
+        # that older resourceVersion, was refused 409 and warned CanaryNotWithdrawn.
+        deps.cluster.objects.observe(deps.backend.plural, patched)
     message = (f"being deleted, held by finalizer(s) {held}: canary {canary[0]}'s traffic "
                f"withdrawn ({canary[1]}% → 0%), stable {stable[0]} takes 100%")
     status.update(canaryWeight=0, message=message[:MAX_MESSAGE],

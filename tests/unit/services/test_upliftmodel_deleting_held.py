@@ -3,20 +3,25 @@
 deletion: the garbage collector leaves its children as they are for as long as the hold lasts,
 so the pass withdraws the canary's traffic (the stable takes 100 %), by a merge patch that
 never creates anything; under the collector's own finalizers (``foregroundDeletion``,
-``orphan``) it writes nothing (``services.upliftmodel.withdraw_held_canary``)."""
+``orphan``) it writes nothing (``services.upliftmodel.withdraw_held_canary``, which the
+model's watch events call: ``handlers.upliftmodel.withdraw_held``, tested in
+tests/unit/handlers/test_upliftmodel_withdraw_held.py; ``reconcile`` writes nothing for a
+model being deleted)."""
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.unit.services.fakes import FakeCluster, conflict
-from tests.unit.services.test_upliftmodel import SELDON, Sim
+from tests.unit.services.test_upliftmodel import SELDON, Sim, status_written
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.services import upliftmodel
+from uplift_operator.services.common import PassResult
 
 ARGO = "resources-finalizer.argocd.argoproj.io"
 
@@ -58,6 +63,16 @@ def held_sim() -> tuple[Sim, PatchingCluster]:
 def deleting(sim: Sim, *finalizers: str) -> None:
     sim.body["metadata"]["deletionTimestamp"] = "2026-12-01T12:10:00Z"
     sim.body["metadata"]["finalizers"] = list(finalizers)
+    sim.tick = lambda seconds=0, available=True: withdraw(sim, seconds)  # type: ignore[method-assign]
+
+
+def withdraw(sim: Sim, seconds: float) -> PassResult:
+    """What a watch event of the model being deleted decides (``withdraw_held_canary``), its
+    status kept as the pass runner writes it."""
+    sim.now += dt.timedelta(seconds=seconds)
+    result = status_written(upliftmodel.withdraw_held_canary(copy.deepcopy(sim.body), sim.deps))
+    sim.body["status"] = result.status
+    return result
 
 
 def test_a_model_held_by_another_tools_finalizer_withdraws_its_canary_traffic() -> None:
@@ -157,3 +172,48 @@ def test_a_stable_that_does_not_serve_is_not_given_all_the_traffic() -> None:
     result = sim.tick(61, available=False)
     assert cluster.patched == [] and sim.weights() == {"1": 90, "2": 10}
     assert [e.reason for e in result.events] == ["CanaryNotWithdrawn"]
+
+
+def test_reconcile_writes_nothing_for_a_model_being_deleted() -> None:
+    """The withdrawal is the watch handler's: a pass of the waiting task kopf is stopping
+    (woken by the deletion's own event) would race it, one merge patch refused 409."""
+    sim, cluster = held_sim()
+    sim.body["metadata"]["deletionTimestamp"] = "2026-12-01T12:10:00Z"
+    sim.body["metadata"]["finalizers"] = [ARGO]
+    before = copy.deepcopy(sim.status)
+    result = upliftmodel.reconcile(copy.deepcopy(sim.body), sim.deps, sim.now)
+    assert result.status == before and result.events == () and result.requeue_after is None
+    assert cluster.patched == [] and sim.weights() == {"1": 90, "2": 10}
+
+
+def test_a_withdrawal_whose_status_write_was_refused_is_said_at_the_next_look() -> None:
+    """The graph was patched but the status write after it was refused (409): the next look
+    finds no canary traffic and a status still giving it some, and says the withdrawal then;
+    after that, nothing."""
+    sim, cluster = held_sim()
+    deleting(sim, ARGO)
+    lost = sim.status
+    sim.tick(61)
+    sim.body["status"] = lost  # the write refused
+    result = sim.tick(1)
+    assert [e.reason for e in result.events] == ["CanaryWithdrawn"] and len(cluster.patched) == 1
+    assert sim.status["canaryWeight"] == 0 and sim.status["canaryVersion"] == "2"
+    assert "100" in sim.status["servingSplit"]
+    again = sim.tick(1)
+    assert again.events == () and again.status == sim.status and len(cluster.patched) == 1
+
+
+def test_the_patched_graph_is_what_the_next_look_reads() -> None:
+    """Through the watch's store (``WatchedCluster``): the patch's answer is kept, so the next
+    event's look, before the graph's own watch event, patches nothing again."""
+    from uplift_operator.adapters.watched import WatchedCluster, WatchedObjects
+
+    sim, cluster = held_sim()
+    objects = WatchedObjects(["seldondeployments"])
+    watched = WatchedCluster(cluster, objects)
+    sim.deps.cluster = watched
+    objects.observe("seldondeployments", copy.deepcopy(cluster.objects[SELDON]))
+    deleting(sim, ARGO)
+    assert [e.reason for e in sim.tick(61).events] == ["CanaryWithdrawn"]
+    again = sim.tick(1)
+    assert again.events == () and len(cluster.patched) == 1
