@@ -564,12 +564,35 @@ def _latency_template_problems(gate: GateSpecBase, metric_templates: Mapping[str
     if promql.check(rendered) is not None:
         return []
     field = ".templateRef" if gate.template_ref is not None else ""
-    if templating.bucket_selector(rendered) is None:
+    selector = templating.bucket_selector(rendered)
+    if selector is None:
         return [f"{where}{field}: template {name!r}: {templating.LATENCY_NEEDS_BUCKETS}"]
+    metric = selector.split("{", 1)[0]
+    if _in_another_unit(metric):
+        return [f"{where}{field}: template {name!r}: its histogram {metric} "
+                f"{LATENCY_NEEDS_SECONDS}"]
     if not names_the_version(template, variables):
         return [f"{where}{field}: template {name!r}: {LATENCY_NEEDS_VERSION}"]
     return []
 
+
+#: A histogram's name that says its buckets are not in seconds: ``…_milliseconds``, ``…_ms``
+#: (Istio's ``istio_request_duration_milliseconds``, Linkerd's ``response_latency_ms``),
+#: ``…_microseconds`` (one whose name ends in ``_seconds`` is in seconds).
+_NOT_SECONDS = re.compile(r"milliseconds?|microseconds?|(?:^|_)ms(?:_|$)", re.IGNORECASE)
+
+
+def _in_another_unit(metric: str) -> bool:
+    """Whether a histogram's name (``<name>_bucket``) says its bounds are not seconds."""
+    name = metric.removesuffix("_bucket")
+    return not name.lower().endswith("_seconds") and _NOT_SECONDS.search(name) is not None
+
+#: Why a latency template over a histogram in another unit than seconds is refused.
+LATENCY_NEEDS_SECONDS = (
+    "counts in another unit than seconds (its name says so), but the latency gate reads its "
+    "le bounds, its p95 and max as seconds: a bucket of 25 ms would read as 25 s, and every "
+    "canary fail max; read a histogram in seconds (the runtime's "
+    "uplift_request_duration_seconds, the default; Seldon's executor's; MLServer's)")
 
 #: Why a latency template whose ``_bucket`` selector is the same for both versions is refused.
 LATENCY_NEEDS_VERSION = (
@@ -832,12 +855,45 @@ def _check_query(query: str, where: str, variables: Mapping[str, str]) -> list[s
     unknown = _check_variables(query, where)
     if unknown:
         return unknown
-    problem = promql.check(templating.render(query, variables))
+    rendered = templating.render(query, variables)
+    problem = promql.check(rendered)
     if problem is None:
-        return []
+        kind = _result_kind(rendered)
+        return [] if kind is None else [f"{where}: {kind}"]
     offset = templating.source_offset(query, variables, problem.offset)
     return [f"{where}: PromQL does not parse at {promql.position(query, offset)}: "
             f"{problem.message}"]
+
+
+#: Why a query whose top-level expression (inside any parentheses) is of such a node is
+#: refused: Prometheus' instant query answers it with a range vector or a string, and the
+#: gate reads one value (an instant vector or a scalar), so it was an Error ("bad query") at
+#: every analysis until the Errors rolled the ramp back.
+_NOT_A_VALUE = {
+    "MatrixSelector": ("a range vector (a selector over [a range])",
+                       "wrap it in a function over the range (rate(), increase(), "
+                       "avg_over_time(), …)"),
+    "SubqueryExpr": ("a range vector (a subquery, [range:step])",
+                     "wrap it in a function over the range (max_over_time(), avg_over_time(), "
+                     "…)"),
+    "StringLiteral": ("a string", "give an expression whose value is a number"),
+}
+
+
+def _result_kind(rendered: str) -> str | None:
+    """Why a parsed query answers no value a gate can read (``_NOT_A_VALUE``), else None."""
+    try:
+        expression: Any = promql_parser.parse(rendered)
+        while isinstance(expression, promql_parser.ParenExpr):
+            expression = expression.expr
+    except Exception:  # parsed by ``promql.check`` already; never fail the validation here
+        return None
+    kind = _NOT_A_VALUE.get(type(expression).__name__)
+    if kind is None:
+        return None
+    what, fix = kind
+    return (f"its result is {what}, not the number a gate reads (an instant vector's or a "
+            f"scalar's): {fix}")
 
 
 def _check_variables(template: str, where: str) -> list[str]:
