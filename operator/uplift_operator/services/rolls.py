@@ -25,7 +25,13 @@ The bar is a Deployment's ``maxSurge``/``maxUnavailable``, across resources:
   passing): then the slot is freed, the model is told once (``timed_out``) and counted
   (``on_timeout``), so a stuck roll cannot hold the fleet. An apply the API server refused
   gives a slot taken for it back (``abandon``); one whose answer was lost (a timeout, a 5xx:
-  it may have landed) keeps it, unconfirmed (``unconfirmed``) until a pass reads the graph;
+  it may have landed) keeps it, unconfirmed (``unconfirmed``), for one pass: the next one
+  finds the graph as decided (it landed: ``settle``), or applies again, and a second apply
+  whose answer is lost, or that is refused, while the roll is still unconfirmed gives the slot
+  back (neither landed: a webhook or an API server down for long holds no slot from the
+  others). A roll whose apply was never confirmed (its resourceVersion taken from a read:
+  ``settle``) ends at ``timeout`` quietly, as a ``found`` one: no ``RollTimedOut`` for a roll
+  the operator cannot tell it started;
 * **a queue for the others**: a model refused a slot is queued, in the order it first asked,
   and keeps its graph as it is (its ``ServingApplied`` says so, ``RollQueued``). When slots
   free, as many queued models as there are free slots are woken (``on_change``, as the MLflow
@@ -129,6 +135,10 @@ class _Roll:
     # timeout, a 5xx, the connection lost: ``Rolls.unconfirmed``): the graph's resourceVersion
     # the next ``settle`` reads is taken as the apply's, so only a later write ends the roll.
     unconfirmed: bool = False
+    # No apply in it since was answered (``started``): whether it rolled anything is unknown
+    # (it may not have landed; or Seldon finished before the next pass read the graph, and
+    # writes nothing more), so its timeout frees the slot quietly, as a ``found`` one's.
+    doubted: bool = False
 
     @property
     def last_apply(self) -> dt.datetime:
@@ -236,7 +246,7 @@ class Rolls:
                 roll.version, roll.applied = version, now
                 roll.found = roll.resumed = False  # this process rolls it now: a timeout is told
                 roll.pods = roll.pods or pods
-                roll.heard = roll.unconfirmed = False
+                roll.heard = roll.unconfirmed = roll.doubted = False
 
     def unconfirmed(self, owner: Owner, now: dt.datetime, *, pods: bool) -> None:
         """The apply ``owner`` holds a slot for failed with no answer saying whether the API
@@ -249,15 +259,34 @@ class Rolls:
         writes the graph's status after that; not at once because the status read, the old
         pods' (Available, every replica), was written before the apply. An apply that did not
         land is tried again in the slot (the graph found not as decided), whose ``started``
-        confirms it. A slot not held (none was asked for: a change of the split) is left so."""
+        confirms it; lost again while the roll is still unconfirmed (a webhook down, the API
+        server failing for longer than a pass), neither landed: the slot is given back
+        (``abandon``), so an outage holds no slot from the others, and the model asks again at
+        its next pass, behind the models queued. A slot not held (none was asked for: a change
+        of the split) is left so."""
         with self._lock:
             roll = self._rolls.get(owner)
-            if roll is not None:
+            again = roll is not None and roll.unconfirmed
+            if roll is not None and not again:
                 roll.applied = now
-                roll.found = roll.resumed = False  # this process rolls it now: a timeout is told
+                roll.found = roll.resumed = False  # this process applied to it: not found
                 roll.pods = roll.pods or pods
                 roll.heard = False
-                roll.unconfirmed = True
+                roll.unconfirmed = roll.doubted = True
+        if again:
+            self._release(owner, now)
+
+    def refused(self, owner: Owner, now: dt.datetime, *, new: bool) -> None:
+        """The API server refused (a 4xx) the apply ``owner`` holds a slot for: nothing of it
+        was saved. A slot taken for it (``new``) is given back (``abandon``), and so is one
+        kept for an apply whose answer was lost (``unconfirmed``): the graph read not as
+        decided, that one did not land either. A slot held for a roll an earlier apply
+        started is kept."""
+        with self._lock:
+            roll = self._rolls.get(owner)
+            free = new or (roll is not None and roll.unconfirmed)
+        if free:
+            self._release(owner, now)
 
     def counted(self, owner: Owner, now: dt.datetime, version: str | None) -> None:
         """``owner``'s graph was applied with a change of its split that rolls pods of the
@@ -318,7 +347,9 @@ class Rolls:
             roll = self._rolls.get(owner)
             if roll is not None and roll.unconfirmed:
                 # The apply whose answer was lost landed (the graph is as decided): what is
-                # read now is taken as its resourceVersion, the status read as written before it.
+                # read now is taken as its resourceVersion, the status read as written before it
+                # (``doubted`` stays: if Seldon wrote its last status before this read, no
+                # write comes, and the slot frees quietly at the timeout).
                 roll.version, roll.applied, roll.unconfirmed = version, now, False
             reported = roll is not None and (roll.version is None or version != roll.version)
             if roll is not None and reported:
@@ -422,9 +453,12 @@ class Rolls:
         told: list[Owner] = []
         for owner in expired:
             roll = self._rolls.pop(owner)
-            if roll.found:
+            if roll.found or roll.doubted:
                 # Not a roll of this process (a crash-looping or Pending pod reads as rolling
-                # too): its slot frees quietly; whether the graph serves is the model's status.
+                # too), or one whose apply was never answered (it may not have landed; or
+                # Seldon was done before the pass that read the graph, and wrote nothing
+                # since): its slot frees quietly; whether the graph serves is the model's
+                # status.
                 continue
             told.append(owner)
             limit = (f"against the limit of {self.limit} graphs rolling at once, and the next "

@@ -1815,9 +1815,11 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
             # It may have landed, its pods rolling: a slot held is kept, the roll unconfirmed
             # until a pass reads the graph (freed, the next pass found the graph as decided
             # with no roll held and the old pods' status: the edit rolled, before a new pod ran).
+            # Lost again at the next pass (the graph not as decided: the first did not land),
+            # the slot is given back (a webhook down holds no slot from the others).
             deps.rolls.unconfirmed(roller, now, pods=pods)
-        elif admitted is not None and admitted.new:  # nothing rolls: the slot is free again
-            deps.rolls.abandon(roller, now)
+        elif admitted is not None:  # refused: nothing rolls from it, a slot taken for it frees
+            deps.rolls.refused(roller, now, new=admitted.new)
         if error.status == 409 and read:
             _read_child_again(owner, deps)
             raise _ChildMovedError(str(error)) from error

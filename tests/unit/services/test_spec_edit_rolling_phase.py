@@ -422,3 +422,95 @@ def test_a_graph_found_rolling_after_a_restart_while_the_edit_s_apply_is_refused
     applied = fleet.condition("a")
     assert applied["reason"] == "ApplyFailed"
     assert "an operator restart during the roll" not in applied["message"]
+
+
+WEBHOOK_DOWN = KubeError(
+    'apply seldondeployments/a: 500 Internal error occurred: failed calling webhook '
+    '"v1.vseldondeployment.kb.io": Post "https://seldon-webhook-service.seldon-system.svc:443/'
+    'validate-machinelearning-seldon-io-v1-seldondeployment": dial tcp: connect: connection '
+    'refused', 500)
+
+
+def _refused_for(fleet: Fleet, name: str, error: KubeError) -> None:
+    """Every apply of ``name``'s graph fails with ``error`` (Seldon's validating webhook down:
+    nothing is saved, the answer a 5xx all the same); the others' go through."""
+    real = fleet.cluster.apply
+
+    def apply(manifest: Any, plural: str) -> dict[str, Any]:
+        if manifest["metadata"]["name"] == name:
+            raise error
+        return real(manifest, plural)
+
+    fleet.cluster.apply = apply  # type: ignore[method-assign]
+
+
+def test_an_apply_failing_with_a_5xx_pass_after_pass_gives_its_slot_to_the_next_in_line() -> None:
+    """An unconfirmed slot is kept for one pass: the next finds the graph not as decided (the
+    lost apply did not land) and its apply fails again, so neither landed and the slot is given
+    back; the model queued behind gets it. The outage's roll never started: its slot ends with
+    no ``RollTimedOut`` and nothing counted. Before: the failing model kept the slot at every
+    retry, the queued one waited for the 10-minute timeout, which told a ``RollTimedOut`` ("is
+    its controller running") for a roll that never started, and again for the outage."""
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    _refused_for(fleet, "a", WEBHOOK_DOWN)
+    _edit_resources(fleet, "a", "2")
+    _edit_resources(fleet, "b", "2")
+    fleet.tick("a", 1)
+    assert fleet.condition("a")["reason"] == "ApplyFailed" and fleet.rolls.rolling() == 1
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "RollQueued"
+    events = [e.reason for e in fleet.tick("a", 5).events]  # its retry fails the same
+    assert fleet.condition("a")["reason"] == "ApplyFailed"
+    assert key("b") in fleet.woken and fleet.rolls.rolling() == 0  # the slot kept for b
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["message"] == (f"SeldonDeployment b applied: v1 100%; "
+                                               f"{cond.SPEC_EDIT_ROLLING}")
+    fleet.seldon("b")  # b's new pods serve
+    fleet.tick("b", 1)
+    assert _phase(fleet, "b") == ("Healthy", SERVES)
+    for _ in range(int(ROLL_TIMEOUT.total_seconds() // 60) * 2):  # the webhook down for long
+        events += [e.reason for e in fleet.tick("a", 60).events]
+        assert fleet.condition("a")["reason"] == "ApplyFailed"
+    assert "RollTimedOut" not in events and fleet.timed_out == []
+    assert "did not serve" not in fleet.condition("a")["message"]
+
+
+def test_an_apply_lost_that_landed_and_rolled_before_the_next_pass_frees_its_slot_quietly(
+        ) -> None:
+    """The answer lost, the apply saved, and Seldon done rolling before the next pass read the
+    graph (a 504 comes only at the request's 60 s timeout): the status read is Seldon's last,
+    taken as written before the apply, so the edit reads rolling until the roll timeout (the
+    residual docs/lifecycle.md states), which then frees the slot quietly, a roll the operator
+    cannot tell it started: no ``RollTimedOut``, nothing counted, and the edit reads rolled.
+    Before: a ``RollTimedOut`` asking whether Seldon's controller runs, and a count."""
+    fleet = Fleet(["a"], limit=1)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    _saved_then_lost(fleet, KubeError("apply seldondeployments/a: 504 Timeout", 504))
+    fleet.tick("a", 1)
+    assert fleet.condition("a")["reason"] == "ApplyFailed"
+    fleet.seldon("a")  # the new pods rolled, all available, before the next pass
+    events = [e.reason for e in fleet.tick("a", 60).events]
+    assert _phase(fleet, "a") == _rolling(fleet, "a")
+    for _ in range(int(ROLL_TIMEOUT.total_seconds() // 60)):
+        events += [e.reason for e in fleet.tick("a", 60).events]
+    assert fleet.rolls.rolling() == 0
+    assert "RollTimedOut" not in events and fleet.timed_out == []
+    assert _phase(fleet, "a") == ("Healthy", SERVES)
+
+
+def test_an_apply_lost_then_refused_gives_its_slot_back() -> None:
+    """The answer lost (a 503), then the retry refused (a 4xx) with the graph read not as
+    decided: neither apply was saved, nothing rolls, the slot kept for the first is freed."""
+    fleet = Fleet(["a"], limit=1)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    fleet.cluster.apply_error = KubeError("apply seldondeployments/a: 503 Service Unavailable",
+                                          503)
+    fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 1
+    fleet.cluster.apply_error = KubeError("admission webhook denied the request", 400)
+    fleet.tick("a", 5)
+    assert fleet.condition("a")["reason"] == "ApplyFailed" and fleet.rolls.rolling() == 0
