@@ -85,11 +85,13 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
     finally:
         uid = str(meta.uid)
         paused = task_ended(key, passes.wakeups, stopped, uid)
-        # Deleted or paused (another replica may act on it): its PodDisruptionBudgets are
-        # listed again by the next pass here rather than taken as this process left them.
+        # Deleted or paused (another replica may act on it): what this process knows of its
+        # PodDisruptionBudgets is dropped (a pass of it still running in the pool keeps
+        # nothing); paused, its next pass here lists them again rather than take them as this
+        # process left them.
         budgets = getattr(deps, "disruption_budgets", None)  # a test's stand-in may have none
         if budgets is not None:
-            budgets.forget(uid, str(meta.namespace))
+            budgets.forget(uid, str(meta.namespace), paused=paused)
         if paused:
             # Paused by peering: another replica may act on it now. Its MLflow writes are
             # held, untried, until its next pass here reads whose status it is

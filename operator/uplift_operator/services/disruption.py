@@ -7,10 +7,16 @@ applied (server-side apply, the operator's field manager), and the model's other
 version that left the graph, the field removed). Only when what is wanted differs from what this
 process last applied for the model (by uid): a pass at rest, a resync's included, makes no call.
 A process that knows nothing of a model yet (a start, a failover, a resumed peering pause: the
-handler drops the memory when the model's task ends, ``forget``) lists its namespace's budgets
-of the operator once (metadata only, by label) and takes the model's from there, by owner uid:
-budgets left from before the restart are deleted if no longer wanted, and a model without the
-field that has none costs that one LIST per namespace, no more.
+handler drops the memory when the model's task ends, ``forget``, and a pass of it still running
+then keeps nothing) lists its namespace's budgets of the operator once (metadata only, by label;
+one LIST at a time per namespace, the other passes needing it wait for its answer) and takes the
+model's from there, by owner uid: budgets left from before the restart are deleted if no longer
+wanted, and a model without the field that has none costs that one LIST per namespace, no more.
+A model's pass after a peering pause lists its namespace again; a model deleted drops only its
+own entries. A LIST that fails is not sent again for the namespace before a backoff
+(``RETRY_BASE_SECONDS`` doubled up to ``RETRY_CAP_SECONDS``); a model without the field says
+nothing of it (no condition, no event, no retry of its own: a debug log), a model with it fails
+as below.
 
 A delete names the budget's uid (``preconditions.uid``: the listing's, or the apply's answer):
 a budget of the name deleted and created again by someone else since (not the one this process
@@ -23,7 +29,11 @@ A budget is never what decides serving: a failure to apply or delete one (RBAC w
 ``poddisruptionbudgets``, an admission webhook, an API server away) is logged, said once as a
 Warning, and kept in the ``DisruptionBudgetApplied`` condition, and tried again at the next pass
 due after a backoff (``RETRY_BASE_SECONDS`` doubled up to ``RETRY_CAP_SECONDS``). A budget of
-the name that exists and is not the model's (its controller reference) is not taken over.
+the name that exists and is not the model's (its controller reference) is not taken over; one
+being deleted, or controlled by an UpliftModel of the model's name with another uid (the model
+deleted and created again before the garbage collector deleted its budgets), is waited for:
+tried again after ``WAIT_BASE_SECONDS`` (doubled up to the cap), the condition False
+(``WaitingForGarbageCollector``), no Warning.
 
 Budgets are not watched: one deleted or edited by hand is put back at the model's next change
 of what it wants (a canary's start or end, an edit of the field) or after an operator restart,
@@ -48,8 +58,8 @@ from uplift_operator.render import disruption
 from uplift_operator.render.naming import MANAGED_BY, MANAGED_BY_LABEL, MODEL_LABEL, Owner
 from uplift_operator.render.serving import ServingBackend, TrafficSplit
 
-__all__ = ["BUDGET_CONDITION", "BUDGET_FAILED", "BudgetOutcome", "DisruptionBudgets",
-           "budget_condition", "served_versions"]
+__all__ = ["BUDGET_CONDITION", "BUDGET_FAILED", "BUDGET_WAITING", "BudgetOutcome",
+           "DisruptionBudgets", "budget_condition", "served_versions"]
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +68,15 @@ BUDGET_CONDITION = "DisruptionBudgetApplied"
 #: Its reasons: applied; a budget not applied or not deleted (the Warning event's reason too).
 BUDGET_APPLIED = "Applied"
 BUDGET_FAILED = "DisruptionBudgetFailed"
+#: The condition's reason while a budget of the name is still the model's predecessor's (the
+#: model deleted and created again under its name), which the garbage collector deletes.
+BUDGET_WAITING = "WaitingForGarbageCollector"
 RETRY_BASE_SECONDS = 30.0
 RETRY_CAP_SECONDS = 600.0
+#: The first retry of a budget that waits for the garbage collector (doubled up to the cap).
+WAIT_BASE_SECONDS = 5.0
+#: How long a pass waits for another pass's LIST of its namespace.
+LIST_WAIT_SECONDS = 30.0
 #: The operator's budgets, of any model, as a LIST selects them.
 SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY},{MODEL_LABEL}"
 
@@ -89,12 +106,15 @@ class DeletesByUid(Protocol):
 class BudgetOutcome:
     """What a model's budgets are after ``sync``: ``names`` wanted; ``failure``, why they are
     not as wanted (None: they are); ``news``: the failure is new (a Warning to post);
-    ``retry_after``: seconds until it is tried again."""
+    ``retry_after``: seconds until it is tried again; ``waiting``: the failure is only a
+    budget of the name left by the model's predecessor of the name, which the garbage
+    collector deletes (no Warning)."""
 
     names: tuple[str, ...] = ()
     failure: str | None = None
     news: bool = False
     retry_after: float | None = None
+    waiting: bool = False
 
 
 @dataclasses.dataclass
@@ -109,6 +129,42 @@ class _Known:
     tried: str | None = None  # the signature that failed: a new one is tried at once
 
 
+@dataclasses.dataclass(eq=False)
+class _Listing:
+    """One namespace's LIST of the operator's budgets: in flight until ``done`` is set (a pass
+    that needs it meanwhile waits for it: one LIST at a time per namespace), then ``owners``
+    (the budgets by their controller's uid, each its uid by name), or ``failure``, not listed
+    again before ``next_try``."""
+
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    owners: dict[str, dict[str, str | None]] | None = None
+    failure: str | None = None
+    attempts: int = 0
+    next_try: dt.datetime | None = None
+    # Models forgotten since the LIST was sent: a paused one's entries are not trusted, its next
+    # pass lists again (``stale``, until the namespace is listed again); a deleted one's dropped
+    # when the LIST lands (``gone``).
+    stale: set[str] = dataclasses.field(default_factory=set)
+    gone: set[str] = dataclasses.field(default_factory=set)
+
+
+@dataclasses.dataclass(eq=False)
+class _Pass:
+    """A ``sync`` running for a model: ``forgotten`` once the model's task ended meanwhile, so
+    that what it found is not kept (its worker thread outlives the task's cancellation)."""
+
+    forgotten: bool = False
+
+
+class _UnlistedError(Exception):
+    """The namespace's budgets could not be listed (now, or lately: ``retry_at``)."""
+
+    def __init__(self, failure: str, retry_at: dt.datetime) -> None:
+        super().__init__(failure)
+        self.failure = failure
+        self.retry_at = retry_at
+
+
 class DisruptionBudgets:
     """What this process applied of each model's budgets (by uid), and its namespaces'
     budgets listed once (``sync``). Thread-safe: passes of different models run at once."""
@@ -116,15 +172,29 @@ class DisruptionBudgets:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._known: dict[str, _Known] = {}
-        self._listed: dict[str, dict[str, dict[str, str | None]]] = {}
+        self._listed: dict[str, _Listing] = {}
+        self._running: dict[str, list[_Pass]] = {}
 
-    def forget(self, uid: str, namespace: str) -> None:
-        """The model's task ended (deleted, or paused by peering: another replica may act on
-        it): what is known of it is dropped, and its namespace's listing with it, so that the
-        next pass here reads what is there."""
+    def forget(self, uid: str, namespace: str, *, paused: bool = True) -> None:
+        """The model's task ended: what is known of it is dropped, a pass of it still running
+        keeps nothing it finds, and its entries of its namespace's listing are dropped (the
+        other models' are kept). ``paused`` (by peering: another replica may act on it), its
+        next pass here lists the namespace again rather than trust what was listed before."""
         with self._lock:
             self._known.pop(uid, None)
-            self._listed.pop(namespace, None)
+            for running in self._running.get(uid, ()):
+                running.forgotten = True
+            listing = self._listed.get(namespace)
+            if listing is None:
+                return
+            if not listing.done.is_set():
+                listing.gone.add(uid)
+            elif listing.owners is not None:
+                listing.owners.pop(uid, None)
+            else:
+                return  # not listed: the next pass lists anyway
+            if paused:
+                listing.stale.add(uid)
 
     def sync(self, cluster: BudgetCluster, owner: Owner, desired: Sequence[Mapping[str, Any]],
              now: dt.datetime) -> BudgetOutcome:
@@ -133,10 +203,31 @@ class DisruptionBudgets:
         wanted = {str(m["metadata"]["name"]): m for m in desired}
         names = tuple(sorted(wanted))
         signature = json.dumps(list(desired), sort_keys=True)
+        running = _Pass()
         with self._lock:
             known = self._known.get(owner.uid)
-        if known is not None and known.signature == signature:
-            return BudgetOutcome(names)
+            if known is not None and known.signature == signature:
+                return BudgetOutcome(names)
+            self._running.setdefault(owner.uid, []).append(running)
+        try:
+            return self._sync(cluster, owner, wanted, signature, known, running, now)
+        finally:
+            with self._lock:
+                passes = self._running.get(owner.uid, [])
+                if running in passes:
+                    passes.remove(running)
+                if not passes:
+                    self._running.pop(owner.uid, None)
+
+    def _remember(self, running: _Pass, uid: str, known: _Known) -> None:
+        with self._lock:
+            if not running.forgotten:  # else the model's task ended meanwhile: kept nothing
+                self._known[uid] = known
+
+    def _sync(self, cluster: BudgetCluster, owner: Owner, wanted: Mapping[str, Mapping[str, Any]],
+              signature: str, known: _Known | None, running: _Pass,
+              now: dt.datetime) -> BudgetOutcome:
+        names = tuple(sorted(wanted))
         if (known is not None and known.failure is not None and known.tried == signature
                 and known.next_try is not None and now < known.next_try):
             return BudgetOutcome(names, known.failure, False,
@@ -144,84 +235,153 @@ class DisruptionBudgets:
         previous_failure = known.failure if known is not None else None
         attempts = known.attempts if known is not None and known.tried == signature else 0
         errors: list[str] = []
+        waiting: list[str] = []  # a budget of the name the model's predecessor left, for the GC
+        listed_again: dt.datetime | None = None  # the namespace's LIST failed: tried then
         there: dict[str, str | None]
         if known is not None and known.budgets is not None:
             there = dict(known.budgets)
         else:
             try:
-                there = dict(self._listing(cluster, owner.namespace).get(owner.uid, {}))
-            except KubeError as error:
-                errors.append(f"listing PodDisruptionBudgets: {error}")
+                there = self._listing(cluster, owner.namespace, owner.uid, now)
+            except _UnlistedError as unlisted:
+                if not wanted:
+                    # Nothing wanted: nothing to say of it (docs: no condition without the
+                    # field); any budget left from before is deleted at a pass after a LIST.
+                    log.debug("UpliftModel %s/%s wants no PodDisruptionBudget; its namespace's "
+                              "are not listed (%s)", owner.namespace, owner.name,
+                              unlisted.failure)
+                    return BudgetOutcome(names)
+                errors.append(unlisted.failure)
+                listed_again = unlisted.retry_at
                 there = {}
         listed = not errors
         if not errors:
             for name, manifest in wanted.items():
-                problem, uid = self._apply(cluster, owner, name, manifest, ours=name in there)
+                problem, uid, gc = self._apply(cluster, owner, name, manifest,
+                                               ours=name in there)
                 if problem is None:
                     there[name] = uid or there.get(name)
                 else:
-                    errors.append(problem)
+                    (waiting if gc else errors).append(problem)
             for name in sorted(there.keys() - wanted.keys()):
                 problem = self._delete(cluster, owner, name, there[name])
                 if problem is None:
                     del there[name]
                 else:
                     errors.append(problem)
-        if not errors:
-            with self._lock:
-                self._known[owner.uid] = _Known(signature, there)
+        if not errors and not waiting:
+            self._remember(running, owner.uid, _Known(signature, there))
             if previous_failure is not None:
                 log.info("UpliftModel %s/%s: its PodDisruptionBudgets are as wanted again (%s)",
                          owner.namespace, owner.name, ", ".join(names) or "none")
             return BudgetOutcome(names)
-        failure = "; ".join(errors)
+        failure = "; ".join(errors + waiting)
         attempts += 1
-        wait = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempts - 1))
-        with self._lock:
-            self._known[owner.uid] = _Known(None, there if listed else None, failure, attempts,
-                                            now + dt.timedelta(seconds=wait), signature)
-        log.warning("UpliftModel %s/%s: PodDisruptionBudgets not as wanted (serving is not "
-                    "affected; tried again in %.0f s): %s", owner.namespace, owner.name, wait,
-                    failure)
-        return BudgetOutcome(names, failure, failure != previous_failure, wait)
+        base = RETRY_BASE_SECONDS if errors else WAIT_BASE_SECONDS
+        wait = min(RETRY_CAP_SECONDS, base * 2 ** (attempts - 1))
+        if listed_again is not None:
+            wait = max(wait, (listed_again - now).total_seconds())
+        self._remember(running, owner.uid,
+                       _Known(None, there if listed else None, failure, attempts,
+                              now + dt.timedelta(seconds=wait), signature))
+        if errors:
+            log.warning("UpliftModel %s/%s: PodDisruptionBudgets not as wanted (serving is not "
+                        "affected; tried again in %.0f s): %s", owner.namespace, owner.name,
+                        wait, failure)
+            return BudgetOutcome(names, failure, failure != previous_failure, wait)
+        log.info("UpliftModel %s/%s: PodDisruptionBudgets wait for the garbage collector "
+                 "(tried again in %.0f s): %s", owner.namespace, owner.name, wait, failure)
+        return BudgetOutcome(names, failure, False, wait, waiting=True)
 
-    def _listing(self, cluster: BudgetCluster,
-                 namespace: str) -> dict[str, dict[str, str | None]]:
-        """The operator's budgets in ``namespace`` by their controller's uid (each its uid by
-        name), listed once per namespace (until a ``forget``); none from a cluster that cannot
-        list (a test's)."""
-        with self._lock:
-            known = self._listed.get(namespace)
-        if known is not None:
-            return known
+    def _listing(self, cluster: BudgetCluster, namespace: str, uid: str,
+                 now: dt.datetime) -> dict[str, str | None]:
+        """The budgets of the model ``uid`` (their uids by name) in the operator's budgets of
+        ``namespace``, listed once per namespace: a pass that needs the LIST while another
+        pass sends it waits for its answer; listed again for a model paused since (``forget``)
+        and after a failure, not before its backoff (``_UnlistedError`` meanwhile). None from a
+        cluster that cannot list (a test's)."""
         if not isinstance(cluster, ListsMetadata):
             return {}
-        listed: dict[str, dict[str, str | None]] = {}
-        for meta in cluster.list_metadata(disruption.API_VERSION, disruption.PLURAL, namespace,
-                                          label_selector=SELECTOR):
-            uid = _controller_uid(meta)
-            if uid is not None and meta.get("name"):
-                listed.setdefault(uid, {})[str(meta["name"])] = (
+        for _ in range(2):
+            with self._lock:
+                listing = self._listed.get(namespace)
+                sends = False
+                if listing is None or listing.done.is_set():
+                    if (listing is not None and listing.owners is not None
+                            and uid not in listing.stale):
+                        return dict(listing.owners.get(uid, {}))
+                    if (listing is not None and listing.failure is not None
+                            and listing.next_try is not None and now < listing.next_try):
+                        raise _UnlistedError(listing.failure, listing.next_try)
+                    attempts = listing.attempts if listing is not None else 0
+                    listing = _Listing(attempts=attempts)
+                    self._listed[namespace] = listing
+                    sends = True
+            if sends:
+                return self._list(cluster, namespace, uid, listing, now)
+            listing.done.wait(LIST_WAIT_SECONDS)  # another pass's LIST of the namespace
+        raise _UnlistedError(f"listing PodDisruptionBudgets of {namespace}: another pass's LIST "
+                        f"still unanswered after {LIST_WAIT_SECONDS:.0f} s",
+                        now + dt.timedelta(seconds=RETRY_BASE_SECONDS))
+
+    def _list(self, cluster: ListsMetadata, namespace: str, uid: str, listing: _Listing,
+              now: dt.datetime) -> dict[str, str | None]:
+        """Send the namespace's LIST for ``listing`` (in flight), keep its answer or its
+        failure, and let the passes waiting for it go on."""
+        try:
+            metas = cluster.list_metadata(disruption.API_VERSION, disruption.PLURAL, namespace,
+                                          label_selector=SELECTOR)
+        except Exception as error:
+            wait = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** listing.attempts)
+            failure = f"listing PodDisruptionBudgets: {error}"
+            with self._lock:
+                listing.failure = failure
+                listing.attempts += 1
+                listing.next_try = now + dt.timedelta(seconds=wait)
+                listing.done.set()
+            if not isinstance(error, KubeError):
+                raise
+            log.info("PodDisruptionBudgets of namespace %s not listed (listed again at a "
+                     "model's pass after %.0f s): %s", namespace, wait, error)
+            raise _UnlistedError(failure, listing.next_try) from error
+        owners: dict[str, dict[str, str | None]] = {}
+        for meta in metas:
+            controller = _controller_uid(meta)
+            if controller is not None and meta.get("name"):
+                owners.setdefault(controller, {})[str(meta["name"])] = (
                     str(meta["uid"]) if meta.get("uid") else None)
+        mine = dict(owners.get(uid, {}))
         with self._lock:
-            self._listed[namespace] = listed
-        return listed
+            for forgotten in listing.gone:  # forgotten while the LIST was out
+                owners.pop(forgotten, None)
+            listing.gone.clear()
+            listing.owners = owners
+            listing.done.set()
+        return mine
 
     @staticmethod
     def _apply(cluster: BudgetCluster, owner: Owner, name: str, manifest: Mapping[str, Any], *,
-               ours: bool) -> tuple[str | None, str | None]:
-        """Apply one budget: why not (None: applied), and its uid (None: not known). One not
-        known to be the model's is read first: a budget of that name someone else controls is
-        not taken over. The uid is the apply's answer's, or, when the answer says none (the
-        client decodes no body from a creation's 201), read back once."""
+               ours: bool) -> tuple[str | None, str | None, bool]:
+        """Apply one budget: why not (None: applied), its uid (None: not known), and whether it
+        waits for the garbage collector. One not known to be the model's is read first: a
+        budget of that name someone else controls is not taken over; one being deleted, or
+        controlled by an UpliftModel of the model's name deleted since (another uid: the model
+        deleted and created again), is waited for. The uid is the apply's answer's, or, when
+        the answer says none (the client decodes no body from a creation's 201), read back
+        once."""
         try:
             if not ours:
                 live = cluster.get(disruption.API_VERSION, disruption.PLURAL, owner.namespace,
                                    name)
-                if live is not None and _controller_uid(live.get("metadata") or {}) != owner.uid:
+                meta = (live or {}).get("metadata") or {}
+                if live is not None and _controller_uid(meta) != owner.uid:
+                    if meta.get("deletionTimestamp") or _predecessor(meta, owner):
+                        return (f"PodDisruptionBudget {owner.namespace}/{name} is still the "
+                                f"previous UpliftModel {owner.name}'s (or being deleted): "
+                                f"waiting for the garbage collector to delete it"), None, True
                     return (f"PodDisruptionBudget {owner.namespace}/{name} exists and is not "
                             f"this UpliftModel's: not taken over (delete it, or remove "
-                            f"spec.serving.disruptionBudget)"), None
+                            f"spec.serving.disruptionBudget)"), None, False
             answer = cluster.apply(manifest, disruption.PLURAL)
             uid = _uid(answer)
             if uid is None:
@@ -230,8 +390,8 @@ class DisruptionBudgets:
                 if live is not None and _controller_uid(live.get("metadata") or {}) == owner.uid:
                     uid = _uid(live)
         except KubeError as error:
-            return str(error), None
-        return None, uid
+            return str(error), None, False
+        return None, uid, False
 
     @staticmethod
     def _delete(cluster: BudgetCluster, owner: Owner, name: str,
@@ -296,6 +456,18 @@ def _controller_uid(meta: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _predecessor(meta: Mapping[str, Any], owner: Owner) -> bool:
+    """The budget's controller is an UpliftModel of ``owner``'s name and namespace that is not
+    ``owner`` (another uid): one deleted, whose budgets the garbage collector deletes."""
+    for ref in meta.get("ownerReferences") or []:
+        if isinstance(ref, Mapping) and ref.get("controller"):
+            return (ref.get("kind") == owner.kind and ref.get("name") == owner.name
+                    and str(ref.get("apiVersion") or "").split("/")[0]
+                    == owner.api_version.split("/")[0]
+                    and bool(ref.get("uid")) and ref.get("uid") != owner.uid)
+    return False
+
+
 def budget_condition(conditions: Sequence[Condition], outcome: BudgetOutcome, generation: int,
                      now: dt.datetime) -> list[Condition]:
     """``conditions`` with ``DisruptionBudgetApplied``: True while the budgets wanted are there,
@@ -303,7 +475,8 @@ def budget_condition(conditions: Sequence[Condition], outcome: BudgetOutcome, ge
     none is left to delete. Not a problem ``domain.stuck`` counts: the phase is serving's."""
     if outcome.failure is not None:
         return cond.set_condition(conditions, type_=BUDGET_CONDITION, status="False",
-                                  reason=BUDGET_FAILED, message=_clip(outcome.failure), now=now,
+                                  reason=BUDGET_WAITING if outcome.waiting else BUDGET_FAILED,
+                                  message=_clip(outcome.failure), now=now,
                                   observed_generation=generation)
     if not outcome.names:
         return [c for c in conditions if c.type != BUDGET_CONDITION]
