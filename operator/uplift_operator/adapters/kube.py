@@ -257,32 +257,26 @@ class KubeCluster:
         self.request_timeout = request_timeout
 
     def apply(self, manifest: Mapping[str, Any], plural: str) -> dict[str, Any]:
-        """Server-side apply ``manifest`` (force: the operator owns every field it sets)."""
+        """Server-side apply ``manifest`` (force: the operator owns every field it sets); the
+        object as the API server answers it, the same whether the apply updated it (200) or
+        created it (201: ``CustomObjectsApi.patch_namespaced_custom_object`` maps only 200,
+        and answers None for a created object, hence the ApiClient's own request path)."""
         group, version = _split(manifest["apiVersion"])
         meta = manifest["metadata"]
-        if not group:  # core/v1 (a ConfigMap): the same apply, through the core path
+        # core/v1 (a ConfigMap) under /api, a custom object under /apis/<group>.
+        base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
             return self._core_call(
-                "PATCH", f"/api/{version}/namespaces/{{namespace}}/{plural}/{{name}}",
+                "PATCH", f"{base}/namespaces/{{namespace}}/{plural}/{{name}}",
                 f"apply {plural}/{meta['name']}", namespace=meta["namespace"], name=meta["name"],
                 body=dict(manifest), query=[("fieldManager", self.field_manager),
                                             ("force", "true")],
                 content_type="application/apply-patch+yaml") or {}
-        try:
-            result = self._custom.patch_namespaced_custom_object(
-                group, version, meta["namespace"], plural, meta["name"], dict(manifest),
-                field_manager=self.field_manager, force=True,
-                _content_type="application/apply-patch+yaml",
-                _request_timeout=self.request_timeout)
-        except ApiException as error:
-            refused = _error(error, f"apply {plural}/{meta['name']}")
-            if _POLICY_DENIED in str(refused):
-                refused = KubeError(
-                    f"{refused}{self._foreign_fields(group, version, plural, meta)}",
-                    refused.status, refused.fields)
-            raise refused from error
-        except HTTPError as error:
-            raise _unreached(error, f"apply {plural}/{meta['name']}") from None
-        return cast(dict[str, Any], result)
+        except KubeError as refused:
+            if not group or _POLICY_DENIED not in str(refused):
+                raise
+            raise KubeError(f"{refused}{self._foreign_fields(group, version, plural, meta)}",
+                            refused.status, refused.fields) from None
 
     def _foreign_fields(self, group: str, version: str, plural: str,
                         meta: Mapping[str, Any]) -> str:
@@ -334,8 +328,9 @@ class KubeCluster:
                    body: Mapping[str, Any] | None = None,
                    query: list[tuple[str, str]] | None = None, content_type: str | None = None,
                    missing_ok: bool = False) -> dict[str, Any] | None:
-        """A core/v1 call through the ApiClient's own request path (no ``CoreV1Api``: see
-        ``CoreReads``); None for a 404 when ``missing_ok``."""
+        """A call through the ApiClient's own request path (no ``CoreV1Api``: see
+        ``CoreReads``; an apply of a custom object too, see ``apply``), its answer decoded on 200
+        and on 201; None for a 404 when ``missing_ok``."""
         headers = {"Accept": "application/json"}
         if content_type is not None:
             headers["Content-Type"] = content_type

@@ -39,12 +39,6 @@ LIVE: dict[str, Any] = {
 
 
 class _Custom:
-    def __init__(self, refusal: ApiException) -> None:
-        self.refusal = refusal
-
-    def patch_namespaced_custom_object(self, *args: Any, **kwargs: Any) -> Any:
-        raise self.refusal
-
     def get_namespaced_custom_object(self, *args: Any, **kwargs: Any) -> Any:
         return json.loads(json.dumps(LIVE))
 
@@ -53,7 +47,12 @@ def _refused(status: int, message: str) -> KubeError:
     cluster = KubeCluster(client.ApiClient(client.Configuration(host="http://127.0.0.1:1")))
     refusal = ApiException(status=status, reason="Forbidden")
     refusal.body = json.dumps({"kind": "Status", "message": message})
-    cluster._custom = _Custom(refusal)  # type: ignore[assignment]
+
+    def refuse(*_: Any, **__: Any) -> Any:  # the apply's PATCH, at the REST client
+        raise refusal
+
+    cluster._api.rest_client.request = refuse  # type: ignore[method-assign]
+    cluster._custom = _Custom()  # type: ignore[assignment]
     with pytest.raises(KubeError) as raised:
         cluster.apply({"apiVersion": SELDON, "kind": "SeldonDeployment",
                        "metadata": {"name": "m", "namespace": "ns"}}, "seldondeployments")
