@@ -366,9 +366,8 @@ class DisruptionBudgets:
         waits for the garbage collector. One not known to be the model's is read first: a
         budget of that name someone else controls is not taken over; one being deleted, or
         controlled by an UpliftModel of the model's name deleted since (another uid: the model
-        deleted and created again), is waited for. The uid is the apply's answer's, or, when
-        the answer says none (the client decodes no body from a creation's 201), read back
-        once."""
+        deleted and created again), is waited for. The uid is the apply's answer's (the object
+        stored, created or updated), or, from an answer without one, read back once."""
         try:
             if not ours:
                 live = cluster.get(disruption.API_VERSION, disruption.PLURAL, owner.namespace,
