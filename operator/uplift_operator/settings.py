@@ -101,6 +101,10 @@ class OperatorConfig:
     # (``parse_args``), the least a part must hold so that its increase() counts its scrapes.
     prometheus_ingest_delay: int = 300
     prometheus_scrape_interval: int = 30
+    # Seconds before Prometheus answers a scrape's samples (a remote-write backend's ingestion
+    # lag): the gates' counts are scaled by the scrapes of a range less this
+    # (measurements.observed_share). 0: every scrape of a range is in its answer.
+    prometheus_query_lag: int = 0
     # Seconds after a change of a canary's percent during which the runtime counts the units
     # between the old and the new percent for neither version, and the onlineEffect gate's
     # cohorts of the step begin (render.campaigns.carried_split, measurements.GateContext):
@@ -391,6 +395,15 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "this plus 5 s after counting what it holds pending, so that a "
                              "scrape reads it (its grace period is 30 s more). Set it to your "
                              "Prometheus's. Default: 30")
+    parser.add_argument("--prometheus-query-lag", type=int,
+                        default=_env("PROMETHEUS_QUERY_LAG")
+                                or OperatorConfig.prometheus_query_lag,
+                        help="seconds after a scrape before a query answers its samples: a "
+                             "remote-write backend's (Thanos Receive, Mimir, Cortex) ingestion "
+                             "lag. The gates read a w-second range's counts as the scrapes of "
+                             "its first w - this seconds observed them; left at 0 with a lagging "
+                             "backend, a look may read up to twice what it observed. "
+                             "Env: UPLIFT_PROMETHEUS_QUERY_LAG. Default: 0")
     parser.add_argument("--split-propagation-grace", type=_interval_seconds,
                         default=_env("SPLIT_PROPAGATION_GRACE")
                                 or OperatorConfig.split_propagation_grace,
@@ -525,6 +538,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         parser.error("--metrics-scrape-interval must be between 1 s and 1 h")
     if not 1 <= args.prometheus_scrape_interval <= 300:
         parser.error("--prometheus-scrape-interval must be between 1 and 300 seconds")
+    if not 0 <= args.prometheus_query_lag <= 3600:
+        parser.error("--prometheus-query-lag must be between 0 and 3600 seconds")
     if not 1 <= args.split_propagation_grace <= 3600:
         parser.error("--split-propagation-grace must be between 1 s and 1 h")
     if (args.prometheus_username_file is None) != (args.prometheus_password_file is None):
@@ -596,6 +611,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         prometheus_ingest_delay=_settle(args.prometheus_ingest_delay,
                                         args.prometheus_scrape_interval),
         prometheus_scrape_interval=args.prometheus_scrape_interval,
+        prometheus_query_lag=args.prometheus_query_lag,
         split_propagation_grace=args.split_propagation_grace,
         runtime_image=args.runtime_image, pass_workers=args.pass_workers,
         max_concurrent_graph_rolls=args.max_concurrent_graph_rolls,

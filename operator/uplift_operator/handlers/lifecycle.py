@@ -303,6 +303,7 @@ def dependencies(config: OperatorConfig,
         runtime_drain_wait=config.prometheus_scrape_interval + DRAIN_SCRAPE_SLACK,
         # What the gates scale the counts they read by (``measurements.observed_share``).
         prometheus_scrape_interval=config.prometheus_scrape_interval,
+        prometheus_query_lag=config.prometheus_query_lag,
         # The campaigns file's split and the onlineEffect cohorts (--split-propagation-grace).
         split_propagation_grace=config.split_propagation_grace,
         policy=ServingPolicy(

@@ -600,7 +600,8 @@ def _measure(spec: CampaignSpec, status: CampaignStatus, deps: CampaignDependenc
         budget_since=status.budget_since if status.budget_anchor is not None else now,
         # The runtime pods' scrape interval, which the counts are scaled by (the models').
         scrape_interval_s=(deps.models.prometheus_scrape_interval
-                           if deps.models is not None else 0.0))
+                           if deps.models is not None else 0.0),
+        query_lag_s=deps.models.prometheus_query_lag if deps.models is not None else 0.0)
     previous = {g.name: g for g in status.gates}
     outcomes = []
     prometheus = measurements.per_analysis(deps.prometheus, now)

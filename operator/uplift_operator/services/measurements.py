@@ -103,6 +103,10 @@ class GateContext:
     #: interval``): the counts the tests read are scaled to what the scrapes in their range
     #: observed (``observed_share``). 0: taken as Prometheus extrapolates them.
     scrape_interval_s: float = 0.0
+    #: Seconds before a sample can be queried (``--prometheus-query-lag``: a remote-write
+    #: backend's ingestion lag): the newest scrapes of a range are not in its answer yet, so
+    #: ``observed_share`` counts its scrapes over the range less this. 0: all are.
+    query_lag_s: float = 0.0
     #: Seconds after a change of the canary's percent until every pod has the campaigns
     #: file's new copy (``--split-propagation-grace``): the step's cohorts begin that long
     #: after its start (``cohort_window``). 0: at its start.
@@ -168,8 +172,8 @@ class GateContext:
                 "interval": rate_interval(self.analysis_interval_s, self.scrape_interval_s)}
 
     def share(self, window: str | None) -> float:
-        """``observed_share`` of ``window`` at this context's scrape interval."""
-        return observed_share(window, self.scrape_interval_s)
+        """``observed_share`` of ``window`` at this context's scrape interval and query lag."""
+        return observed_share(window, self.scrape_interval_s, self.query_lag_s)
 
 
 Collected = m.Measurement | m.MeasurementError | m.NotMeasured | None
@@ -411,10 +415,12 @@ def _int_or_none(value: float | None) -> int | None:
     return None if value is None or not math.isfinite(value) else int(value)
 
 
-def observed_share(window: str | None, scrape_interval_s: float) -> float:
-    """φ = max(0, (⌊w/s⌋ − 1) · s) / w: the share of ``increase(metric[w])`` that is never more
-    than what the scrapes in its range observed, ``w`` the range in seconds (``window``,
-    ``"<n>s"``; None: no range yet, 0) and ``s`` the scrape interval. Every count a sequential
+def observed_share(window: str | None, scrape_interval_s: float,
+                   query_lag_s: float = 0.0) -> float:
+    """φ = max(0, (⌊(w − L)/s⌋ − 1) · s) / w: the share of ``increase(metric[w])`` that is never
+    more than what the scrapes in its range observed, ``w`` the range in seconds (``window``,
+    ``"<n>s"``; None: no range yet, 0), ``s`` the scrape interval and ``L`` the query lag
+    (``--prometheus-query-lag``, 0 by default; below). Every count a sequential
     test reads is multiplied by it (``_per_version``, ``_count``, ``_by_label``, the collectors
     that read their own rows), then rounded.
 
@@ -443,20 +449,34 @@ def observed_share(window: str | None, scrape_interval_s: float) -> float:
     custom gate's, a rate, a mean, roi's spend per decision), and only as good as
     ``--prometheus-scrape-interval`` is true: set too long it understates the evidence (slower
     decisions), too short it may leave some of the extrapolation in; a missed scrape (fewer
-    samples than ⌊w/s⌋) may too, by one scrape interval's share."""
+    samples than ⌊w/s⌋) may too, by one scrape interval's share.
+
+    The query lag: a backend that answers a sample only some seconds after its scrape (a
+    remote-write one: Thanos Receive, Mimir, Cortex; their ingestion lag) leaves the range's
+    newest scrapes out of its answer, and Prometheus extrapolates the fewer samples to the
+    whole range: ⌊w/s⌋ counted the missing ones, and read up to twice what the scrapes in the
+    answer observed (a 61 s range at 30 s scrapes with one missing). The samples it answers
+    lie in the range's first w − L seconds, at least ⌊(w − L)/s⌋ of them, so the bound holds
+    with w − L in their count when L is at least the backend's lag. It gives up at most
+    ⌈L/s⌉ scrape intervals of the range's evidence (s·⌈L/s⌉/w), and a range shorter than
+    L + 2·s is 0."""
     if window is None or scrape_interval_s <= 0:
         return 0.0 if window is None else 1.0
     seconds = float(window.removesuffix("s"))
     if seconds <= 0:
         return 0.0
-    return max(0.0, (math.floor(seconds / scrape_interval_s) - 1) * scrape_interval_s) / seconds
+    answered = seconds - max(0.0, query_lag_s)
+    return max(0.0, (math.floor(answered / scrape_interval_s) - 1) * scrape_interval_s) / seconds
 
 
-def too_short(window: str, scrape_interval_s: float) -> str:
-    """Why a range whose ``observed_share`` is 0 is not asked: fewer than two scrapes in it."""
+def too_short(window: str, scrape_interval_s: float, query_lag_s: float = 0.0) -> str:
+    """Why a range whose ``observed_share`` is 0 is not asked: fewer than two scrapes in it
+    (that Prometheus answers already: ``query_lag_s``)."""
+    lag = (f" plus the query lag (--prometheus-query-lag {query_lag_s:g}s)" if query_lag_s > 0
+           else "")
     return (f"the range {window} is shorter than two scrape intervals "
-            f"(--prometheus-scrape-interval {scrape_interval_s:g}s): its scrapes have observed "
-            f"nothing to count yet, and Prometheus is not asked")
+            f"(--prometheus-scrape-interval {scrape_interval_s:g}s){lag}: its scrapes have "
+            f"observed nothing to count yet, and Prometheus is not asked")
 
 
 def _count(prometheus: MetricSource, promql: str, share: float = 1.0) -> int | None:
@@ -849,7 +869,7 @@ def _online_effect(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
                        f"from {closes}")
     if ctx.share(window) <= 0:  # nothing observed yet (``observed_share``): not asked
         return pending(f"the step's decisions whose {attribution} closed since {closes}: "
-                       + too_short(window, ctx.scrape_interval_s))
+                       + too_short(window, ctx.scrape_interval_s, ctx.query_lag_s))
     # Cohorts (docs/runtime.md "Cohorts"), three queries for both versions and arms: the
     # units when decided, a window earlier (the step's decisions that carry a window, made
     # before now − the window: a replica killed mid-window does not lose them); the same
@@ -1023,6 +1043,7 @@ class CampaignGateContext:
     decisions_since: datetime | None = None
     budget_since: datetime | None = None
     scrape_interval_s: float = 0.0  # as ``GateContext``'s
+    query_lag_s: float = 0.0  # as ``GateContext``'s
 
     @property
     def window(self) -> str:
@@ -1034,8 +1055,8 @@ class CampaignGateContext:
         return parse_duration(self.spec.experiment.attribution_window).total_seconds()
 
     def share(self, window: str | None) -> float:
-        """``observed_share`` of ``window`` at this context's scrape interval."""
-        return observed_share(window, self.scrape_interval_s)
+        """``observed_share`` of ``window`` at this context's scrape interval and query lag."""
+        return observed_share(window, self.scrape_interval_s, self.query_lag_s)
 
     @property
     def cohorts_close_from(self) -> datetime:
@@ -1293,7 +1314,7 @@ def _cohorts_pending(ctx: CampaignGateContext) -> str | None:
             return None
         return (f"the cohorts whose attribution window closed since "
                 f"{_utc_text(ctx.cohorts_close_from)}: "
-                + too_short(window, ctx.scrape_interval_s))
+                + too_short(window, ctx.scrape_interval_s, ctx.query_lag_s))
     since = _utc_text(ctx.decisions_since or ctx.step_started_at)
     return (f"the decisions made on version {ctx.stable_version or '(none)'} since {since} are "
             f"judged once their attribution window ({_seconds_text(ctx.attribution_window_s)}) "
@@ -1539,7 +1560,7 @@ def _model_context(ctx: CampaignGateContext) -> GateContext:
         analysis_interval_s=parse_duration(ctx.spec.exposure.analysis_interval).total_seconds(),
         holdout_fraction=ctx.spec.experiment.holdout_fraction,
         metric_templates=ctx.metric_templates, treatments=(),
-        scrape_interval_s=ctx.scrape_interval_s)
+        scrape_interval_s=ctx.scrape_interval_s, query_lag_s=ctx.query_lag_s)
 
 
 def _campaign_drift(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,

@@ -212,6 +212,10 @@ class Dependencies:
     # passed by handlers.lifecycle; the default is the setting's): the gates read their counts
     # as those scrapes observed them (``measurements.observed_share``).
     prometheus_scrape_interval: float = 30.0
+    # Seconds before Prometheus answers a scrape's samples (--prometheus-query-lag: a
+    # remote-write backend's ingestion lag): the counts' scaling leaves the range's last
+    # this many seconds out of its scrapes (``measurements.observed_share``).
+    prometheus_query_lag: float = 0.0
     # Seconds after a change of the canary's percent until every pod has the campaigns file's
     # new copy (--split-propagation-grace): the file's split carries it (the runtime counts the
     # band between the percents for neither version that long) and the onlineEffect gate's
@@ -2155,6 +2159,7 @@ def _analyse(spec: UpliftModelSpec, status: UpliftModelStatus, owner: Owner,
         metric_templates=deps.metric_templates,
         treatments=tuple((t.name, treatment_key(t.name)) for t in spec.treatments),
         scrape_interval_s=deps.prometheus_scrape_interval,
+        query_lag_s=deps.prometheus_query_lag,
         propagation_grace_s=float(deps.split_propagation_grace))
     previous = {g.name: g for g in status.gates}
     outcomes = []
