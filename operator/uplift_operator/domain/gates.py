@@ -54,6 +54,7 @@ from uplift_operator.domain.measurements import (
     QiniEstimate,
     QiniMeasurement,
     RoiMeasurement,
+    RoiStratum,
     SplitCounts,
     UpliftSanityMeasurement,
     VersionArms,
@@ -1799,7 +1800,9 @@ def _restricted_arms(treated: ArmCounts, holdout: ArmCounts,
 
 
 def _effect_against(gate: GateSpecBase, treated: ArmCounts, holdout: ArmCounts, theta: float,
-                    memory: GateMemory, new_memory: dict[str, SequentialState]) -> TestResult:
+                    memory: GateMemory, new_memory: dict[str, SequentialState], *,
+                    strata: tuple[tuple[ArmStats, ArmStats], tuple[ArmStats, ArmStats]]
+                    | None = None) -> TestResult:
     """Δ = treated − holdout conversion rate against θ, anytime-valid, strata pooled: the
     guarded test of Δ − θ against 0 (the treated mean shifted by θ; its variance unchanged),
     so Pass shows Δ > θ and Fail shows Δ < θ, each at α. The mixture is frozen at the first
@@ -1810,10 +1813,13 @@ def _effect_against(gate: GateSpecBase, treated: ArmCounts, holdout: ArmCounts, 
     test); the estimate and its confidence interval, returned on Δ's scale, are those of the
     same test with the observed rates, their variances floored at the pooled rate's
     (``_floored_arms``), at this look (``_look_bounds``), which describe Δ where it is rather
-    than where the test puts it (memory ``effect`` and ``effectEstimate``)."""
-    test = _sequential_effect(gate, *_restricted_arms(treated, holdout, theta), theta, memory,
-                              new_memory, "effect")
-    shown = _sequential_effect(gate, *_floored_arms(treated, holdout), theta,
+    than where the test puts it (memory ``effect`` and ``effectEstimate``). ``strata``: the
+    (test, shown) arms to use in place of the counts' (an roi gate's value-weighted treatments,
+    ``_value_arms``)."""
+    tested, described = strata if strata is not None else (
+        _restricted_arms(treated, holdout, theta), _floored_arms(treated, holdout))
+    test = _sequential_effect(gate, *tested, theta, memory, new_memory, "effect")
+    shown = _sequential_effect(gate, *described, theta,
                                {**memory, "effectEstimate": _look_bounds(
                                    memory.get("effectEstimate"))},
                                new_memory, "effectEstimate")
@@ -1892,6 +1898,60 @@ BREAK_EVEN_TOLERANCE = 0.1
 BREAK_EVEN_VALUE_CV = 1.0
 
 
+def _value_arms(strata: tuple[RoiStratum, ...], scale: float,
+                theta: float | None = None) -> tuple[ArmStats, ArmStats]:
+    """The arms of an roi gate whose treatments differ in value, as one test of Δ reads them:
+    the incremental value per treated-arm unit, in conversions worth ``scale``,
+    D = Σ_k r_k·π_k·(p_T,k − p_H,k) with r_k = v_k/``scale`` and π_k = n_T,k/n_T, i.e.
+    Σ_k v_k·(C_T,k − C_H,k·n_T,k/n_H,k)/(n_T·``scale``): each treatment's conversions
+    compared with its own holdout's, at its own value (weighting one value by the treated
+    arm's conversions mixed the baseline into it). The treated arm's mean is
+    Σ_k r_k·π_k·p_T,k, the holdout's Σ_k r_k·π_k·p_H,k (reweighted to the treated arm's mix),
+    with the variances of those sums (π_k as observed), per unit of each arm: so V is
+    Σ_k r_k²·π_k²·(σ²_T,k/n_T,k + σ²_H,k/n_H,k) and one treatment of ``scale``'s value
+    gives the counts' own arms. σ² per treatment as the counts' test takes them: at the
+    boundary, each treatment at its own break-even θ/r_k (``_restricted_arms``; D = θ holds
+    there), for the decision (``theta``); the observed, floored at the treatment's pooled
+    rate (``_floored_arms``), for the estimate and bounds (None). A treatment worth nothing
+    adds units only. Every treatment with treated units has holdout units (``_roi``)."""
+    n_t = sum(s.treated.units for s in strata)
+    n_h = sum(s.holdout.units for s in strata)
+    mean_t = mean_h = var_t = var_h = 0.0
+    for s in strata:
+        r = s.value_per_conversion / scale
+        if s.treated.units == 0 or r == 0:
+            continue
+        t, c = (_floored_arms(s.treated, s.holdout) if theta is None
+                else _restricted_arms(s.treated, s.holdout, theta / r))
+        w = r * s.treated.units / n_t
+        mean_t += w * t.mean
+        mean_h += w * c.mean
+        var_t += w * w * t.variance / t.n
+        var_h += w * w * c.variance / c.n
+    return ArmStats(n_t, mean_t, var_t * n_t), ArmStats(n_h, mean_h, var_h * n_h)
+
+
+def _unmatched_stratum(strata: tuple[RoiStratum, ...]) -> str | None:
+    """Why an roi gate's value-weighted strata cannot be compared yet: a treatment worth
+    something with treated-arm units but no holdout unit (its own baseline unknown); or a
+    value that is none (validation rules it out: an Error)."""
+    for s in strata:
+        if s.value_per_conversion < 0 or not math.isfinite(s.value_per_conversion):
+            raise ValueError(f"treatment {s.treatment}: a value per conversion must be ≥ 0, "
+                             f"got {s.value_per_conversion}")
+        for name, arm in (("treated", s.treated), ("holdout", s.holdout)):
+            if not 0 <= arm.conversions <= arm.units:
+                raise ValueError(f"treatment {s.treatment}, {name}: need 0 ≤ conversions ≤ "
+                                 f"units, got {arm.conversions}/{arm.units}")
+    missing = [s.treatment for s in strata
+               if s.treated.units > 0 and s.holdout.units == 0 and s.value_per_conversion > 0]
+    if not missing:
+        return None
+    return (f"no holdout units yet of the treatment(s) {', '.join(sorted(missing))}, which "
+            f"treated-arm units got: their incremental conversions have no baseline to be "
+            f"valued against")
+
+
 def _break_even_basis(state: SequentialState | None) -> tuple[int, int]:
     """The treated conversions and units the frozen break-even was realized over (0, 0: not
     known, a status written before they were kept)."""
@@ -1932,8 +1992,8 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     Δ* is frozen in the memory (``breakEven``) at the look the evidence starts, as the mixture's
     τ² is: the running p-values, bounds and carried strata are evidence against that null only.
     While the realized Δ* is not clearly beyond ±``BREAK_EVEN_TOLERANCE`` of it (the mix of
-    treatments moves a little look to look, and v and c̄ are realized over a step's treated
-    conversions and units, so a few dozen conversions move them by chance) the test goes on
+    treatments moves a little look to look, and c̄ is realized over the cohorts' treated
+    units, v once over their conversions, so a few dozen of them moved it by chance) the test goes on
     against the frozen one; once an interval at α around the realized one (its noise and the
     frozen one's, ``BREAK_EVEN_VALUE_CV``) lies outside the band (a shift from cheap e-mails to
     costly coupons) the evidence is dropped and the look is Inconclusive, the new Δ* frozen for
@@ -1941,7 +2001,13 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     held Inconclusive while the realized one is dearer (cheaper) and the look's bound on Δ
     does not clear it: the ROI shown at the realized costs is not past ``min`` yet. The value
     and spend are read only once the holds are passed: a measurement that waits for its first
-    cohort (``pending``) carries no economics to judge."""
+    cohort (``pending``) carries no economics to judge.
+
+    Treatments of different values (``m.strata``): Δ is the incremental value per treated-arm
+    unit in conversions worth v (v then the mean of their values, fixed: Δ* moves with c̄
+    only), each treatment's incremental conversions against its own holdout at its own value
+    (``_value_arms``); Inconclusive while a treatment given to treated units has no holdout
+    unit to compare them with."""
     new_memory = dict(memory)
     design = _campaign_design(gate, m.holdout_fraction)
     hold, within = _campaign_hold(gate, m, memory, new_memory)
@@ -1960,8 +2026,17 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     # ROI = (v·n_T·Δ − spend)/spend = v·Δ/ c̄ − 1 with c̄ = spend per treated-arm unit (known, as
     # in stats.economics), so ROI ≥ min ⟺ Δ ≥ c̄(1 + min)/v: the same test as the
     # incremental gate, against the break-even Δ.
+    unmatched = _unmatched_stratum(m.strata)
+    if unmatched is not None:
+        return _Judged(GateVerdict.INCONCLUSIVE, unmatched, threshold=floor, samples=t.units,
+                       memory=new_memory, design_samples=design)
     v, per_unit = m.value_per_conversion, m.spend / t.units
     realized = per_unit * (1 + floor) / v
+    # Treatments of different values: Δ is the incremental value per treated-arm unit in
+    # conversions worth v (``_value_arms``), each treatment against its own holdout.
+    weighted = _value_arms(m.strata, v) if m.strata else None
+    observed = (weighted[0].mean - weighted[1].mean if weighted is not None
+                else t.conversions / t.units - c.conversions / c.units)
 
     def roi(delta: float) -> float:
         return v * delta / per_unit - 1
@@ -1982,15 +2057,14 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
         for key in ("effect", "effectEstimate"):
             new_memory.pop(key, None)
         new_memory[_BREAK_EVEN] = SequentialState(reference=realized, counts=basis)
-        estimate = t.conversions / t.units - c.conversions / c.units
         return _Judged(GateVerdict.INCONCLUSIVE,
                        f"the break-even moved from {frozen:.4g} to {realized:.4g} (realized "
                        f"spend per unit {per_unit:.4g}, value per conversion {v:.4g} over "
                        f"{t.conversions} treated conversions; more than "
                        f"{BREAK_EVEN_TOLERANCE:.0%} from the one the evidence was gathered "
                        f"against, beyond sampling noise): ROI evidence starts afresh (ROI "
-                       f"{roi(estimate):+.4g} at this look; treated {t.conversions}/{t.units}, "
-                       f"holdout {c.conversions}/{c.units})", value=roi(estimate),
+                       f"{roi(observed):+.4g} at this look; treated {t.conversions}/{t.units}, "
+                       f"holdout {c.conversions}/{c.units})", value=roi(observed),
                        threshold=floor, samples=t.units, memory=new_memory,
                        design_samples=design)
     # A gate whose memory has no break-even yet (its first look, or a status written before it
@@ -2002,7 +2076,8 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
     against = (f"; judged against the break-even {theta:.4g} the evidence started with "
                f"(realized {realized:.4g}, not clearly more than {BREAK_EVEN_TOLERANCE:.0%} "
                f"from it)" if f"{theta:.4g}" != f"{realized:.4g}" else "")
-    result = _effect_against(gate, t, c, theta, memory, new_memory)
+    result = _effect_against(gate, t, c, theta, memory, new_memory, strata=(
+        (_value_arms(m.strata, v, theta), weighted) if weighted is not None else None))
     verdict = _VERDICT_OF[result.decision]
     state = new_memory["effect"]
     value, low, high = roi(result.estimate), roi(result.lower), roi(result.upper)
@@ -2022,8 +2097,11 @@ def _roi(gate: GateSpecBase, m: RoiMeasurement, memory: GateMemory) -> _Judged:
                  f"started with, not yet at the realized costs (break-even {realized:.4g}, the "
                  f"incremental conversion rate's {bound}): held")
     verdict, shown = _waiting_for(verdict, shown, (within,), gate.alpha)
-    return _Judged(verdict, f"ROI {value:+.4g} in [{low:+.4g}, {high:+.4g}] (incremental "
-                            f"conversion rate {result.estimate:+.4g} at {v:.4g} per conversion, "
+    effect = (f"incremental value {v * result.estimate:+.4g} per treated unit, each "
+              f"treatment's incremental conversions at its own value ({result.estimate:+.4g} "
+              f"conversions at {v:.4g})" if weighted is not None else
+              f"incremental conversion rate {result.estimate:+.4g} at {v:.4g} per conversion")
+    return _Judged(verdict, f"ROI {value:+.4g} in [{low:+.4g}, {high:+.4g}] ({effect}, "
                             f"spend {m.spend:.4g} = {per_unit:.4g} per treated unit; treated "
                             f"{t.conversions}/{t.units}, holdout {c.conversions}/{c.units}): "
                             f"{shown}{against}", value=value, lower=low, upper=high,

@@ -65,6 +65,7 @@ __all__ = [
     "QiniEstimate",
     "QiniMeasurement",
     "RoiMeasurement",
+    "RoiStratum",
     "SplitCounts",
     "UpliftSanityMeasurement",
     "VersionArms",
@@ -369,13 +370,33 @@ class IncrementalConversionsMeasurement:
 
 
 @dataclass(frozen=True)
+class RoiStratum:
+    """The cohorts of one treatment in both arms, for an roi gate whose treatments differ in
+    value: the treated-arm units the policy gave ``treatment`` (its key, the runtime's
+    ``treatment`` label; ``none`` for the rows given nothing), the holdout units it would
+    have given it (a holdout row carries its withheld treatment), their in-window conversions,
+    and what one of its conversions is worth."""
+
+    treatment: str
+    value_per_conversion: float
+    treated: ArmCounts
+    holdout: ArmCounts
+
+
+@dataclass(frozen=True)
 class RoiMeasurement:
     """``roi`` gate: the same counts as ``incrementalConversions`` plus the economics.
 
-    ``value_per_conversion`` is the campaign's (``spec.economics``, or the treatments' weighted
-    by their conversions when they differ); ``spend`` what the arms' treated units cost: the
-    step's spend per treated-arm unit decided (``uplift_campaign_spend_total``, known exactly,
-    not sampled) times the cohorts' treated units;
+    ``value_per_conversion`` is the campaign's (``spec.economics``, or the treatments' own when
+    they all share one); ``spend`` what the arms' treated units cost: the spend per treated-arm
+    unit decided over the cohorts' own decisions (``uplift_campaign_spend_total``, known
+    exactly, not sampled) times the cohorts' treated units.
+
+    ``strata``: when the treatments the gate judges differ in value, the cohorts per treatment
+    (``RoiStratum``; ``arms`` their sums), so the incremental value is each treatment's value
+    times its own incremental conversions, Σ_k v_k·(C_T,k − C_H,k·n_T,k/n_H,k), and
+    ``value_per_conversion`` the scale it is shown at (the mean of those values, fixed for the
+    spec). Empty: one value, times the arms' incremental conversions.
     ``completes``, ``split_tolerance`` and ``pending`` as ``IncrementalConversionsMeasurement``'s."""
 
     arms: CampaignArms
@@ -386,6 +407,7 @@ class RoiMeasurement:
     completes: bool = False
     split_tolerance: float = 0.04
     pending: str | None = None
+    strata: tuple[RoiStratum, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1344,16 +1344,24 @@ def _campaign_incremental(gate: CampaignGate, ctx: CampaignGateContext,
         split_tolerance=ctx.spec.exposure.split_tolerance)
 
 
+def _decisions_of_cohorts(ctx: CampaignGateContext) -> dict[str, str]:
+    """The range of the cohorts' own decisions, as ``_increase`` reads a counter counted when
+    decided: the cohort window (``ctx.cohort_window``) an attribution window back
+    (``offset``), as the windowed decisions are read (``_campaign_arms``)."""
+    return {"window": ctx.cohort_window or ctx.window,
+            "offset": f"{int(ctx.attribution_window_s)}s"}
+
+
 def _treatment_spend(prom: MetricSource, ctx: CampaignGateContext,
                      gate: CampaignGate) -> float | None:
-    """The cost of the treatments the gate names given in the step: treated-arm units per
-    treatment × that treatment's cost (the spend counter has no treatment label), by key (the
-    ``treatment`` label)."""
+    """The cost of the treatments the gate names given in the cohorts' decisions: treated-arm
+    units per treatment × that treatment's cost (the spend counter has no treatment label), by
+    key (the ``treatment`` label)."""
     economics = ctx.spec.economics
     costs = {_key(t.name): (t.cost_per_treatment if t.cost_per_treatment is not None
                             else economics.cost_per_treatment) for t in ctx.spec.treatments}
     rows = prom.query(_increase(ctx, "uplift_assignments_total", ctx.followed, 'arm="treated"',
-                                _treatments(gate), by="treatment"))
+                                _treatments(gate), by="treatment", **_decisions_of_cohorts(ctx)))
     units = [_spent(r.value) for r in rows]
     if not rows or None in units:
         return None  # a treatment's units unknown: the sum is (leaving them out understates it)
@@ -1372,68 +1380,122 @@ def _spent(value: float | None) -> float | None:
     return max(value, 0.0)
 
 
-def _value_per_conversion(prom: MetricSource, ctx: CampaignGateContext,
-                          gate: CampaignGate) -> float:
-    """The campaign's value of a conversion: ``economics.valuePerConversion``, or, when its
-    treatments override it with different values, their values weighted by the treated arm's
-    conversions per treatment (the ``treatment`` label: the treatment's key)."""
+def _treatment_values(ctx: CampaignGateContext, gate: CampaignGate) -> dict[str, float]:
+    """The value of a conversion of each treatment the gate judges, by key (the ``treatment``
+    label): its own ``valuePerConversion``, else the economics'."""
     economics = ctx.spec.economics
-    values = {_key(t.name): (t.value_per_conversion if t.value_per_conversion is not None
-                             else economics.value_per_conversion) for t in ctx.spec.treatments
-              if not gate.treatments or t.name in gate.treatments}
+    return {_key(t.name): (t.value_per_conversion if t.value_per_conversion is not None
+                           else economics.value_per_conversion) for t in ctx.spec.treatments
+            if not gate.treatments or t.name in gate.treatments}
+
+
+def _value_scale(ctx: CampaignGateContext, values: Mapping[str, float]) -> float:
+    """The value per conversion an roi gate shows: the one its treatments share, else the mean
+    of theirs (fixed for the spec, never weighted by what converted), never the economics'
+    when each of them overrides it (it may then be 0: ``validation``'s ROI_VALUE rule)."""
     if len(set(values.values())) <= 1:
-        return next(iter(values.values()), economics.value_per_conversion)
-    rows = prom.query(_increase(ctx, "uplift_outcomes_converted_total", ctx.followed,
-                                'arm="treated"', _treatments(gate), by="treatment",
-                                window=ctx.cohort_window))
-    weights = {r.labels.get("treatment", ""): r.value for r in rows
-               if math.isfinite(r.value) and r.value > 0}
-    total = sum(weights.values())
-    if total <= 0:
-        return sum(values.values()) / len(values)
-    return float(sum(values.get(k, economics.value_per_conversion) * w
-                     for k, w in weights.items()) / total)
+        return next(iter(values.values()), ctx.spec.economics.value_per_conversion)
+    return sum(values.values()) / len(values)
+
+
+def _roi_strata(prom: MetricSource, ctx: CampaignGateContext, gate: CampaignGate,
+                values: Mapping[str, float]) -> tuple[m.RoiStratum, ...] | None:
+    """The cohorts per treatment in both arms (``m.RoiStratum``), for an roi gate whose
+    treatments differ in value: as ``_campaign_arms`` counts them, summed ``by (arm,
+    treatment)`` (a holdout row carries the treatment the policy withheld, the cap and the
+    budget binding both arms alike, so each treatment has its own holdout), the units from the
+    closing count or the windowed decisions a window back, whichever is larger in total (one
+    source for every treatment and arm). A treatment the gate does not value (``none``, the
+    rows given nothing; a key the spec no longer has) at the economics' value. None: no data
+    (an arm without a row, a count that is not a figure)."""
+    only = [ctx.followed, *([_treatments(gate)] if gate.treatments else [])]
+    window = ctx.cohort_window
+    share = ctx.share(window)
+    if share <= 0:
+        return None
+
+    def rows(metric: str, offset: str = "") -> dict[tuple[str, str], int | None]:
+        out: dict[tuple[str, str], int | None] = {}
+        for row in prom.query(_increase(ctx, metric, *only, _BOTH_ARMS, window=window,
+                                        offset=offset, by="arm, treatment")):
+            arm, key = row.labels.get("arm"), row.labels.get("treatment")
+            if arm in _ARMS and key is not None:
+                out[(str(arm), str(key))] = _observed(row.value, share)
+        return out
+
+    def usable(counts: dict[tuple[str, str], int | None]) -> dict[tuple[str, str], int] | None:
+        if any(n is None for n in counts.values()) or {a for a, _ in counts} != set(_ARMS):
+            return None
+        return {k: n or 0 for k, n in counts.items()}
+
+    closed = usable(rows("uplift_outcomes_expected_total"))
+    decided = usable(rows("uplift_windowed_decisions_total", f"{int(ctx.attribution_window_s)}s"))
+    if closed is None:
+        return None
+    units = (decided if decided is not None and sum(decided.values()) > sum(closed.values())
+             else closed)
+    converted = rows("uplift_outcomes_converted_total")
+    default = ctx.spec.economics.value_per_conversion
+    strata = []
+    for key in sorted({k for _, k in units}):
+        arms = [_cohort(units.get((arm, key), 0), converted.get((arm, key)) or 0)
+                for arm in _ARMS]
+        strata.append(m.RoiStratum(treatment=key, value_per_conversion=values.get(key, default),
+                                   treated=arms[0], holdout=arms[1]))
+    return tuple(strata)
 
 
 def _campaign_roi(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,
                   registry: Registry | None) -> Collected:
     prom = _prom(prometheus)
+    values = _treatment_values(ctx, gate)
+    scale = _value_scale(ctx, values)
     pending = _cohorts_pending(ctx)
     if pending is not None:
-        # No conversions to weigh the values by yet: the mean of those of the treatments the
-        # gate judges (as ``_value_per_conversion`` without conversions), never the economics'
-        # when each of them overrides it (it may then be 0: ``validation``'s ROI_VALUE rule).
-        economics = ctx.spec.economics
-        values = [economics.value_per_conversion if t.value_per_conversion is None
-                  else t.value_per_conversion for t in ctx.spec.treatments
-                  if not gate.treatments or t.name in gate.treatments]
         return m.RoiMeasurement(
             arms=_NO_COHORT, holdout_fraction=ctx.spec.experiment.holdout_fraction,
-            value_per_conversion=(sum(values) / len(values) if values
-                                  else economics.value_per_conversion), spend=0.0,
+            value_per_conversion=scale, spend=0.0,
             completes=ctx.completes, split_tolerance=ctx.spec.exposure.split_tolerance,
             pending=pending)
     if ctx.stable_version is None:
         return None  # no version to judge
-    arms = _campaign_arms(prom, ctx, gate)
+    strata: tuple[m.RoiStratum, ...] = ()
+    if len(set(values.values())) > 1:
+        # Values that differ: each treatment's incremental conversions at its own value.
+        read = _roi_strata(prom, ctx, gate, values)
+        if read is None:
+            return None
+        strata = read
+        arms: m.CampaignArms | None = m.CampaignArms(
+            treated=m.ArmCounts(sum(s.treated.units for s in strata),
+                                sum(s.treated.conversions for s in strata)),
+            holdout=m.ArmCounts(sum(s.holdout.units for s in strata),
+                                sum(s.holdout.conversions for s in strata)))
+    else:
+        arms = _campaign_arms(prom, ctx, gate)
     if arms is None:
         return None
-    # Spend is counted when decided: the step's cost per treated-arm unit, applied to the
-    # cohorts' treated units (the arms are counted when their windows close); the followed
-    # version's, as its cohorts (a canary's policy may treat at another cost per unit).
+    # Spend is counted when decided: the cost per treated-arm unit of the cohorts' own
+    # decisions (made an attribution window before their windows closed, ``offset``: not the
+    # step's, whose cost per decision differs once the cap, the budget or a warm-up leave
+    # later decisions untreated), applied to the cohorts' treated units (counted when their
+    # windows close); the followed version's, as its cohorts (a canary's policy may treat at
+    # another cost per unit).
+    cohorts = _decisions_of_cohorts(ctx)
     spend = (_treatment_spend(prom, ctx, gate) if gate.treatments
              else _spent(prom.scalar(_increase(ctx, "uplift_campaign_spend_total",
-                                               ctx.followed))))
+                                               ctx.followed, **cohorts))))
     decided = _count(prom, _increase(ctx, "uplift_assignments_total", ctx.followed,
                                      'arm="treated"',
-                                     *([_treatments(gate)] if gate.treatments else [])))
+                                     *([_treatments(gate)] if gate.treatments else []),
+                                     **cohorts))
     if spend is None or not decided:
         return None
     return m.RoiMeasurement(arms=arms, holdout_fraction=ctx.spec.experiment.holdout_fraction,
-                            value_per_conversion=_value_per_conversion(prom, ctx, gate),
+                            value_per_conversion=scale,
                             spend=spend / decided * arms.treated.units,
                             completeness=_completeness(prom, ctx), completes=ctx.completes,
-                            split_tolerance=ctx.spec.exposure.split_tolerance)
+                            split_tolerance=ctx.spec.exposure.split_tolerance, strata=strata)
 
 
 def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: MetricSource | None,

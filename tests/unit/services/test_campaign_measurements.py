@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import promql_parser
 import pytest
 import yaml
@@ -17,7 +18,7 @@ import yaml
 from uplift_operator.adapters.prometheus import MetricsUnavailable, QueryError, Sample
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateVerdict
-from uplift_operator.domain import gates
+from uplift_operator.domain import exposure, gates
 from uplift_operator.domain import measurements as m
 from uplift_operator.domain.templates import BUILTIN_TEMPLATES
 from uplift_operator.services.measurements import (
@@ -473,18 +474,65 @@ def test_roi_of_named_treatments_costs_their_treated_units_at_their_own_cost() -
     assert not any("uplift_campaign_spend_total" in q for q in prom.asked)
 
 
-def test_roi_weights_the_treatments_own_values_by_their_conversions() -> None:
+def _valued(womens: float, mens: float) -> CampaignSpec:
     spec = context().spec
-    womens, mens = spec.treatments
-    spec = spec.model_copy(update={"treatments": [
-        womens.model_copy(update={"value_per_conversion": 100.0}),
-        mens.model_copy(update={"value_per_conversion": 200.0})]})
-    prom = PerTreatment(dict(ARMS), rows={
-        "uplift_outcomes_converted_total": [(WOMENS, 1200.0), (MENS, 300.0)]})
-    got = collect_campaign(gate("roi"), context(spec=spec), prom, None)
+    first, second = spec.treatments
+    return spec.model_copy(update={"treatments": [
+        first.model_copy(update={"value_per_conversion": womens}),
+        second.model_copy(update={"value_per_conversion": mens})]})
+
+
+def _per_treatment(metric: str, counts: Mapping[tuple[str, str], float | None]
+                   ) -> list[tuple[str, dict[str, str], float]]:
+    return [(metric, {**_BASE, "arm": arm, "treatment": key}, n)
+            for (arm, key), n in counts.items() if n is not None]
+
+
+def test_roi_of_treatments_of_different_values_counts_each_against_its_own_holdout() -> None:
+    # Each treatment's cohorts in both arms (a holdout row carries the treatment withheld), at
+    # its own value; "none" (the rows given nothing) at the campaign's 110.
+    units = {("treated", WOMENS): 6000.0, ("holdout", WOMENS): 700.0,
+             ("treated", MENS): 2000.0, ("holdout", MENS): 200.0,
+             ("treated", "none"): 1000.0, ("holdout", "none"): 100.0}
+    converted = {("treated", WOMENS): 1200.0, ("holdout", WOMENS): 70.0,
+                 ("treated", MENS): 300.0, ("holdout", MENS): 20.0,
+                 ("treated", "none"): 10.0, ("holdout", "none"): None}
+    prom = Series([*_per_treatment("uplift_outcomes_expected_total", units),
+                   *_per_treatment("uplift_outcomes_converted_total", converted),
+                   *_rows("uplift_assignments_total", treated=4500.0),
+                   ("uplift_campaign_spend_total", {k: v for k, v in _BASE.items()
+                                                    if k != "treatment"}, 450.0)])
+    got = collect_campaign(gate("roi"), context(spec=_valued(100.0, 200.0)), prom, None)
     assert isinstance(got, m.RoiMeasurement)
-    # (100 × 1,200 + 200 × 300) / 1,500, not the campaign's 110 for keys it did not know.
-    assert got.value_per_conversion == pytest.approx(120.0)
+    assert got.strata == (
+        m.RoiStratum(MENS, 200.0, m.ArmCounts(2000, 300), m.ArmCounts(200, 20)),
+        m.RoiStratum("none", 110.0, m.ArmCounts(1000, 10), m.ArmCounts(100, 0)),
+        m.RoiStratum(WOMENS, 100.0, m.ArmCounts(6000, 1200), m.ArmCounts(700, 70)))
+    assert got.arms == m.CampaignArms(m.ArmCounts(9000, 1510), m.ArmCounts(1000, 90))
+    # Shown at the mean of the treatments' values, never weighted by what converted.
+    assert got.value_per_conversion == pytest.approx(150.0)
+    assert got.spend == pytest.approx(0.10 * 9000)
+    grouped = [q for q in prom.asked if q.startswith("sum by (arm, treatment)")]
+    assert {re.findall(r"uplift_\w+", q)[0] for q in grouped} == {
+        "uplift_outcomes_expected_total", "uplift_windowed_decisions_total",
+        "uplift_outcomes_converted_total"}
+    for q in prom.asked:
+        promql_parser.parse(q)
+    # One value (the sample's): the arms as before, no strata asked for.
+    prom = Series(list(prom.rows))
+    one = collect_campaign(gate("roi"), context(spec=_valued(100.0, 100.0)), prom, None)
+    assert isinstance(one, m.RoiMeasurement) and one.strata == ()
+    assert one.value_per_conversion == 100.0
+    assert not any("treatment)" in q for q in prom.asked)
+
+
+def test_roi_strata_missing_an_arm_are_no_data() -> None:
+    units = {("treated", WOMENS): 6000.0, ("treated", MENS): 2000.0}
+    prom = Series([*_per_treatment("uplift_outcomes_expected_total", units),
+                   *_rows("uplift_assignments_total", treated=4500.0),
+                   ("uplift_campaign_spend_total", dict(_BASE), 450.0)])
+    assert collect_campaign(gate("roi"), context(spec=_valued(100.0, 200.0)), prom,
+                            None) is None
 
 
 def test_a_campaign_cohort_never_reads_more_conversions_than_units() -> None:
@@ -537,7 +585,12 @@ def test_cohorts_count_from_a_window_after_the_version_began_or_the_step_whichev
     for metric in ("uplift_outcomes_expected_total", "uplift_outcomes_converted_total",
                    "uplift_outcomes_received_total", "uplift_late_outcomes_total"):
         assert set(_ranges(prom, metric)) == {"120s"}, metric
-    assert set(_ranges(prom, "uplift_assignments_total")) <= {"600s"}
+    # roi's cost per treated unit from the cohorts' own decisions, a window back (not the
+    # step's 600 s of later ones).
+    for metric in ("uplift_assignments_total", "uplift_campaign_spend_total"):
+        asked = [q for q in prom.asked if f"{metric}{{" in q]
+        assert all("[120s] offset 240s" in q for q in asked), asked
+        assert bool(asked) == (type_ == "roi"), metric
     # Begun on this version long before the step: every cohort that closed in the step.
     prom = Counters(dict(ARMS))
     collect_campaign(gate(type_), context(spec=spec, decisions_since=STEP - dt.timedelta(days=1)),
@@ -864,3 +917,150 @@ def test_an_analysis_of_the_sample_campaign_asks_fifteen_queries() -> None:
     assert len(prom.asked) == 15
     # No count is asked per arm or per report status any more.
     assert not any(re.search(r'arm="holdout"|status="(ok|failed)"', q) for q in prom.asked)
+
+
+# -- roi: the cohorts' own cost per decision, each treatment's own value (review of s49) -------
+
+_DAY = 86400
+
+
+class _Days:
+    """A campaign simulated by the day (``decided[unit, day]``, ``converted[unit, day]``,
+    ``spent[unit, day]``), answering each count as Prometheus would from its range and offset:
+    a counter counted when decided (assignments, windowed decisions, spend) over the decisions
+    made in the range, one counted when the window closes (expected, received, converted) over
+    the decisions made a window before it."""
+
+    def __init__(self, now: dt.datetime, window_days: int, holdout: Any, decided: Any,
+                 converted: Any, spent: Any) -> None:
+        self.now, self.window = now, window_days
+        self.holdout, self.decided, self.converted, self.spent = (holdout, decided, converted,
+                                                                  spent)
+
+    def _days(self, promql: str) -> tuple[int, int]:
+        found = re.search(r"\[(\d+)s\](?: offset (\d+)s)?", promql)
+        assert found is not None, promql
+        end = (self.now - T0_DAYS).total_seconds() - int(found.group(2) or 0)
+        return round((end - int(found.group(1))) / _DAY), round(end / _DAY)
+
+    def _count(self, promql: str, arm: str) -> float:
+        lo, hi = self._days(promql)
+        if any(f"{c}_total{{" in promql for c in ("expected", "received", "converted")):
+            lo, hi = lo - self.window, hi - self.window  # closed in the range
+        rows = self.holdout if arm == "holdout" else ~self.holdout
+        days = slice(max(lo, 0), max(hi, 0))
+        if "uplift_campaign_spend_total{" in promql:
+            return float(self.spent[rows][:, days].sum())
+        if "uplift_outcomes_converted_total{" in promql:
+            return float(self.converted[rows][:, days].sum())
+        return float(self.decided[rows][:, days].sum())
+
+    def query(self, promql: str, time: Any = None) -> Sequence[Any]:
+        assert promql.startswith("sum by (arm)"), promql
+        return [Row({"arm": arm}, self._count(promql, arm)) for arm in ("treated", "holdout")]
+
+    def scalar(self, promql: str, time: Any = None) -> float | None:
+        if "uplift_late_outcomes_total{" in promql:
+            return 0.0
+        if 'arm="treated"' in promql or "uplift_campaign_spend_total{" in promql:
+            return self._count(promql, "treated")
+        return self._count(promql, "treated") + self._count(promql, "holdout")
+
+
+T0_DAYS = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+
+
+def test_roi_costs_the_cohorts_decisions_not_the_steps_later_cheaper_ones() -> None:
+    """maxTreatmentsPerUnit 1 and units decided again every few days: a unit's later decisions
+    are capped (cost 0), so the step's cost per treated decision fell far below that of the
+    cohorts whose Δ is measured (decided a window earlier, mostly first decisions): ROI read
+    +2.09 [+0.49, +3.70], Pass, for a true −0.32. Read over the cohorts' own decisions, c̄ and
+    Δ come from the same decisions: the ROI shown is the cohorts' own."""
+    rng = np.random.default_rng(7)
+    n, h, q, w, days = 200_000, 0.1, 0.3, 14, 21
+    p0, tau, cost, value = 0.05, 0.02, 3.0, 110.0  # true ROI = 110 × 0.02 / 3 − 1 = −0.27
+    holdout = rng.uniform(size=n) < h
+    decided = rng.uniform(size=(n, days)) < q
+    first = np.where(decided.any(1), decided.argmax(1), days)
+    day = np.arange(days)[None, :]
+    # The first decision converts at p0 (+τ when sent); decisions within its window report
+    # nothing (its reports go to it); from a window after it, each converts at p0 (both arms).
+    converted = np.zeros((n, days), dtype=bool)
+    converted[np.arange(n), np.minimum(first, days - 1)] = (
+        (rng.uniform(size=n) < p0 + tau * ~holdout) & (first < days))
+    converted |= decided & (day >= first[:, None] + w) & (rng.uniform(size=(n, days)) < p0)
+    spent = np.where((day == first[:, None]) & ~holdout[:, None], cost, 0.0)
+    spec = context().spec
+    spec = spec.model_copy(update={"economics": spec.economics.model_copy(
+        update={"value_per_conversion": value, "cost_per_treatment": cost}), "treatments": [
+        t.model_copy(update={"cost_per_treatment": None}) for t in spec.treatments]})
+    roi = next(g for g in exposure.with_economics(spec).exposure.gates if g.type == "roi")
+    status = None
+    for today in range(w + 1, days + 1):
+        now = T0_DAYS + dt.timedelta(days=today)
+        ctx = CampaignGateContext(
+            namespace="shop", name="spring-email", model="hillstrom-uplift", spec=spec,
+            step_started_at=T0_DAYS, ramp_started_at=T0_DAYS, now=now, budget_anchor=T0_DAYS,
+            stable_version="3", decisions_since=T0_DAYS)
+        got = collect_campaign(roi, ctx, _Days(now, w, holdout, decided, converted, spent),
+                               None)
+        assert isinstance(got, m.RoiMeasurement)
+        cohort = slice(0, today - w)  # the decisions whose window closed since day 14
+        t, c = got.arms.treated, got.arms.holdout
+        out = gates.evaluate_gate(roi, got, gates.memory_of(status, roi), now)
+        status = gates.assess(roi, status, out)
+        assert out.verdict is not GateVerdict.PASS, (today, out.message)
+        assert t.units == int(decided[~holdout][:, cohort].sum())
+        own_cost = float(spent[:, cohort].sum())
+        assert got.spend == pytest.approx(own_cost)
+        own = value * (t.conversions / t.units - c.conversions / c.units) * t.units / own_cost - 1
+        if out.value is not None and out.lower is not None:
+            assert out.value == pytest.approx(own), (today, out.message)
+
+
+def test_roi_values_each_treatments_own_incremental_conversions() -> None:
+    """Two treatments the policy sends to different segments: A (100 a conversion) to one that
+    converts at 20 % with or without it (+0.1 pp), B (10) to one at 1 % (+2 pp). One value
+    per conversion weighted by the treated arm's conversions (A's baseline ones: 88) times
+    the overall Δ read ROI +3.64 [+1.32, +5.95], Pass, for a true −0.25 (−0.70 in this
+    sample): each treatment's incremental conversions at its own value are."""
+    va, vb, cost = 100.0, 10.0, 0.2
+    spec = context().spec
+    first, second = spec.treatments
+    spec = exposure.with_economics(spec.model_copy(update={"treatments": [
+        first.model_copy(update={"value_per_conversion": va, "cost_per_treatment": cost}),
+        second.model_copy(update={"value_per_conversion": vb, "cost_per_treatment": cost})]}))
+    roi = next(g for g in spec.exposure.gates if g.type == "roi")
+    rng = np.random.default_rng(3)
+    n, h = 400_000, 0.1
+    segment = rng.uniform(size=n) < 0.5  # True: the policy sends A (womens), else B (mens)
+    hold = rng.uniform(size=n) < h
+    base, lift = np.where(segment, 0.20, 0.01), np.where(segment, 0.001, 0.02)
+    y = rng.uniform(size=n) < base + lift * ~hold
+    key = np.where(segment, WOMENS, MENS)
+    rows: list[tuple[str, dict[str, str], float]] = []
+    for arm, mask in (("treated", ~hold), ("holdout", hold)):
+        for k in (WOMENS, MENS):
+            labels = {**_BASE, "arm": arm, "treatment": k}
+            units, conversions = float((mask & (key == k)).sum()), float(
+                (y & mask & (key == k)).sum())
+            rows += [("uplift_outcomes_expected_total", labels, units),
+                     ("uplift_outcomes_received_total", labels, units),
+                     ("uplift_windowed_decisions_total", labels, units),
+                     ("uplift_outcomes_converted_total", labels, conversions),
+                     ("uplift_assignments_total", labels, units)]
+    spend = cost * float((~hold).sum())
+    rows.append(("uplift_campaign_spend_total", dict(_BASE), spend))
+    now = T0_DAYS + dt.timedelta(days=20)
+    ctx = CampaignGateContext(
+        namespace="shop", name="spring-email", model="hillstrom-uplift", spec=spec,
+        step_started_at=T0_DAYS, ramp_started_at=T0_DAYS, now=now, budget_anchor=T0_DAYS,
+        stable_version="3", decisions_since=T0_DAYS)
+    got = collect_campaign(roi, ctx, Series(rows), None)
+    assert isinstance(got, m.RoiMeasurement)
+    out = gates.evaluate_gate(roi, got, {}, now)
+    truth = sum(v * (y[(key == k) & ~hold].mean() - y[(key == k) & hold].mean())
+                * ((key == k) & ~hold).sum() for k, v in ((WOMENS, va), (MENS, vb))) / spend - 1
+    assert out.verdict is not GateVerdict.PASS, out.message
+    assert out.value == pytest.approx(truth)
+    assert out.upper is not None and out.upper < 2.0  # the old read's lower bound was +1.32

@@ -94,20 +94,25 @@ def test_a_treatments_negative_units_spend_nothing_and_take_nothing_off() -> Non
 
 
 def test_an_infinite_conversion_count_weighs_no_value() -> None:
-    """roi's value per conversion, weighted by each treatment's conversions when they override
-    it differently: an infinite count made it NaN (∞/∞)."""
+    """roi's treatments when they override the value per conversion differently, each valued
+    on its own conversions: an infinite count (once ∞/∞, a NaN value) converts nothing."""
     body = yaml.safe_load(SAMPLE.read_text())["spec"]
     body["treatments"][0]["valuePerConversion"] = 100.0
     body["treatments"][1]["valuePerConversion"] = 50.0
-    ctx = replace(_campaign(60, 30), spec=CampaignSpec.model_validate(body))
-
-    class Converted(Grouped):
-        def query(self, promql: str, time: Any = None) -> Sequence[Sample]:
-            return [Sample({"treatment": "womens_e_mail"}, 30.0, 0.0),
-                    Sample({"treatment": "mens_e_mail"}, math.inf, 0.0)]
-
-    value = measurements._value_per_conversion(Converted({}), ctx, ROI_BY_TREATMENT)
-    assert value == 100.0  # the finite treatment's alone
+    ctx = replace(_cohort_campaign(120, 30), spec=CampaignSpec.model_validate(body))
+    prom = Grouped({
+        **_ARMS,
+        **{metric: [({"arm": arm, "treatment": key}, n) for arm, n in (("treated", 450.0),
+                                                                          ("holdout", 50.0))
+                    for key in ("womens_e_mail", "mens_e_mail")]
+           for metric in ("uplift_outcomes_expected_total", "uplift_windowed_decisions_total")},
+        "uplift_outcomes_converted_total": [
+            ({"arm": "treated", "treatment": "womens_e_mail"}, 30.0),
+            ({"arm": "treated", "treatment": "mens_e_mail"}, math.inf)]})
+    got = measurements.collect_campaign(ROI, ctx, prom, None)
+    assert isinstance(got, m.RoiMeasurement) and got.value_per_conversion == 75.0
+    converted = {s.treatment: s.treated.conversions for s in got.strata}
+    assert converted == {"womens_e_mail": 22, "mens_e_mail": 0}  # 30 × φ 0.75, ∞: none
 
 
 class _Spend(Extrapolated):
