@@ -56,7 +56,14 @@ never writes the UpliftModel.
 A model being deleted (``deletionTimestamp`` set: a foreground deletion waits for its children)
 gets no write: the garbage collector deletes its ConfigMap, whose DELETED event wakes the pass,
 and applying it again (owned by the model, ``blockOwnerDeletion``) would fight the collector;
-the UpliftModel pass stands aside the same way (``services.upliftmodel.reconcile``).
+the UpliftModel pass stands aside the same way (``services.upliftmodel.reconcile``). Its
+``uplift_operator_campaigns_file_undelivered`` series goes then: when kopf stops this task (it
+runs no waiting task of an object being deleted), or at a pass still running.
+
+A ``<model>-campaigns`` ConfigMap not the model's is said (event, ``ReconcileErrors``) but
+leaves the model's series at 0 while nothing is kept from the pods: the model has no Campaign
+and no canary split, and that ConfigMap carries no campaigns file
+(``services.campaigns_file.Synced.nothing_to_deliver``).
 """
 
 from __future__ import annotations
@@ -204,9 +211,15 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
             # Whether this pass left the file unwritten (refused, or held by a ConfigMap not
             # the model's), kept until one writes it: a Campaign deleted meanwhile has no
             # SettingsDelivered of its own left to say the pods still treat under it.
-            observability.campaigns_file_undelivered(
-                owner.namespace, owner.name,
-                (owner.namespace, owner.name) in file_dependencies(memo).unwritten)
+            if body.metadata.get("deletionTimestamp"):
+                # Being deleted: no pass writes its file any more (``write``), and its pods go
+                # with it: its series goes now, not at its DELETED event (a foreground
+                # deletion may wait long for its children).
+                observability.forget_campaigns_file(owner.namespace, owner.name)
+            else:
+                observability.campaigns_file_undelivered(
+                    owner.namespace, owner.name,
+                    (owner.namespace, owner.name) in file_dependencies(memo).unwritten)
             tell_campaigns()
 
     async def attempt() -> float | None:
@@ -270,6 +283,11 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
         if file_key(owner.namespace, owner.name) not in memo["wakeups"]:
             service.forget(owner, file_dependencies(memo))
             # Deleted, or paused by peering (the acting replica exports its own).
+            observability.forget_campaigns_file(owner.namespace, owner.name)
+        elif body.metadata.get("deletionTimestamp"):
+            # Stopped by kopf as the model's deletion began (it runs no waiting task of an
+            # object being deleted; ``body`` is its live view): no pass writes the file any
+            # more, and a foreground deletion may hold back its DELETED event for long.
             observability.forget_campaigns_file(owner.namespace, owner.name)
 
 

@@ -277,6 +277,11 @@ class Synced:
     #: file could not be written (``sync``'s ``carried``); empty otherwise, and when the
     #: ConfigMap was not read, not there, or not this model's.
     already_there: frozenset[str] = frozenset()
+    #: The ``conflict`` (a ConfigMap not the model's) keeps nothing from the pods: the file
+    #: would say nothing (no Campaign, no split) and that ConfigMap carries no campaigns file
+    #: (the pods mount it optional). Still refused and said (``error``), never undelivered
+    #: (``sync`` keeps no cause: ``FileDependencies.unwritten``, the page).
+    nothing_to_deliver: bool = False
 
 
 def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -395,6 +400,8 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
     at = now if now is not None else dt.datetime.now(dt.UTC).replace(microsecond=0)
     synced = _sync(owner, snapshots, deps, split, new_model=new_model, track=failing, now=at)
     cause = synced.error or (synced.conflict.message if synced.conflict is not None else None)
+    if synced.nothing_to_deliver:  # a ConfigMap not the model's, but nothing kept from the pods
+        cause = None
     before = deps.carried.get(key, {}) if failing else {}
     if cause is None:
         if failing:  # written again: only those carried at every failing pass and before this
@@ -465,7 +472,8 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     if conflict is not None:  # not this model's to write: held (a predecessor's) or refused
         deps.written.pop(key, None)
         return Synced(False, None if conflict.predecessor else conflict.message, (), (),
-                      conflict=conflict)
+                      conflict=conflict, nothing_to_deliver=says_nothing and campaigns.DATA_KEY
+                      not in ((there or {}).get("data") or {}))
     if new_model:
         there = None  # applied unread, as before (``written`` says what it applied)
     found = there

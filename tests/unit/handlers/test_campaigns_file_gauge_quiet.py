@@ -1,0 +1,143 @@
+"""When the model's ``uplift_operator_campaigns_file_undelivered`` (the page
+UpliftCampaignsFileNotWritten) stays quiet though a pass is refused: a ConfigMap not the model's
+that keeps nothing from the pods (no Campaign, no split, no campaigns file in it: said by event
+only), and a model being deleted (no pass writes its file any more: its series goes then, not at
+its DELETED event, which a foreground deletion may hold back long: kopf stops the task as
+``deletionTimestamp`` is set, and a pass still running says nothing more)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
+
+import kopf
+import pytest
+from tests.unit.services.fakes import FakeCluster
+from tests.unit.services.test_campaigns_file import KEY, OWNER, campaign_body
+
+from uplift_operator.adapters.kube import KubeError
+from uplift_operator.handlers import campaigns_file as handler
+from uplift_operator.handlers import observability
+from uplift_operator.handlers.scheduling import Wakeups
+from uplift_operator.render import campaigns
+from uplift_operator.services import campaigns_file as service
+
+_campaigns_file = cast(Callable[..., Coroutine[Any, Any, None]], handler.campaigns_file)
+
+
+def _gauge() -> float | None:
+    return observability.REGISTRY.get_sample_value(
+        "uplift_operator_campaigns_file_undelivered",
+        {"namespace": OWNER.namespace, "model": OWNER.name})
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, cluster: FakeCluster, raw: dict[str, Any],
+         index: dict[Any, Any], passes: Callable[[Callable[[], Awaitable[float | None]]],
+                                                 Awaitable[None]]) -> list[str]:
+    events: list[str] = []
+    monkeypatch.setattr(kopf, "event", lambda obj, *, type, reason, message="": events.append(
+        reason))
+
+    async def run(key: Any, wakeups: Any, one_pass: Callable[[], Awaitable[float | None]],
+                  **_: Any) -> None:
+        await passes(one_pass)
+
+    monkeypatch.setattr(handler, "run_passes", run)
+    model = kopf.Body(cast(kopf.RawBody, raw))
+
+    async def go() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            # Wakeups hold the task's key, so the task's end keeps the series (as a running
+            # task's would): only the pass decides it here.
+            wakeups = Wakeups()
+            wakeups.wake(handler.file_key(OWNER.namespace, OWNER.name))
+            memo = kopf.Memo(pass_executor=pool, wakeups=wakeups,
+                             campaigns_file_dependencies=service.FileDependencies(cluster))
+            logger = kopf.ObjectLogger(body=model, settings=kopf.OperatorSettings())
+            await _campaigns_file(body=model, memo=memo, logger=logger, campaigns_by_model=index)
+
+    asyncio.run(go())
+    return events
+
+
+def _model() -> dict[str, Any]:
+    return {"metadata": {"name": OWNER.name, "namespace": OWNER.namespace, "uid": OWNER.uid},
+            "spec": {}, "status": {"phase": "Healthy", "stableVersion": "1"}}
+
+
+async def _refused(one_pass: Callable[[], Awaitable[float | None]]) -> None:
+    with pytest.raises(handler.FileNotWrittenError):
+        await one_pass()
+
+
+def test_a_users_config_map_beside_a_model_with_nothing_to_deliver_pages_no_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = FakeCluster()
+    cluster.objects[KEY] = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"other": "x"},
+                            "metadata": {"name": KEY[3], "namespace": KEY[2], "uid": "cm-1"}}
+    index: dict[Any, Any] = {(OWNER.namespace, OWNER.name): []}
+    seen: list[float | None] = []
+
+    async def passes(one_pass: Callable[[], Awaitable[float | None]]) -> None:
+        await _refused(one_pass)
+        seen.append(_gauge())
+        # A Campaign of the model now: the file would say something the pods cannot read.
+        index[(OWNER.namespace, OWNER.name)] = [service.snapshot(campaign_body())]
+        await _refused(one_pass)
+        seen.append(_gauge())
+
+    events = _run(monkeypatch, cluster, _model(), index, passes)
+    assert seen == [0, 1]
+    assert events == [handler.NOT_WRITTEN]  # said once (same cause), the first pass too
+    cluster.objects[KEY]["data"] = {campaigns.DATA_KEY: '{"campaigns": {}}'}
+    index[(OWNER.namespace, OWNER.name)] = []
+    seen.clear()
+
+    async def carrying(one_pass: Callable[[], Awaitable[float | None]]) -> None:
+        await _refused(one_pass)
+        seen.append(_gauge())
+
+    _run(monkeypatch, cluster, _model(), index, carrying)
+    assert seen == [1]  # a file there the pods read, which the model cannot write
+
+
+def test_a_model_being_deleted_drops_its_series_at_its_next_pass(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster = FakeCluster()
+    raw = _model()
+    index = {(OWNER.namespace, OWNER.name): [service.snapshot(campaign_body())]}
+    seen: list[float | None] = []
+
+    async def passes(one_pass: Callable[[], Awaitable[float | None]]) -> None:
+        cluster.apply_error = KubeError("apply configmaps: 403 forbidden", 403)
+        await _refused(one_pass)
+        seen.append(_gauge())
+        raw["metadata"]["deletionTimestamp"] = "2026-12-01T12:00:00Z"  # foreground deletion
+        await one_pass()  # woken (its ConfigMap's DELETED event, a Campaign's): writes nothing
+        seen.append(_gauge())
+
+    _run(monkeypatch, cluster, raw, index, passes)
+    assert seen == [1, None]
+
+
+def test_a_task_kopf_stops_as_the_deletion_begins_drops_the_models_series(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """kopf cancels the waiting task of an object being deleted; its DELETED event (which
+    ends the task's key) comes only once its children are gone."""
+    cluster = FakeCluster()
+    raw = _model()
+    index = {(OWNER.namespace, OWNER.name): [service.snapshot(campaign_body())]}
+    seen: list[float | None] = []
+
+    async def passes(one_pass: Callable[[], Awaitable[float | None]]) -> None:
+        cluster.apply_error = KubeError("apply configmaps: 403 forbidden", 403)
+        await _refused(one_pass)
+        seen.append(_gauge())
+        raw["metadata"]["deletionTimestamp"] = "2026-12-01T12:00:00Z"
+        raise asyncio.CancelledError  # kopf stops the daemon
+
+    with pytest.raises(asyncio.CancelledError):
+        _run(monkeypatch, cluster, raw, index, passes)
+    assert seen == [1] and _gauge() is None
