@@ -186,6 +186,13 @@ CREDENTIALS_TTL_SECONDS = 900.0
 REFUSED_CREDENTIALS_STATUS = frozenset({401, 403})
 CREDENTIALS_REFUSED_REREAD = 30.0
 
+#: The key of a Secret's values in ``Dependencies.credential_reads``: (namespace, name, keys)
+#: as ``spec.model.credentials`` reads it, and with the field whose check the values passed
+#: (``spec.serving.runtimeCredentials``, ``spec.serving.reportCredentials``) for the others: a
+#: read one check kept never lets another skip its own (a report token's rule is not a
+#: password's).
+SecretRead = tuple[str, str, tuple[str, ...]] | tuple[str, str, tuple[str, ...], str]
+
 ROLE_TAG = "uplift.dev/role"
 ROLE_TIME_TAG = "uplift.dev/role-since"
 REASON_TAG = "uplift.dev/reason"
@@ -229,8 +236,10 @@ class Dependencies:
     unresolved: FailingSince = field(default_factory=FailingSince)
     # Who moves which promotion alias (fed by the watch): the younger ones' writes withheld.
     alias_claims: AliasClaims = field(default_factory=AliasClaims)
-    # Credentials Secrets as last read, shared by every resource naming one (CREDENTIALS_TTL).
-    credential_reads: TimedCache[tuple[str, str, tuple[str, ...]], dict[str, bytes]] = field(
+    # Credentials Secrets as last read and checked, shared by every resource naming one
+    # (CREDENTIALS_TTL): by (namespace, Secret, keys) for model.credentials, with the check's
+    # field appended for the others (``SecretRead``), as each checks the values its own way.
+    credential_reads: TimedCache[SecretRead, dict[str, bytes]] = field(
         default_factory=lambda: TimedCache(CREDENTIALS_TTL_SECONDS))
     # When each model's decision-key Secret (by namespace, name, uid) was last made sure of.
     decision_keys: dict[tuple[str, str, str], dt.datetime] = field(default_factory=dict)
@@ -275,8 +284,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         deps.unresolved.cleared(_model_key(owner))
         return read.told(_invalid(body, spec, current, owner, problems, deps, now))
     registry, resolution, problems, credentials_fit = _resolve(spec, owner, deps, now)
-    report_token, report_problems = _report_token(spec, owner.namespace, deps)
-    runtime_env, runtime_problems = _runtime_credential_env(spec, owner.namespace, deps)
+    report_token, report_problems, report_unread = _report_token(spec, owner.namespace, deps)
+    runtime_env, runtime_problems, runtime_unread = _runtime_credential_env(
+        spec, owner.namespace, deps)
     problems = [*problems, *report_problems, *runtime_problems]
     if problems:  # a credentials Secret or the resolved version does not fit the spec,
         # which a Secret fixed by hand (not watched) or a new version may change: looked at
@@ -298,11 +308,25 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         return read.told(_conflicted(current, conflict, generation, now))
     if _decided_on_newer(child, meta):
         return _behind(body)
+    unread = [m for m in (report_unread, runtime_unread) if m is not None]
+    if unread:  # the API server's failure (unreachable, 5xx, 429), not the spec's: waited for
+        log.warning("UpliftModel %s/%s: %s", namespace, name, "; ".join(unread))
+        retry = min(retry or UNRESOLVED_RETRY_SECONDS, UNRESOLVED_RETRY_SECONDS)
+    if unread and child is None:  # no graph to keep them from: none created with a report
+        # token or credentials unchecked, nor without them (its report endpoints open, its
+        # pods unable to load the model): held, as under an invalid spec, until they are read
+        held = _invalid(body, spec, current, owner, unread, deps, now)
+        return read.told(replace(held, requeue_after=min(
+            held.requeue_after or UNRESOLVED_RETRY_SECONDS, UNRESOLVED_RETRY_SECONDS)))
+    if report_unread is not None:
+        report_token = deps.backend.report_token(child)  # as the graph has it
     # The pods' own credentials (spec.serving.runtimeCredentials) when the spec names them,
-    # checked above; else model.credentials', as the graph has them while the spec's Secret
-    # cannot be read (waited for: RegistryUnavailable): rendered, a Secret not there would
-    # hold every new pod, the stable's and a rollback's included, in CreateContainerConfigError.
+    # checked above; else model.credentials'. While the spec's Secret cannot be read (the API
+    # server's failure: RegistryUnavailable for model.credentials, waited for), as the graph
+    # has them: rendered, a Secret not there would hold every new pod, the stable's and a
+    # rollback's included, in CreateContainerConfigError.
     credential_env = (runtime_env if runtime_env is not None
+                      else deps.backend.credential_env(child) if runtime_unread is not None
                       else _spec_credential_env(spec) if credentials_fit
                       else deps.backend.credential_env(child))
     try:
@@ -838,7 +862,8 @@ def _held_runtime(spec: UpliftModelSpec, child: Mapping[str, Any] | None, owner:
     the operator's ``model.credentials`` in their place), and the report token when it checks
     out; a report
     token the spec asks for that does not check out is why the graph is not created (str: its
-    endpoints would be open), retried as a refused apply is."""
+    endpoints would be open), retried as a refused apply is, and so is a report token or
+    runtime credentials Secret whose read failed on the API server's side (not checked yet)."""
     allowed = deps.policy.within(spec)
     found = deps.backend.runtime_settings(child, _runtime(allowed, deps, owner.namespace,
                                                           owner.name, None, ()))
@@ -847,12 +872,14 @@ def _held_runtime(spec: UpliftModelSpec, child: Mapping[str, Any] | None, owner:
         # before its pull-Secret list was narrowed): else every apply, the abort's included, is
         # refused by the SeldonDeployments admission policy. Dropping it rolls the pods.
         return replace(found, placement=deps.policy.admitted_placement(found.placement))
-    report_token, report_problems = _report_token(allowed, owner.namespace, deps)
-    if report_problems:
+    report_token, report_problems, report_unread = _report_token(allowed, owner.namespace, deps)
+    runtime_env, _problems, runtime_unread = _runtime_credential_env(allowed, owner.namespace,
+                                                                     deps)
+    unread = [m for m in (report_unread, runtime_unread) if m is not None]
+    if report_problems or unread:
         return (f"{deps.backend.kind} {owner.namespace}/{owner.name} is not there and is not "
-                f"created while the spec is invalid: {'; '.join(report_problems)}")
-    runtime_env, runtime_problems = _runtime_credential_env(allowed, owner.namespace, deps)
-    if runtime_env is not None or runtime_problems:
+                f"created while the spec is invalid: {'; '.join([*report_problems, *unread])}")
+    if allowed.serving.runtime_credentials is not None:
         credential_env = runtime_env or ()
     else:
         _read, credential_problems, unreadable = _credentials(allowed.model,
@@ -2209,28 +2236,33 @@ def _runtime(spec: UpliftModelSpec, deps: Dependencies, namespace: str, name: st
 
 
 def _runtime_credential_env(spec: UpliftModelSpec, namespace: str, deps: Dependencies,
-                            ) -> tuple[tuple[tuple[str, str, str], ...] | None, list[str]]:
+                            ) -> tuple[tuple[tuple[str, str, str], ...] | None, list[str],
+                                       str | None]:
     """The serving pods' own MLflow credentials (``spec.serving.runtimeCredentials``) to
     render, once their Secret is found with every key it names usable (the same checks as
     ``spec.model.credentials``': ``validation.credential_problems``), else the problems, each
-    naming the Secret and key, never a value; (None, []) when the spec names none (the pods get
-    ``model.credentials``). A Secret that is missing or unreadable is a problem (InvalidSpec),
-    as the report token's is: rendered, it would hold every new serving pod, the stable's
-    included, until it appears; and ``model.credentials`` (the operator's write-back user) are
-    never rendered in its place. The operator reads it (``get``, so ``rbac.secretNames`` names
-    it when set: the SeldonDeployments admission policy admits the Secrets of that list), only
-    to check it: it never sends these credentials anywhere. Read through the credentials cache
-    (``CREDENTIALS_TTL_SECONDS``); a problem is not kept, so a fixed Secret is seen at the next
-    retry."""
+    naming the Secret and key, never a value; (None, [], None) when the spec names none (the
+    pods get ``model.credentials``). A Secret that is missing (404) or that the operator may
+    not read (403) is a problem (InvalidSpec), as the report token's is: rendered, it would
+    hold every new serving pod, the stable's included, until it appears; and
+    ``model.credentials`` (the operator's write-back user) are never rendered in its place.
+    Any other failure to read it (the API server unreachable, 5xx, 429) is the third item, the
+    message, not a problem: the pass goes on with the credentials the graph has, as it does
+    while ``model.credentials``' Secret cannot be read (RegistryUnavailable). The operator
+    reads it (``get``, so ``rbac.secretNames`` names it when set: the SeldonDeployments
+    admission policy admits the Secrets of that list), only to check it: it never sends these
+    credentials anywhere. Read through the credentials cache (``CREDENTIALS_TTL_SECONDS``,
+    under its own key: ``SecretRead``); a problem is not kept, so a fixed Secret is seen at
+    the next retry."""
     ref = spec.serving.runtime_credentials
     if ref is None:
-        return None, []
+        return None, [], None
     field_ = "spec.serving.runtimeCredentials"
     keys = [k for k in (ref.token_key, ref.username_key, ref.password_key) if k]
     if not ref.token_key and not (ref.username_key and ref.password_key):
         # The CRD's rules refuse this; a resource stored under an older CRD may still have it.
-        return None, [f"{field_}: set tokenKey, or usernameKey and passwordKey"]
-    read = (namespace, ref.name, tuple(keys))
+        return None, [f"{field_}: set tokenKey, or usernameKey and passwordKey"], None
+    read: SecretRead = (namespace, ref.name, tuple(keys), field_)
     values = deps.credential_reads.get(read)
     if values is None:
         try:
@@ -2238,28 +2270,33 @@ def _runtime_credential_env(spec: UpliftModelSpec, namespace: str, deps: Depende
         except KubeError as error:
             if error.status == 404:
                 return None, [f"{field_}: Secret {ref.name!r} does not exist in namespace "
-                              f"{namespace!r}"]
-            return None, [f"{field_}: Secret {ref.name!r} cannot be read: {error}"]
+                              f"{namespace!r}"], None
+            if error.status in _SECRET_ANSWERED:
+                return None, [f"{field_}: Secret {ref.name!r} cannot be read: {error}"], None
+            return None, [], f"{field_}: Secret {ref.name!r} cannot be read now: {error}"
         problems = validation.credential_problems(ref.name, keys, values, field_)
         if problems:
-            return None, problems
+            return None, problems, None
         deps.credential_reads.put(read, values)
-    return _credential_env(ref), []
+    return _credential_env(ref), [], None
 
 
 def _report_token(spec: UpliftModelSpec, namespace: str,
-                  deps: Dependencies) -> tuple[tuple[str, str] | None, list[str]]:
+                  deps: Dependencies) -> tuple[tuple[str, str] | None, list[str], str | None]:
     """The report token reference to render (``spec.serving.reportCredentials``: Secret name,
     key) once the Secret is found with a usable token under the key, else the problems, each
-    naming the Secret and key, never the value. A Secret that is missing or unreadable is a
-    problem too (InvalidSpec): rendered, it would hold every new serving pod, the stable's
-    included, until it appears. Read through the credentials cache (``CREDENTIALS_TTL_SECONDS``);
-    a problem is not kept, so a fixed Secret is seen at the next retry."""
+    naming the Secret and key, never the value. A Secret that is missing (404) or that the
+    operator may not read (403) is a problem too (InvalidSpec): rendered, it would hold every
+    new serving pod, the stable's included, until it appears. Any other failure to read it
+    (the API server unreachable, 5xx, 429) is the third item, the message, not a problem: the
+    pass renders the reference the graph has (and creates no graph meanwhile). Read through
+    the credentials cache (``CREDENTIALS_TTL_SECONDS``, under its own key: ``SecretRead``); a
+    problem is not kept, so a fixed Secret is seen at the next retry."""
     ref = spec.serving.report_credentials
     if ref is None:
-        return None, []
+        return None, [], None
     field_ = "spec.serving.reportCredentials"
-    read = (namespace, ref.name, (ref.key,))
+    read: SecretRead = (namespace, ref.name, (ref.key,), field_)
     values = deps.credential_reads.get(read)
     if values is None:
         try:
@@ -2267,14 +2304,16 @@ def _report_token(spec: UpliftModelSpec, namespace: str,
         except KubeError as error:
             if error.status == 404:
                 return None, [f"{field_}: Secret {ref.name!r} does not exist in namespace "
-                              f"{namespace!r}"]
-            return None, [f"{field_}: Secret {ref.name!r} cannot be read: {error}"]
+                              f"{namespace!r}"], None
+            if error.status in _SECRET_ANSWERED:
+                return None, [f"{field_}: Secret {ref.name!r} cannot be read: {error}"], None
+            return None, [], f"{field_}: Secret {ref.name!r} cannot be read now: {error}"
         problems = _report_token_problems(f"{field_}: Secret {ref.name!r} key {ref.key!r}",
                                           values.get(ref.key))
         if problems:
-            return None, problems
+            return None, problems, None
         deps.credential_reads.put(read, values)
-    return (ref.name, ref.key), []
+    return (ref.name, ref.key), [], None
 
 
 def _report_token_problems(where: str, raw: bytes | None) -> list[str]:

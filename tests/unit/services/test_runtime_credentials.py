@@ -12,9 +12,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.unit.services.test_upliftmodel import NS, SELDON, Sim, reasons
+import pytest
+from tests.unit.services.test_upliftmodel import NS, PROBE, SELDON, Sim, reasons
 
 from uplift_operator.adapters.kube import KubeError
+from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec
+from uplift_operator.services import upliftmodel
+from uplift_operator.services.common import TimedCache
 
 TOKEN = "tok-9f2c1e7d5b3a"
 READER = {"name": "mlflow-reader", "usernameKey": "username", "passwordKey": "password"}
@@ -22,6 +26,8 @@ READER_SECRET = {"username": "reader", "password": "r3ad-only-pw"}
 READER_ENV = [("MLFLOW_TRACKING_USERNAME", "mlflow-reader", "username"),
               ("MLFLOW_TRACKING_PASSWORD", "mlflow-reader", "password")]
 OPERATOR_ENV = [("MLFLOW_TRACKING_TOKEN", "mlflow", "token")]
+# Where the pass keeps the runtime Secret's values once checked (``upliftmodel.SecretRead``).
+READER_READ = (NS, "mlflow-reader", ("username", "password"), "spec.serving.runtimeCredentials")
 
 
 def _sim(runtime: dict[str, Any] | None = None, reader: dict[str, str] | None = None) -> tuple[
@@ -200,6 +206,167 @@ def test_a_deleted_graph_with_the_runtime_secret_gone_gets_no_credentials() -> N
     sim.tick(1)
     del sim.cluster.objects[SELDON]
     del sim.cluster.secrets[(NS, "mlflow-reader")]
-    sim.deps.credential_reads.discard((NS, "mlflow-reader", ("username", "password")))
+    sim.deps.credential_reads.discard(READER_READ)
     sim.tick(60)
     assert _credential_refs(sim) == [[], []]  # not the operator's mlflow in their place
+
+
+def _failing_reads(sim: Sim, failing: str, status: int) -> list[str]:
+    """Every read of Secret ``failing`` fails with ``status`` (0: no answer) from now on; the
+    names read, in order."""
+    values = sim.cluster.secret_values
+    reads: list[str] = []
+
+    def secret_values(namespace: str, name: str, keys: Any) -> dict[str, bytes]:
+        reads.append(name)
+        if name == failing:
+            raise KubeError(f"get secret {namespace}/{name}: {status or 'connection reset'}",
+                            status)
+        return values(namespace, name, keys)
+
+    sim.cluster.secret_values = secret_values  # type: ignore[method-assign]
+    return reads
+
+
+# The API server's failures, not the spec's: 0 (no answer), 5xx, 429.
+TRANSIENT = [0, 500, 503, 429]
+
+
+@pytest.mark.parametrize("status", TRANSIENT)
+def test_a_runtime_secret_read_failing_for_now_still_rolls_a_failing_canary_back(
+        status: int) -> None:
+    """The read failing on the API server's side is no spec problem: the pass measures the
+    gates and acts on them (a failing canary rolled back) with the credentials the graph has,
+    and reads the Secret again soon; no InvalidSpec, no Warning."""
+    sim, _seen = _sim(READER, READER_SECRET)
+    sim.with_canary()
+    sim.deps.credential_reads = TimedCache(upliftmodel.CREDENTIALS_TTL_SECONDS)  # 15 min on
+    reads = _failing_reads(sim, "mlflow-reader", status)
+    sim.metrics.values[PROBE] = 5.0
+    asked = len(sim.metrics.asked)
+    result = sim.tick(60)
+    assert "mlflow-reader" in reads and len(sim.metrics.asked) > asked  # the gates measured
+    assert "RolledBack" in reasons(result) and "InvalidSpec" not in reasons(result)
+    assert sim.weights() == {"1": 100} and sim.status.get("canaryVersion") is None
+    assert all(c["status"] != "True" for c in sim.status["conditions"]
+               if c["type"] == "InvalidSpec")
+    assert _credential_refs(sim) == [READER_ENV]  # as the graph had them
+    assert result.requeue_after is not None and result.requeue_after <= 10.0
+
+
+@pytest.mark.parametrize("status", [0, 503])
+def test_runtime_credentials_set_while_their_secret_cannot_be_read_wait(status: int) -> None:
+    """Just set, the Secret not readable for now: the graph keeps what it has (not rendered
+    unchecked, no InvalidSpec, the canary goes on); once read, the pods roll onto it."""
+    sim, _seen = _sim()
+    sim.with_canary()
+    sim.cluster.secrets[(NS, "mlflow-reader")] = READER_SECRET
+    sim.body["spec"]["serving"] = {"runtimeCredentials": READER}
+    sim.body["metadata"]["generation"] = 2
+    values = sim.cluster.secret_values
+    _failing_reads(sim, "mlflow-reader", status)
+    result = sim.tick(1)
+    assert "InvalidSpec" not in reasons(result)
+    assert _credential_refs(sim) == [OPERATOR_ENV, OPERATOR_ENV]
+    assert sim.status["canaryVersion"] == "2" and sim.weights() == {"1": 90, "2": 10}
+    sim.cluster.secret_values = values  # type: ignore[method-assign]
+    sim.tick(result.requeue_after or 10)
+    sim.tick(1)
+    assert _credential_refs(sim) == [READER_ENV, READER_ENV]
+
+
+@pytest.mark.parametrize("status", [0, 503])
+def test_a_report_secret_read_failing_for_now_keeps_the_graphs_token(status: int) -> None:
+    """The report token's read failing on the API server's side: the graph's reference is
+    rendered as it is, the gates still act; no InvalidSpec."""
+    sim, _seen = _sim()
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "report-senders"}}
+    sim.cluster.secrets[(NS, "report-senders")] = {"token": "rep-7d1f0c9a4b2e6f3d"}
+    sim.with_canary()
+    sim.deps.credential_reads = TimedCache(upliftmodel.CREDENTIALS_TTL_SECONDS)  # 15 min on
+    _failing_reads(sim, "report-senders", status)
+    sim.metrics.values[PROBE] = 5.0
+    result = sim.tick(60)
+    assert "RolledBack" in reasons(result) and "InvalidSpec" not in reasons(result)
+    assert sim.weights() == {"1": 100}
+    volumes = sim.cluster.objects[SELDON]["spec"]["predictors"][0]["componentSpecs"][0][
+        "spec"]["volumes"]
+    assert [v["secret"]["secretName"] for v in volumes if v["name"] == "report-token"] == [
+        "report-senders"]
+
+
+def test_no_graph_is_created_while_the_report_secret_cannot_be_read() -> None:
+    """No graph yet: none is created with the token unchecked, nor without it (its endpoints
+    would be open); created once the Secret is read."""
+    sim, _seen = _sim()
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "report-senders"}}
+    sim.cluster.secrets[(NS, "report-senders")] = {"token": "rep-7d1f0c9a4b2e6f3d"}
+    values = sim.cluster.secret_values
+    _failing_reads(sim, "report-senders", 503)
+    result = sim.tick()
+    assert SELDON not in sim.cluster.objects
+    sim.cluster.secret_values = values  # type: ignore[method-assign]
+    sim.tick(result.requeue_after or 10)
+    assert SELDON in sim.cluster.objects
+
+
+def test_runtime_credentials_without_a_usable_key_set_are_named() -> None:
+    """A username without its password (the CRD's rules refuse it; a resource stored under an
+    older CRD may have it): the pass's own check names it, with nothing read."""
+    sim = Sim()
+    spec = UpliftModelSpec.model_validate({**sim.body["spec"], "serving": {
+        "runtimeCredentials": {"name": "mlflow-reader", "usernameKey": "u"}}})
+    reads = _failing_reads(sim, "none", 0)
+    env, problems, unread = upliftmodel._runtime_credential_env(spec, NS, sim.deps)
+    assert (env, unread, reads) == (None, None, [])
+    assert problems == ["spec.serving.runtimeCredentials: set tokenKey, or usernameKey and "
+                        "passwordKey"]
+
+
+def test_a_secret_read_checked_for_one_field_is_checked_again_for_another() -> None:
+    """One Secret and key as model.credentials' token and as the report token: the report
+    token's rule (16 characters at least) is applied though model.credentials' check passed
+    and kept the values."""
+    sim = Sim()
+    sim.body["spec"]["model"]["credentials"] = {"name": "shared", "tokenKey": "token"}
+    sim.body["spec"]["serving"] = {"reportCredentials": {"name": "shared", "key": "token"}}
+    sim.cluster.secrets[(NS, "shared")] = {"token": "short-tok"}
+    sim.tick()
+    invalid = sim.condition("InvalidSpec")
+    assert invalid["status"] == "True"
+    assert ("spec.serving.reportCredentials: Secret 'shared' key 'token': the report token "
+            "must have at least 16 characters") in invalid["message"]
+
+
+def test_no_graph_is_created_while_the_runtime_secret_cannot_be_read() -> None:
+    """No graph yet: none is created with the runtime credentials unchecked, nor with none
+    (its pods could not load the model); created with them once the Secret is read."""
+    sim, _seen = _sim(READER, READER_SECRET)
+    values = sim.cluster.secret_values
+    _failing_reads(sim, "mlflow-reader", 0)
+    result = sim.tick()
+    assert SELDON not in sim.cluster.objects
+    sim.cluster.secret_values = values  # type: ignore[method-assign]
+    sim.tick(result.requeue_after or 10)
+    assert _credential_refs(sim) == [READER_ENV]
+
+
+def test_a_deleted_graph_is_not_created_again_while_the_runtime_secret_cannot_be_read() -> None:
+    """Deleted by hand under an invalid spec, the runtime Secret's read failing for now: not
+    created with no credentials (its pods could not load the model) but once it is read."""
+    sim, _seen = _sim(READER, READER_SECRET)
+    sim.with_canary()
+    sim.body["spec"] = {**sim.body["spec"], "rollout": {**sim.body["spec"]["rollout"], "gates": [
+        *sim.body["spec"]["rollout"]["gates"],
+        {"name": "lat", "type": "custom", "templateRef": "no-such-template", "max": 1}]}}
+    sim.body["metadata"]["generation"] = 2
+    sim.tick(1)
+    del sim.cluster.objects[SELDON]
+    sim.deps.credential_reads = TimedCache(upliftmodel.CREDENTIALS_TTL_SECONDS)
+    values = sim.cluster.secret_values
+    _failing_reads(sim, "mlflow-reader", 503)
+    sim.tick(60)
+    assert SELDON not in sim.cluster.objects
+    sim.cluster.secret_values = values  # type: ignore[method-assign]
+    sim.tick(60)
+    assert _credential_refs(sim) == [READER_ENV, READER_ENV]
