@@ -351,18 +351,26 @@ class PassRunner:
 
     async def run_once(self, key: Key, body: kopf.Body,
                        decide: Callable[[dict[str, Any], dt.datetime], PassResult],
-                       observe: Callable[[str, str, dict[str, Any]], None]) -> float | None:
+                       observe: Callable[[str, str, dict[str, Any]], None], *,
+                       per_resource: bool = True) -> float | None:
         """One pass; when the next is due (seconds, None: nothing due). Counted and timed as a
-        whole: a pass whose status write is refused (403, 422, ...) is a failed pass."""
+        whole: a pass whose status write is refused (403, 422, ...) is a failed pass.
+        ``per_resource=False``: counted and timed by kind only, no series of the resource
+        (its decision counters, its last pass: ``observability.reconciling``'s
+        ``last_pass=False``), for a pass of a resource this process runs no task of (an
+        UpliftModel being deleted, whose series its task's end dropped)."""
         _, namespace, name = key
-        observability.started(self.kind, namespace, name)
-        with observability.reconciling(self.kind, namespace, name) as outcome:
-            return await self._run_once(key, body, decide, observe, outcome)
+        if per_resource:
+            observability.started(self.kind, namespace, name)
+        with observability.reconciling(self.kind, namespace, name,
+                                       last_pass=per_resource) as outcome:
+            return await self._run_once(key, body, decide, observe, outcome, per_resource)
 
     async def _run_once(self, key: Key, body: kopf.Body,
                         decide: Callable[[dict[str, Any], dt.datetime], PassResult],
                         observe: Callable[[str, str, dict[str, Any]], None],
-                        outcome: observability.PassOutcome) -> float | None:
+                        outcome: observability.PassOutcome,
+                        per_resource: bool = True) -> float | None:
         uid = str(body.metadata.uid)
         snapshot = self.own_writes.newest(uid, body)
         current = dict(snapshot.get("status") or {})
@@ -464,8 +472,10 @@ class PassRunner:
         # fails the pass, and the retry decides (and tells) again, once.
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-        observability.count_decisions(self.kind, namespace, name,
-                                      [event.reason for event in result.events if event.decision])
+        if per_resource:
+            observability.count_decisions(
+                self.kind, namespace, name,
+                [event.reason for event in result.events if event.decision])
         return result.requeue_after
 
     def _conflict(self, key: Key, uid: str, live: Mapping[str, Any] | None,

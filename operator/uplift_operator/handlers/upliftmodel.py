@@ -27,11 +27,12 @@ tool's finalizer holds has its canary's traffic withdrawn at its watch events
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -47,12 +48,16 @@ from uplift_operator.handlers.scheduling import (
     waiting_task,
 )
 from uplift_operator.handlers.watches import alias_followers
+from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.common import PassResult
 from uplift_operator.services.writeback import Owner, WriteBack
 
 KIND = "UpliftModel"
 PLURAL = "upliftmodels"
+#: The serving graphs (their events retry a held model's withdrawal: ``withdraw_held_at_graph``).
+_GRAPHS = SeldonV1Backend()
+_GRAPH_GROUP, _GRAPH_VERSION = _GRAPHS.api_version.split("/")
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +279,7 @@ async def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
     deps.decision_keys.pop((namespace, name, uid), None)
     deps.decision_keys_recreated.pop((namespace, name, uid), None)
     runner(memo, KIND, PLURAL).forget(key, uid, name_free=name_free)
+    _HELD_TOLD.pop(uid, None)
     if name_free:
         observability.forget(KIND, namespace, name)
         deps.rolls.forget(key, now())
@@ -307,14 +313,20 @@ async def _retire_deleted_canary(memo: kopf.Memo, body: kopf.Body,
                        meta.namespace, meta.name, error)
 
 
-#: A model being deleted under another tool's finalizer: how many times one watch event's
-#: withdrawal is decided when it is refused (the graph's merge patch or the status write: 409),
-#: at most ``service.WITHDRAW_RETRY_SECONDS`` apart. Bounded: kopf hands the object's next
-#: event (its DELETED one included) to no handler until this one returns.
+#: A model being deleted under another tool's finalizer: how many times one event's
+#: withdrawal is decided when it may succeed at another try (the graph's merge patch refused
+#: 409 or unanswered, 0 or 5xx; the status write refused 409), ``service.WITHDRAW_RETRY_SECONDS``
+#: apart. Bounded: kopf hands the object's next event (its DELETED one included) to no handler
+#: until this one returns.
 HELD_ATTEMPTS = 3
-#: The last ``CanaryNotWithdrawn`` message told of an object (kept in kopf's memo of the
-#: object, dropped with it at its DELETED event): the same one is not told again at each event.
-_HELD_TOLD = "held_canary_not_withdrawn"
+#: The last ``CanaryNotWithdrawn`` message told of each held model, by uid (dropped at its
+#: DELETED event, ``forget``, or once a try tells none): the same one is not told again at each
+#: event, its own or its graph's.
+_HELD_TOLD: dict[str, str] = {}
+#: The held models whose withdrawal runs now, by key: whether an event asked for it again
+#: meanwhile (run once more after it, on the model as the watch keeps it). A model's events
+#: and its graph's come on different watches: one withdrawal of a model at a time.
+_HELD_RUNNING: dict[tuple[str, str, str], bool] = {}
 
 
 def held_for_deletion(**kwargs: Any) -> bool:
@@ -331,47 +343,130 @@ def held_for_deletion(**kwargs: Any) -> bool:
 async def withdraw_held(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A model being deleted, held by another tool's finalizer under a background deletion:
     its canary's traffic withdrawn (``service.withdraw_held_canary``), at each of its watch
-    events. kopf stops the model's waiting task (``reconcile``) as soon as ``deletionTimestamp``
-    is set and starts none for an object being deleted, a restart or a resume from a peering
-    pause included; its event handlers still run, at every event and at each listing (kopf's
-    ``process_resource_event``), so this is what acts on it during the hold.
+    events (and of its graph's: ``withdraw_held_at_graph``). kopf stops the model's waiting
+    task (``reconcile``) as soon as ``deletionTimestamp`` is set and starts none for an object
+    being deleted, a restart or a resume from a peering pause included; its event handlers
+    still run, at every event and at each listing (kopf's ``process_resource_event``), so this
+    is what acts on it during the hold.
 
     As a pass (``PassRunner.run_once``): decided in the pass pool after the pool work of the
     task kopf is stopping (a pass that decided before the deletion was seen, whose apply lands
     first), the status written in one merge patch only when it changed, conditional on the
-    resourceVersion decided on, then the events. Once the canary has no traffic and the status
-    says so, an event decides nothing, writes nothing and tells nothing; a ``CanaryNotWithdrawn``
-    the same as the last one told of the object (a stable that still does not serve) is not
-    told again. A refused withdrawal is decided again up to ``HELD_ATTEMPTS`` times in all;
-    after that, and for a stable that does not serve, at the model's next event (its status
-    written, a finalizer or an annotation changed, a restart's listing): a graph's event wakes
-    only a waiting task, which such a model has not.
+    resourceVersion decided on, then the events. Not a pass of the model's own, for the
+    metrics: its task's end dropped its series (``task_ended``), and none is exported again
+    (no phase, canary weight, gate verdict or last pass: the alerts reading them would fire
+    on nothing measured for the whole hold). Once the canary has no traffic and the status
+    says so, an event decides nothing, writes nothing and tells nothing; a
+    ``CanaryNotWithdrawn`` the same as the last one told of the object (a stable that still
+    does not serve) is not told again. A withdrawal that may succeed at another try (409, 0,
+    5xx) is decided again, up to ``HELD_ATTEMPTS`` times in all, and its
+    ``CanaryNotWithdrawn`` told only when the last of them failed; after that, and for a
+    stable that does not serve or a patch refused otherwise (403, 422), at the model's next
+    event or its graph's (Seldon reporting the stable Available, someone editing it).
 
     Peering: kopf pauses every watch of a replica that another one outranks, so only the
     acting replica gets these events (on resume, kopf's listing brings each held model to it
     again); a write it still sends as the pause begins is conditional on the resourceVersion
     read, like a pass's."""
-    passes: PassRunner = runner(memo, KIND, PLURAL)
     meta = body.metadata
-    key = (KIND, str(meta.namespace), str(meta.name))
+    await _withdraw_held(memo, (KIND, str(meta.namespace), str(meta.name)), body)
+
+
+def _held_owners(body: kopf.Body | dict[str, Any], memo: kopf.Memo,
+                 ) -> list[tuple[tuple[str, str, str], dict[str, Any]]]:
+    """The UpliftModels owning a serving graph (its owner references, by uid) that the watch
+    keeps as being deleted and held by other finalizers only: (key, body as kept)."""
+    objects = memo.get("watched_objects")
+    meta = body.get("metadata") or {}
+    namespace = str(meta.get("namespace"))
+    found = []
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("kind") != KIND or ref.get("apiVersion") != f"{GROUP}/{VERSION}":
+            continue
+        model = (objects.get(PLURAL, namespace, str(ref.get("name"))) if objects is not None
+                 else None)
+        if (model is not None and str((model.get("metadata") or {}).get("uid")) ==
+                str(ref.get("uid")) and service.held_by_other_finalizers(model)):
+            found.append(((KIND, namespace, str(ref.get("name"))), model))
+    return found
+
+
+def graph_of_held_model(**kwargs: Any) -> bool:
+    """kopf ``when=`` filter of ``withdraw_held_at_graph``: an event of a serving graph (not its
+    DELETED one) whose owning UpliftModel is held (``_held_owners``)."""
+    body, memo = kwargs.get("body"), kwargs.get("memo")
+    return (kwargs.get("type") != "DELETED" and body is not None and memo is not None
+            and bool(_held_owners(body, memo)))
+
+
+@kopf.on.event(_GRAPH_GROUP, _GRAPH_VERSION, _GRAPHS.plural, when=graph_of_held_model)
+async def withdraw_held_at_graph(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A graph's event wakes only its model's waiting task (``handlers.watches
+    .child_changed``), which a held model has not: so its withdrawal is tried again here (the
+    stable that did not serve now reported Available, a patch refused at the model's last
+    event and the graph since changed), on the model as the watch keeps it."""
+    for key, model in _held_owners(body, memo):
+        await _withdraw_held(memo, key, kopf.Body(cast(kopf.RawBody, copy.deepcopy(model))))
+
+
+async def _withdraw_held(memo: kopf.Memo, key: tuple[str, str, str], body: kopf.Body) -> None:
+    """``_withdraw_held_once``, one at a time per model: asked again while it runs, once
+    more after it, on the model as the watch keeps it then (``_HELD_RUNNING``)."""
+    if key in _HELD_RUNNING:
+        _HELD_RUNNING[key] = True
+        return
+    _HELD_RUNNING[key] = False
+    try:
+        while True:
+            await _withdraw_held_once(memo, key, body)
+            if not _HELD_RUNNING[key]:
+                return
+            _HELD_RUNNING[key] = False
+            objects = memo.get("watched_objects")
+            kept = objects.get(PLURAL, key[1], key[2]) if objects is not None else None
+            if kept is not None and str((kept.get("metadata") or {}).get("uid")) == str(
+                    body.metadata.uid):
+                body = kopf.Body(cast(kopf.RawBody, copy.deepcopy(kept)))
+            if not service.held_by_other_finalizers(body):
+                return
+    finally:
+        del _HELD_RUNNING[key]
+
+
+async def _withdraw_held_once(memo: kopf.Memo, key: tuple[str, str, str],
+                              body: kopf.Body) -> None:
+    passes: PassRunner = runner(memo, KIND, PLURAL)
     deps = memo["uplift_dependencies"]
+    uid = str(body.metadata.uid)
+    attempt = 1
 
     def decide(snapshot: dict[str, Any], _now: Any) -> PassResult:
         result = service.withdraw_held_canary(snapshot, deps)
-        told = memo.get(_HELD_TOLD)
-        memo[_HELD_TOLD] = next((event.message for event in result.events
-                                 if event.reason == service.CANARY_NOT_WITHDRAWN), None)
+        if result.requeue_after is not None and attempt < HELD_ATTEMPTS:
+            # Tried again within the event: told only if the last try fails too.
+            return dataclasses.replace(result, events=tuple(
+                event for event in result.events
+                if event.reason != service.CANARY_NOT_WITHDRAWN))
+        told = _HELD_TOLD.pop(uid, None)
+        telling = next((event.message for event in result.events
+                        if event.reason == service.CANARY_NOT_WITHDRAWN), None)
+        if telling is not None:
+            _HELD_TOLD[uid] = telling
         return dataclasses.replace(result, events=tuple(
             event for event in result.events
             if event.reason != service.CANARY_NOT_WITHDRAWN or event.message != told))
 
     await passes.wakeups.settled(key, PREDECESSOR_WAIT_SECONDS)
     try:
-        for attempt in range(1, HELD_ATTEMPTS + 1):
-            delay = await passes.run_once(key, body, decide, _observer(body))
+        for attempt in range(1, HELD_ATTEMPTS + 1):  # read by decide
+            delay = await passes.run_once(key, body, decide, _unobserved, per_resource=False)
             if delay is None or attempt == HELD_ATTEMPTS:
                 return
             await asyncio.sleep(min(delay, service.WITHDRAW_RETRY_SECONDS))
     except (KubeError, NamedPassError) as error:  # tried again at its next event
         logger.warning("UpliftModel %s/%s being deleted: its canary's withdrawal failed: %s",
-                       meta.namespace, meta.name, error)
+                       key[1], key[2], error)
+
+
+def _unobserved(namespace: str, name: str, status: dict[str, Any]) -> None:
+    """A held model's withdrawal exports nothing of it (``withdraw_held``)."""

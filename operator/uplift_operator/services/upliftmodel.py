@@ -955,8 +955,8 @@ GC_FINALIZERS = frozenset({"foregroundDeletion", "orphan"})
 #: traffic was withdrawn (or could not: ``CANARY_NOT_WITHDRAWN``).
 CANARY_WITHDRAWN = "CanaryWithdrawn"
 CANARY_NOT_WITHDRAWN = "CanaryNotWithdrawn"
-#: How soon a withdrawal that failed (the graph changed meanwhile: 409; the API server's
-#: refusal) is tried again.
+#: How soon a withdrawal that may succeed at another try (the graph changed meanwhile: 409;
+#: no answer, or the API server's failure: 0, 5xx, 429) is tried again.
 WITHDRAW_RETRY_SECONDS = 5.0
 
 
@@ -991,8 +991,10 @@ def withdraw_held_canary(body: Mapping[str, Any], deps: Dependencies) -> PassRes
     takes 100 %), by a JSON merge patch of the graph's predictors' ``traffic`` only — never a
     create (a graph gone stays gone), preconditioned on the graph's resourceVersion as read (a
     graph changed or re-created meanwhile is refused, 409, read again and looked at again in
-    ``WITHDRAW_RETRY_SECONDS``), and only on the model's own graph (its controller), not itself
-    being deleted, whose stable version serves. The patched graph goes into the watch's store
+    ``WITHDRAW_RETRY_SECONDS``, as is a patch unanswered or failed by the API server: 0, 5xx,
+    429; one refused otherwise, 403 or 422, is not looked at again soon), and only on the
+    model's own graph (its controller), not itself being deleted, whose stable version
+    serves. The patched graph goes into the watch's store
     (as an apply's answer does), so that the next look sees it. The status says so
     (``canaryWeight`` 0, ``servingSplit``, ``message``), with one Warning ``CanaryWithdrawn``;
     its ``canaryVersion`` stays, so that the DELETED event still tags it ``retired`` in MLflow
@@ -1001,11 +1003,11 @@ def withdraw_held_canary(body: Mapping[str, Any], deps: Dependencies) -> PassRes
     same way. Done once: a later call finds no canary traffic, a status saying so, and returns
     the status as it is, with no event.
 
-    Called at each watch event of a model so held, a re-list's included, by
-    ``handlers.upliftmodel.withdraw_held``: kopf stops the model's waiting task once
-    ``deletionTimestamp`` is set and starts none for an object being deleted, so ``reconcile``
-    (which returns the status as it is for such a model) never gets here (docs/lifecycle.md,
-    "Deleting an UpliftModel")."""
+    Called at each watch event of a model so held, a re-list's included, and at each event
+    of its graph, by ``handlers.upliftmodel.withdraw_held`` and ``withdraw_held_at_graph``:
+    kopf stops the model's waiting task once ``deletionTimestamp`` is set and starts none for
+    an object being deleted, so ``reconcile`` (which returns the status as it is for such a
+    model) never gets here (docs/lifecycle.md, "Deleting an UpliftModel")."""
     meta, status = body["metadata"], dict(body.get("status") or {})
     owner = Owner(name=str(meta["name"]), namespace=str(meta["namespace"]), uid=str(meta["uid"]))
     finalizers = frozenset(str(f) for f in meta.get("finalizers") or ())
@@ -1061,8 +1063,12 @@ def withdraw_held_canary(body: Mapping[str, Any], deps: Dependencies) -> PassRes
         why = (f"being deleted, held by finalizer(s) {held}: canary {canary[0]}'s "
                f"{canary[1]}% of the traffic not withdrawn yet: {error}")
         log.warning("UpliftModel %s/%s %s", owner.namespace, owner.name, why)
+        # Tried again soon only when another try may succeed: the graph changed meanwhile
+        # (409, read again above), no answer (0) or the API server's failure (5xx, 429); not
+        # a refusal that the same patch meets again (403, 422: an admission policy).
+        again = error.status in (0, 409, 429) or error.status >= 500
         return PassResult(status, (Event("Warning", CANARY_NOT_WITHDRAWN, why[:MAX_MESSAGE]),),
-                          WITHDRAW_RETRY_SECONDS)
+                          WITHDRAW_RETRY_SECONDS if again else None)
     if (isinstance(deps.cluster, WatchedCluster) and patched
             and deps.backend.plural in deps.cluster.objects.plurals):
         # The next look (the echo of the status write below is the next watch event) sees

@@ -27,13 +27,16 @@ from tests.unit.services.test_upliftmodel_deleting_held import ARGO, PatchingClu
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
-from uplift_operator.handlers import upliftmodel
+from uplift_operator.handlers import observability, upliftmodel
 from uplift_operator.handlers.common import PassRunner
 from uplift_operator.handlers.scheduling import Wakeups
 from uplift_operator.services import upliftmodel as service
 
 RESOURCE = references.Resource(group=GROUP, version=VERSION, plural="upliftmodels",
                                kind="UpliftModel", namespaced=True)
+GRAPHS = references.Resource(group="machinelearning.seldon.io", version="v1",
+                             plural="seldondeployments", kind="SeldonDeployment",
+                             namespaced=True)
 
 
 class Statuses:
@@ -74,6 +77,20 @@ def _merged(into: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
+class Kept:
+    """The watch's store of the models (``adapters.watched``), as far as the handlers read it:
+    the model as it is now."""
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+
+    def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        meta = self.sim.body["metadata"]
+        if plural == "upliftmodels" and (namespace, name) == (meta["namespace"], meta["name"]):
+            return copy.deepcopy(self.sim.body)
+        return None
+
+
 class Model:
     """One held model: its operator memo (kopf's memo of the object), events told, writes."""
 
@@ -82,9 +99,26 @@ class Model:
         self.statuses = Statuses(sim)
         wakeups, pool = Wakeups(), ThreadPoolExecutor(2)
         self.memo = kopf.Memo(wakeups=wakeups, uplift_dependencies=sim.deps, pass_executor=pool,
+                              watched_objects=Kept(sim),
                               **{"pass_runner_UpliftModel": PassRunner(
                                   "UpliftModel", "upliftmodels", wakeups, pool,
                                   cluster=self.statuses)})
+
+    def graph_event(self, type_: str | None = "MODIFIED") -> list[Callable[..., Any]]:
+        """A watch event of the model's graph as it is now, handled as kopf does (the graph
+        handlers of this module its registry selects). Returns them."""
+        raw = copy.deepcopy(self.sim.cluster.objects[SELDON])
+        body = kopf.Body(cast(kopf.RawBody, raw))
+        cause = causes.WatchingCause(
+            logger=logging.getLogger("test"), indices=cast(Any, {}), memo=cast(Any, self.memo),
+            resource=GRAPHS, patch=kopf.Patch(), body=body, type=cast(Any, type_),
+            event=cast(kopf.RawEvent, {"type": type_, "object": raw}))
+        registry = kopf.get_default_registry()
+        selected = [h.fn for h in registry._watching.get_handlers(cause)  # kopf internals
+                    if h.fn is upliftmodel.withdraw_held_at_graph]
+        for fn in selected:
+            invoke_now(fn, **_kwargs(cause))
+        return selected
 
     def event(self, type_: str | None = "MODIFIED") -> list[Callable[..., Any]]:
         """A watch event of the model as it is now (type None: a listing's), handled as kopf
@@ -116,6 +150,8 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         (reason, message)))
     # A refused withdrawal is decided again within the event: at once here.
     monkeypatch.setattr(service, "WITHDRAW_RETRY_SECONDS", 0.01)
+    # What was told of a model (by uid: every test's model has the same) is the test's own.
+    monkeypatch.setattr(upliftmodel, "_HELD_TOLD", {})
     return told
 
 
@@ -204,8 +240,96 @@ def test_a_refused_patch_is_tried_again_within_the_event(events: list[tuple[str,
 
     model.sim.cluster.get = get  # type: ignore[method-assign]
     model.event()
+    # The first try's 409 is not told: the second one withdraws it.
+    assert reasons(model) == ["CanaryWithdrawn"] and len(reads) == 2
+    assert model.sim.weights() == {"1": 100, "2": 0} and len(model.statuses.writes) == 1
+
+
+def refusing(model: Model, status: int) -> list[int]:
+    """The graph's merge patches refused with ``status``; returns one entry per try."""
+    tries: list[int] = []
+
+    def refused(*_: Any, **__: Any) -> Any:
+        tries.append(status)
+        raise (conflict("seldondeployments", "uplift") if status == 409 else KubeError(
+            f"patch seldondeployments/uplift: {status}", status))
+
+    model.cluster.merge_patch = refused  # type: ignore[method-assign]
+    return tries
+
+
+@pytest.mark.parametrize("status", [409, 0, 503])
+def test_a_patch_refused_at_every_try_is_told_once_after_the_last(
+        events: list[tuple[str, str]], status: int) -> None:
+    model = held(events)
+    tries = refusing(model, status)
+    model.event()
+    assert len(tries) == upliftmodel.HELD_ATTEMPTS
+    assert reasons(model) == ["CanaryNotWithdrawn"] and model.statuses.writes == []
+    assert model.sim.weights() == {"1": 90, "2": 10}
+
+
+@pytest.mark.parametrize("status", [403, 422])
+def test_a_patch_the_api_server_refuses_is_not_tried_again_within_the_event(
+        events: list[tuple[str, str]], status: int) -> None:
+    """An admission policy's refusal (403) or a schema's (422) meets the same patch again."""
+    model = held(events)
+    tries = refusing(model, status)
+    model.event()
+    assert tries == [status] and reasons(model) == ["CanaryNotWithdrawn"]
+
+
+def resource_series(name: str) -> list[tuple[str, dict[str, str]]]:
+    """The samples of /metrics that name the resource ``name``."""
+    return [(sample.name, sample.labels) for metric in observability.REGISTRY.collect()
+            for sample in metric.samples if sample.labels.get("name") == name]
+
+
+def test_its_events_export_no_series_of_it(events: list[tuple[str, str]]) -> None:
+    """Its task's end dropped its series (``task_ended``): a withdrawal at its events (its own
+    status echo, a listing, an annotation edited), for hours, exports none again (its phase,
+    canary weight, gate verdicts, last pass: alerts firing on nothing measured)."""
+    model = held(events)
+    name = str(model.sim.body["metadata"]["name"])
+    observability.forget("UpliftModel", str(model.sim.body["metadata"]["namespace"]), name)
+    assert resource_series(name) == []
+    model.event()  # the withdrawal itself
+    model.event(None)
+    model.event()
+    assert reasons(model) == ["CanaryWithdrawn"] and model.sim.weights() == {"1": 100, "2": 0}
+    assert resource_series(name) == []
+
+
+def test_a_graph_event_tries_it_again(events: list[tuple[str, str]]) -> None:
+    """The stable did not serve at the model's event; Seldon reports it Available: its graph's
+    event withdraws the canary (a graph's event wakes only a waiting task, which a held model
+    has not)."""
+    model = held(events)
+    model.sim.seldon("Creating")
+    child = model.sim.cluster.objects[SELDON]
+    child["status"]["deploymentStatus"] = {name: {"replicas": 1}
+                                           for name in child["status"]["deploymentStatus"]}
+    model.event()
+    assert reasons(model) == ["CanaryNotWithdrawn"]
+    model.sim.seldon("Available")
+    assert model.graph_event() == [upliftmodel.withdraw_held_at_graph]
     assert reasons(model) == ["CanaryNotWithdrawn", "CanaryWithdrawn"]
     assert model.sim.weights() == {"1": 100, "2": 0} and len(model.statuses.writes) == 1
+    assert model.graph_event() == [upliftmodel.withdraw_held_at_graph]  # the patch's echo
+    assert reasons(model) == ["CanaryNotWithdrawn", "CanaryWithdrawn"]
+    assert len(model.cluster.patched) == 1 and len(model.statuses.writes) == 1
+
+
+@pytest.mark.parametrize("case", ["not deleted", "foreground", "another uid", "DELETED"])
+def test_a_graph_event_of_another_model_does_not(events: list[tuple[str, str]],
+                                                 case: str) -> None:
+    model = held(events, ARGO, "foregroundDeletion") if case == "foreground" else held(events)
+    if case == "not deleted":
+        model.sim.body["metadata"].pop("deletionTimestamp")
+    if case == "another uid":  # the model's name taken by a new object
+        model.sim.body["metadata"]["uid"] = "another"
+    assert model.graph_event("DELETED" if case == "DELETED" else "MODIFIED") == []
+    assert model.sim.weights() == {"1": 90, "2": 10} and events == []
 
 
 def test_a_refused_status_write_is_said_on_the_next_try(events: list[tuple[str, str]]) -> None:
