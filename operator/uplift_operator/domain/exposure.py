@@ -512,6 +512,21 @@ def _estimate(value: float, lower: float | None, upper: float | None) -> Estimat
                           display=f"{value:+.3g}{bounds}")
 
 
+def _conversions(st: GateStatus) -> EstimateStatus | None:
+    """The incremental conversions of an incrementalConversions gate's cohorts at its last
+    look: its Δ (and bounds) times the cohorts' treated-arm decisions, which it counts as its
+    ``samples`` (``gates._incremental_conversions``): C_T − C_H·n_T/n_H, the same decisions on
+    both sides of the product. None without that count."""
+    if st.value is None or not st.samples:
+        return None
+    n = st.samples
+
+    def scaled(bound: float | None) -> float | None:
+        return None if bound is None else bound * n
+
+    return _estimate(st.value * n, scaled(st.lower), scaled(st.upper))
+
+
 def _utc(time: dt.datetime | None) -> dt.datetime | None:
     if time is None or time.tzinfo is not None:
         return time
@@ -1208,12 +1223,15 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def record_results(self) -> None:
         """The campaign's results from the analysis this pass applied: ``incrementalEffect``
         and ``roi`` with their bounds from the incrementalConversions and roi gates (first of
-        each type that has a value), ``spend`` from a
-        budget gate (the period's spend), ``treatedUnits``/``holdoutUnits`` from the units
-        exposed since the ramp started. Nothing measured this pass: the results stay as they
-        were, so past ``schedule.end`` (no analysis runs) they are final, but for a spend whose
-        budget period rolled over since it was read (``roll_spend_over``), or whose
-        budget was removed (``forget_budget``, in ``keep_budget_anchor``)."""
+        each type that has a value; for the effect, the first without ``treatments``: a gate
+        naming some judges a subgroup, whose Δ is not the campaign's), with
+        ``incrementalConversions`` from the effect's gate's own cohorts (``_conversions``),
+        ``spend`` from a budget gate (the period's spend), ``treatedUnits``/``holdoutUnits``
+        from the decisions counted since the ramp started (``record_units``). Nothing
+        measured this pass: the results stay as they were, so past ``schedule.end`` (no
+        analysis runs) they are final, but for a spend whose budget period rolled over since
+        it was read (``roll_spend_over``), or whose budget was removed (``forget_budget``, in
+        ``keep_budget_anchor``)."""
         s = self.status
         if s.last_analysis_at is None or s.last_analysis_at == self.previous.last_analysis_at:
             self.roll_spend_over()
@@ -1224,6 +1242,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             st = by_name.get(gate.name)
             if st is None or st.value is None or gate.type in seen:
                 continue
+            if gate.type == "incrementalConversions" and gate.treatments:
+                continue
             if gate.type in _COHORT_GATE_TYPES:
                 seen.add(gate.type)
                 estimate = _estimate(st.value, st.lower, st.upper)
@@ -1231,17 +1251,31 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                     s.roi = estimate
                 else:
                     s.incremental_effect = estimate
+                    s.incremental_conversions = _conversions(st)
             elif gate.type == "budget":
                 seen.add(gate.type)
                 s.spend = max(st.value, 0.0)
                 if st.threshold is not None:
                     s.budget_remaining = max(st.threshold - s.spend, 0.0)
-        units = self.units
-        if units is not None:
-            s.treated_units, s.holdout_units = units.treated, units.holdout
+        self.record_units()
         # An analysis whose budget gates read no spend (Prometheus down at the first look of
         # a new period) leaves the figures of the period before: rolled over all the same.
         self.roll_spend_over()
+
+    def record_units(self) -> None:
+        """``treatedUnits``/``holdoutUnits``: the decisions per arm counted since the ramp
+        started, never fewer than the status already holds for the same ramp. Prometheus
+        answers the whole ramp's range only while it holds it: past its retention, and with
+        the operator's kept pieces of the range lost in a restart
+        (``adapters.prometheus_ranges``), the count starts at the retention's edge and would
+        read lower than the one shown before. Counts read before the ramp (re)started in this
+        pass (a retry acted on with a budget gate's outcome applied) are the previous ramp's:
+        not recorded, the new ramp's stay 0 (``start_ramp``)."""
+        s, units = self.status, self.units
+        if units is None or ramp_started_at(s) != ramp_started_at(self.previous):
+            return
+        s.treated_units = max(s.treated_units, units.treated)
+        s.holdout_units = max(s.holdout_units, units.holdout)
 
     def keep_spec_gates(self) -> None:
         """``status.gates`` holds the spec's gates (its implied budget gate included): one the
@@ -1429,9 +1463,11 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.emit("Normal", reason, f"{self.where()} ({why}; {self.model.why})")
 
     def forget_results(self) -> None:
-        """No ``incrementalEffect`` nor ``roi`` (nor their gauges, which follow the status)
-        until the conversion gates measure the ramp or version now judged."""
+        """No ``incrementalEffect``, ``incrementalConversions`` nor ``roi`` (nor their
+        gauges, which follow the status) until the conversion gates measure the ramp or
+        version now judged."""
         self.status.incremental_effect = self.status.roi = None
+        self.status.incremental_conversions = None
 
     def withdraw(self, why: str) -> None:
         """Exposure to 0 % (if anything is exposed), the ramp ended; ``why`` in history and event.

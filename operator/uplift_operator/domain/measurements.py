@@ -333,8 +333,9 @@ class OutcomeCompleteness:
 
 @dataclass(frozen=True)
 class CampaignUnits:
-    """Exposed units of a campaign in each arm since its exposure ramp started (the status's
-    ``treatedUnits`` and ``holdoutUnits``), whatever the gates count."""
+    """Decisions of a campaign in each arm since its exposure ramp started, on every model
+    version (the status's ``treatedUnits`` and ``holdoutUnits``), whatever the gates count: a
+    unit decided again counts again."""
 
     treated: int
     holdout: int

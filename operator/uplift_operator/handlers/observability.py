@@ -206,8 +206,10 @@ CAMPAIGN_INCREMENTAL_EFFECT = Gauge(
     ["namespace", "name", "bound"], registry=REGISTRY)
 CAMPAIGN_INCREMENTAL_CONVERSIONS = Gauge(
     "uplift_operator_campaign_incremental_conversions",
-    "A Campaign's incremental conversions since its exposure ramp started: "
-    "status.incrementalEffect x status.treatedUnits.",
+    "A Campaign's incremental conversions among the cohorts its incrementalConversions gate "
+    "last judged (the followed version's decisions whose attribution window closed in the "
+    "step), C_treated - C_holdout x n_treated / n_holdout, as status.incrementalConversions "
+    "reports it.",
     ["namespace", "name", "bound"], registry=REGISTRY)
 ESTIMATE_BOUNDS = ("estimate", "lower", "upper")
 DECISIONS = Counter("uplift_operator_decisions_total",
@@ -871,24 +873,26 @@ def observe_campaign(namespace: str, name: str, status: dict[str, Any],
             CAMPAIGN_BUDGET_SPEND.remove(namespace, name)
     else:
         CAMPAIGN_BUDGET_SPEND.labels(namespace, name).set(status.get("spend") or 0.0)
-    effect = status.get("incrementalEffect")
-    treated = status.get("treatedUnits") or 0
     _observe_estimate(CAMPAIGN_ROI, namespace, name, status.get("roi"))
-    _observe_estimate(CAMPAIGN_INCREMENTAL_EFFECT, namespace, name, effect)
-    # No treated units counted (yet): no count to scale the rate by, rather than a false 0.
+    _observe_estimate(CAMPAIGN_INCREMENTAL_EFFECT, namespace, name,
+                      status.get("incrementalEffect"))
+    # The gate's own cohorts' count (its Δ times their treated-arm decisions), never the
+    # rate times status.treatedUnits: those are every version's decisions since the ramp
+    # started, another population (after a promotion, version N+1's Δ times the decisions
+    # version N made; 2.5 x the true count with repeat decisions).
     _observe_estimate(CAMPAIGN_INCREMENTAL_CONVERSIONS, namespace, name,
-                      effect if treated > 0 else None, scale=treated)
+                      status.get("incrementalConversions"))
 
 
-def _observe_estimate(gauge: Gauge, namespace: str, name: str, estimate: dict[str, Any] | None,
-                      scale: float = 1) -> None:
+def _observe_estimate(gauge: Gauge, namespace: str, name: str,
+                      estimate: dict[str, Any] | None) -> None:
     for bound in ESTIMATE_BOUNDS:
         value = (estimate or {}).get(bound)
         if value is None:
             with suppress(KeyError):
                 gauge.remove(namespace, name, bound)
         else:
-            gauge.labels(namespace, name, bound).set(value * scale)
+            gauge.labels(namespace, name, bound).set(value)
 
 
 def started(kind: str, namespace: str, name: str) -> None:

@@ -1098,8 +1098,10 @@ class CampaignGateContext:
 
 def campaign_units(ctx: CampaignGateContext,
                    prometheus: MetricSource | None) -> m.CampaignUnits | None:
-    """Exposed units per arm since the exposure ramp started (both arms in one query); None
-    without data (an arm without a series) or source."""
+    """Decisions per arm since the exposure ramp started, on every version (both arms in one
+    query): decisions, not distinct units (a unit decided again counts again); the status
+    keeps the larger of this and its count for the ramp (``record_units``). None without data
+    (an arm without a series) or source."""
     if prometheus is None:
         return None
     window = _range(ctx.now - ctx.ramp_started_at)

@@ -51,22 +51,25 @@ def test_a_campaigns_roi_and_incremental_results_are_exported_with_their_bounds(
     _observe_campaign("ns", "spring", {
         "phase": "Progressing", "treatedUnits": 2000, "holdoutUnits": 500,
         "roi": {"estimate": 0.8, "lower": 0.1, "upper": 1.5, "display": "+0.8 [+0.1, +1.5]"},
-        "incrementalEffect": {"estimate": 0.02, "lower": 0.005, "upper": 0.035}})
+        "incrementalEffect": {"estimate": 0.02, "lower": 0.005, "upper": 0.035},
+        "incrementalConversions": {"estimate": 24.0, "lower": 6.0, "upper": 42.0}})
     assert [_campaign("roi", "spring", b) for b in ("estimate", "lower", "upper")] == [0.8, 0.1, 1.5]
     assert [_campaign("incremental_effect", "spring", b)
             for b in ("estimate", "lower", "upper")] == [0.02, 0.005, 0.035]
+    # The gate's own cohorts' count (1,200 treated-arm decisions here), not the rate times
+    # treatedUnits (every version's decisions since the ramp started: 40 [10, 70]).
     assert [_campaign("incremental_conversions", "spring", b)
-            for b in ("estimate", "lower", "upper")] == pytest.approx([40, 10, 70])
+            for b in ("estimate", "lower", "upper")] == [24.0, 6.0, 42.0]
 
 
 def test_a_campaign_without_results_or_units_has_no_result_series() -> None:
     _observe_campaign("ns", "fresh", {
-        "phase": "Progressing", "roi": {"estimate": -0.2},
+        "phase": "Progressing", "roi": {"estimate": -0.2}, "treatedUnits": 5000,
         "incrementalEffect": {"estimate": 0.01, "lower": -0.01, "upper": 0.03}})
     assert _campaign("roi", "fresh", "estimate") == -0.2
     assert _campaign("roi", "fresh", "lower") is None  # a bound the status lacks
     assert _campaign("incremental_effect", "fresh", "estimate") == 0.01
-    # No treated units counted: no conversions rather than a false 0.
+    # No count of the gate's cohorts in status: no conversions, not the rate x treatedUnits.
     assert _campaign("incremental_conversions", "fresh", "estimate") is None
     # Results that leave the status (a new ramp) leave the metrics too.
     _observe_campaign("ns", "fresh", {"phase": "Progressing"})
@@ -117,7 +120,8 @@ def test_a_deleted_campaigns_series_are_forgotten() -> None:
         "conditions": [{"type": "HoldoutShared", "status": "True", "reason": "SaltShared"}],
         "phase": "Completed", "treatedUnits": 10, "spend": 3.0, "budgetRemaining": 7.0,
         "roi": {"estimate": 1.0, "lower": 0.5, "upper": 1.5},
-        "incrementalEffect": {"estimate": 0.1, "lower": 0.05, "upper": 0.15}})
+        "incrementalEffect": {"estimate": 0.1, "lower": 0.05, "upper": 0.15},
+        "incrementalConversions": {"estimate": 1.0, "lower": 0.5, "upper": 1.5}})
     observability.forget("Campaign", "ns", "gone")
     for metric in ("roi", "incremental_effect", "incremental_conversions"):
         for bound in ("estimate", "lower", "upper"):

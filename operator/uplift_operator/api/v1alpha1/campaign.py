@@ -444,6 +444,21 @@ class CampaignGate(GateSpecBase):
                     "against the budget, or a value against min/max).")
     margin_type: Literal["absolute", "relative"] | None = Field(
         default=None, description="Read by no Campaign gate, and refused, as margin.")
+    min: float | None = Field(
+        default=None,
+        description="Lower bound on the gate's value (deliveryRate, incrementalConversions, "
+                    "roi, custom; see type). A statistical gate passes once its confidence "
+                    "sequence shows the value at or above it at level alpha and fails once it "
+                    "shows it below; a custom gate compares its value itself. On "
+                    "incrementalConversions it bounds a conversion rate per decision, not per "
+                    "unit: a unit decided again is a row of its arm each time, so later "
+                    "decisions that add no effect (given nothing once "
+                    "targeting.maxTreatmentsPerUnit caps the unit, in both arms alike) dilute "
+                    "the rate, and the same effect per unit reads smaller as repeat decisions "
+                    "accumulate (0.02 per unit read 0.0078 on day 21 of units decided on 30 % "
+                    "of days, cap 1, 14d window): a min above 0 gets harder to pass as the ramp "
+                    "goes on; at 0 the sign is the effect's (docs/statistics.md, \"Per "
+                    "decision, not per unit\").")
     alpha: float = Field(
         default=0.05, gt=0, le=0.5,
         description="Error level of the statistical gates (deliveryRate, "
@@ -765,8 +780,22 @@ class CampaignStatus(RampStatus):
     incremental_effect: EstimateStatus | None = Field(
         default=None,
         description="Incremental conversion rate, treated minus holdout, with its bounds: those "
-                    "of the first incrementalConversions gate that has a value (absent without "
-                    "one).")
+                    "of the first incrementalConversions gate without treatments that has a "
+                    "value (absent without one: a gate naming treatments judges a subgroup, "
+                    "whose effect is not the campaign's). A rate per decision, not per unit: "
+                    "a unit decided again counts once per decision, so with repeat decisions "
+                    "that add no effect (capped by maxTreatmentsPerUnit) it shrinks as the ramp "
+                    "goes on while the effect per unit stays the same (docs/statistics.md, "
+                    "\"Per decision, not per unit\").")
+    incremental_conversions: EstimateStatus | None = Field(
+        default=None,
+        description="Incremental conversions of the cohorts incrementalEffect was measured on "
+                    "(its gate's last look: the decisions of the model version the campaign "
+                    "follows whose attribution window closed in the current step): "
+                    "incrementalEffect times their treated-arm decisions, C_treated - "
+                    "C_holdout x n_treated / n_holdout, with its bounds likewise. Absent with "
+                    "incrementalEffect. Not a count since the ramp started: treatedUnits counts "
+                    "other decisions (every version's, cohorts not closed yet).")
     roi: EstimateStatus | None = Field(
         default=None,
         description="Return on investment with its bounds: those of the first roi gate that "
@@ -822,12 +851,18 @@ class CampaignStatus(RampStatus):
                     "replaced) still counts. Reset when a new budget period starts; dropped "
                     "once a period rolls over while the campaign exposes no one, and without "
                     "spec.economics.budget.")
-    treated_units: int = Field(default=0, ge=0,
-                               description="Exposed units in the treated arm since the exposure "
-                                           "ramp started.")
-    holdout_units: int = Field(default=0, ge=0,
-                               description="Exposed units in the holdout since the exposure ramp "
-                                           "started.")
+    treated_units: int = Field(
+        default=0, ge=0,
+        description="Decisions in the treated arm since the exposure ramp started "
+                    "(uplift_assignments_total), on every model version the campaign followed "
+                    "meanwhile: decisions, not distinct units (a unit decided again counts "
+                    "again, a decision capped by maxTreatmentsPerUnit too). Never decreases "
+                    "within a ramp (a count Prometheus no longer holds in full, past its "
+                    "retention, keeps the larger figure); 0 when a ramp (re)starts.")
+    holdout_units: int = Field(
+        default=0, ge=0,
+        description="Decisions in the holdout since the exposure ramp started, counted as "
+                    "treatedUnits.")
 
 
 #: What the runtime takes as a campaign's name (``runtime.campaigns.NAME``, at most 63
