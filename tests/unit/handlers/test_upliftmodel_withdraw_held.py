@@ -9,6 +9,7 @@ filters included), each invoked with the event's kwargs; the status through the 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from collections.abc import Callable, Mapping
@@ -356,3 +357,29 @@ def test_a_failing_status_write_is_logged_and_left_to_the_next_event(
     with caplog.at_level(logging.WARNING):
         model.event()
     assert events == [] and "withdrawal failed" in caplog.text
+
+
+def test_one_withdrawal_of_a_model_at_a_time(events: list[tuple[str, str]],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its events and its graph's come on different watches: those that come while its
+    withdrawal runs have it run once more after, not alongside (two patches on the same
+    resourceVersion, one refused)."""
+    model = held(events)
+    running, runs = [], []
+
+    async def once(memo: kopf.Memo, key: Any, body: kopf.Body) -> None:
+        running.append(key)
+        runs.append(len(running))
+        await asyncio.sleep(0.05)
+        running.remove(key)
+
+    monkeypatch.setattr(upliftmodel, "_withdraw_held_once", once)
+    key = ("UpliftModel", "shop", "uplift")
+    body = kopf.Body(cast(kopf.RawBody, copy.deepcopy(model.sim.body)))
+
+    async def three() -> None:
+        await asyncio.gather(*(upliftmodel._withdraw_held(model.memo, key, body)
+                               for _ in range(3)))
+
+    asyncio.run(three())
+    assert runs == [1, 1] and upliftmodel._HELD_RUNNING == {}
