@@ -69,7 +69,8 @@ def _observer(body: kopf.Body) -> Callable[[str, str, dict[str, Any]], None]:
 
 def _observe(namespace: str, name: str, status: dict[str, Any], spec: dict[str, Any]) -> None:
     observability.observe_campaign(namespace, name, status,
-                                   service.measured_gates(spec, status))
+                                   service.measured_gates(spec, status),
+                                   str((spec.get("modelRef") or {}).get("name") or ""))
     observability.observe_status(KIND, namespace, name, status)
 
 

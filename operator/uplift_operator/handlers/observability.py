@@ -260,7 +260,12 @@ CAMPAIGN_SETTINGS_UNDELIVERED = Gauge(
     "cannot be written (FileNotWritten), has no room for it (CampaignsFileFull) or does not "
     "carry it as its spec says (CampaignNotCarried), so the serving pods keep its previous "
     "settings and an exposure the status decided (a rollback's 0 % included) is not in "
-    "effect; else 0.", ["namespace", "name"], registry=REGISTRY)
+    "effect; else 0. model: the UpliftModel its spec.modelRef names (an Alertmanager inhibit "
+    "rule can mute its alert while that model's UpliftCampaignsFileNotWritten fires).",
+    ["namespace", "name", "model"], registry=REGISTRY)
+#: The model each Campaign's ``CAMPAIGN_SETTINGS_UNDELIVERED`` series names, by (namespace,
+#: name): a Campaign moved to another model drops the series of the one before.
+_SETTINGS_MODEL: dict[tuple[str, str], str] = {}
 CAMPAIGNS_FILE_UNDELIVERED = Gauge(
     "uplift_operator_campaigns_file_undelivered",
     "1 while an UpliftModel's campaigns file (its <model>-campaigns ConfigMap) was not written "
@@ -832,7 +837,7 @@ def _forget_gate(kind: str, namespace: str, name: str, gate: str, type_: str) ->
 
 
 def observe_campaign(namespace: str, name: str, status: dict[str, Any],
-                     measured: Mapping[str, str]) -> None:
+                     measured: Mapping[str, str], model: str = "") -> None:
     """Whether a Campaign's budget is exhausted, or its spend unreadable past
     ``spec.economics.budgetUnreadable.after``, as its Ready condition says, since when its spend
     has been unreadable (``status.budgetUnreadableSince``), whether it
@@ -866,7 +871,11 @@ def observe_campaign(namespace: str, name: str, status: dict[str, Any],
     shared = any(c.get("type") == cond.HOLDOUT_SHARED and c.get("status") == "True"
                  for c in status.get("conditions", []))
     CAMPAIGN_HOLDOUT_SHARED.labels(namespace, name).set(1 if shared else 0)
-    CAMPAIGN_SETTINGS_UNDELIVERED.labels(namespace, name).set(
+    # By its model (spec.modelRef.name) too: one before a move to another model goes.
+    if _SETTINGS_MODEL.get((namespace, name), model) != model:
+        _forget_settings_undelivered(namespace, name)
+    _SETTINGS_MODEL[(namespace, name)] = model
+    CAMPAIGN_SETTINGS_UNDELIVERED.labels(namespace, name, model).set(
         1 if _condition(status, cond.SETTINGS_DELIVERED).get("status") == "False" else 0)
     if status.get("budgetRemaining") is None:  # no budget gate measured: no spend to show
         with suppress(KeyError):
@@ -882,6 +891,13 @@ def observe_campaign(namespace: str, name: str, status: dict[str, Any],
     # version N made; 2.5 x the true count with repeat decisions).
     _observe_estimate(CAMPAIGN_INCREMENTAL_CONVERSIONS, namespace, name,
                       status.get("incrementalConversions"))
+
+
+def _forget_settings_undelivered(namespace: str, name: str) -> None:
+    model = _SETTINGS_MODEL.pop((namespace, name), None)
+    if model is not None:
+        with suppress(KeyError):
+            CAMPAIGN_SETTINGS_UNDELIVERED.remove(namespace, name, model)
 
 
 def _observe_estimate(gauge: Gauge, namespace: str, name: str,
@@ -931,9 +947,10 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
     if kind == "Campaign":
         for series in (CAMPAIGN_BUDGET_EXHAUSTED, CAMPAIGN_BUDGET_UNREADABLE,
                        CAMPAIGN_BUDGET_UNREADABLE_SINCE, CAMPAIGN_BUDGET_SPEND,
-                       CAMPAIGN_HOLDOUT_SHARED, CAMPAIGN_SETTINGS_UNDELIVERED):
+                       CAMPAIGN_HOLDOUT_SHARED):
             with suppress(KeyError):
                 series.remove(namespace, name)
+        _forget_settings_undelivered(namespace, name)
         for gauge in (CAMPAIGN_ROI, CAMPAIGN_INCREMENTAL_EFFECT, CAMPAIGN_INCREMENTAL_CONVERSIONS):
             _observe_estimate(gauge, namespace, name, None)
     if not keep_last_pass:

@@ -42,7 +42,7 @@ def _file_gauge() -> float | None:
 def _campaign_gauge() -> float | None:
     return observability.REGISTRY.get_sample_value(
         "uplift_operator_campaign_settings_undelivered",
-        {"namespace": OWNER.namespace, "name": CAMPAIGN})
+        {"namespace": OWNER.namespace, "name": CAMPAIGN, "model": OWNER.name})
 
 
 def _carried(cluster: FakeCluster) -> dict[str, float]:
@@ -94,7 +94,7 @@ def test_a_deleted_campaign_left_in_an_unwritable_file_keeps_the_model_undeliver
                              "the first file written")
                 assert _carried(cluster) == {CAMPAIGN: 25}
                 # The Campaign is treating; its pass said its settings delivered.
-                observability.observe_campaign(OWNER.namespace, CAMPAIGN, {}, {})
+                observability.observe_campaign(OWNER.namespace, CAMPAIGN, {}, {}, OWNER.name)
                 assert _campaign_gauge() == 0
 
                 # The ConfigMaps policy now refuses the operator's writes, and the Campaign is

@@ -26,9 +26,11 @@ def _pending(kind: str, name: str) -> float | None:
         "uplift_operator_rollback_pending", {"kind": kind, "namespace": "ns", "name": name})
 
 
-def _undelivered(name: str) -> float | None:
+def _undelivered(name: str, model: str = "hillstrom-uplift") -> float | None:
+    """By the model its spec names, which an inhibit rule matches on."""
     return observability.REGISTRY.get_sample_value(
-        "uplift_operator_campaign_settings_undelivered", {"namespace": "ns", "name": name})
+        "uplift_operator_campaign_settings_undelivered",
+        {"namespace": "ns", "name": name, "model": model})
 
 
 def test_a_models_manual_rollback_is_pending_until_a_human_decides() -> None:
