@@ -101,13 +101,14 @@ ARMS = {
     ("uplift_outcomes_expected_total", ""): 10000.0,
     ("uplift_outcomes_received_total", ""): 9800.0,
     ("uplift_late_outcomes_total", ""): 55.0,
-    # Counted when decided / reported: the step's spend per treated unit (0.1) is what roi
-    # takes from them; the conversions reported in the step are not the arms'.
-    ("uplift_assignments_total", 'arm="treated"'): 4500.0,
-    ("uplift_assignments_total", 'arm="holdout"'): 500.0,
+    # Counted when decided / reported: the cohorts' spend per treated decision (0.1, read over
+    # their decisions, as many as they count) is what roi takes from them; the conversions
+    # reported in the step are not the arms'.
+    ("uplift_assignments_total", 'arm="treated"'): 9000.0,
+    ("uplift_assignments_total", 'arm="holdout"'): 1000.0,
     ("uplift_conversions_total", 'arm="treated"'): 4000.0,
     ("uplift_conversions_total", 'arm="holdout"'): 3000.0,
-    ("uplift_campaign_spend_total", ""): 450.0,
+    ("uplift_campaign_spend_total", ""): 900.0,
 }
 
 
@@ -181,12 +182,24 @@ def test_late_outcomes_never_enter_the_conversions() -> None:
 def test_roi_adds_the_economics_and_the_spend() -> None:
     got = collect_campaign(gate("roi"), context(), Counters(dict(ARMS)), None)
     assert isinstance(got, m.RoiMeasurement)
-    # 450 spent on the 4,500 treated units decided in the step: 0.1 each, on the cohorts'
-    # 9,000 (decided at other exposures, their windows closed in the step).
+    # 900 spent on the cohorts' 9,000 treated decisions (read over the range they were
+    # decided in): 0.1 each, on the cohorts' 9,000 treated units.
     assert got.value_per_conversion == 110.0 and got.spend == pytest.approx(900.0)
-    # No decision in the step yet: no cost per unit to apply, no data.
-    quiet = {**ARMS, ("uplift_assignments_total", 'arm="treated"'): 0.0}
-    assert collect_campaign(gate("roi"), context(), Counters(quiet), None) is None
+    # No spend series yet: no cost per unit to apply, no data.
+    unspent = {k: v for k, v in ARMS.items() if k[0] != "uplift_campaign_spend_total"}
+    assert collect_campaign(gate("roi"), context(), Counters(unspent), None) is None
+    # None of the cohorts' 9,000 treated decisions (or under 90 % of them) left where they were
+    # decided, a window back: Prometheus no longer keeps them, said (Inconclusive), not no data
+    # for ever nor the cost per decision of the newest ones only.
+    for decided in (0.0, 8000.0):
+        short = {**ARMS, ("uplift_assignments_total", 'arm="treated"'): decided}
+        got = collect_campaign(gate("roi"), context(), Counters(short), None)
+        assert isinstance(got, m.NotMeasured) and not got.holds
+        assert f"count {int(decided)} treated decisions where the cohorts have 9000" in got.why
+        assert "Prometheus no longer keeps them" in got.why and "14d" in got.why
+    enough = {**ARMS, ("uplift_assignments_total", 'arm="treated"'): 8200.0}
+    assert isinstance(collect_campaign(gate("roi"), context(), Counters(enough), None),
+                      m.RoiMeasurement)
 
 
 @pytest.mark.parametrize("type_", ["incrementalConversions", "roi"])
@@ -455,7 +468,7 @@ def test_a_gate_naming_treatments_asks_queries_prometheus_accepts(type_: str) ->
     # re.escape("mens-e-mail") wrote "mens\-e\-mail", which Prometheus refuses ("unknown
     # escape sequence"): every analysis of the gate was an Error.
     prom = PerTreatment({**ARMS, ("uplift_deliveries_total", 'status="ok"'): 4400.0},
-                        rows={"uplift_assignments_total": [(MENS, 4500.0)]})
+                        rows={"uplift_assignments_total": [(MENS, 9000.0)]})
     got = collect_campaign(gate(type_, treatments=["womens-e-mail", "mens-e-mail"]), context(),
                            prom, None)
     assert got is not None and not isinstance(got, m.MeasurementError)
@@ -467,7 +480,7 @@ def test_a_gate_naming_treatments_asks_queries_prometheus_accepts(type_: str) ->
 
 def test_roi_of_named_treatments_costs_their_treated_units_at_their_own_cost() -> None:
     # Sample: womens-e-mail at the campaign's 0.10, mens-e-mail at its own 0.12.
-    prom = PerTreatment(dict(ARMS), rows={"uplift_assignments_total": [(MENS, 4500.0)]})
+    prom = PerTreatment(dict(ARMS), rows={"uplift_assignments_total": [(MENS, 9000.0)]})
     got = collect_campaign(gate("roi", treatments=["mens-e-mail"]), context(), prom, None)
     assert isinstance(got, m.RoiMeasurement)
     assert got.spend == pytest.approx(0.12 * 9000)  # its own cost, on the cohorts' units
@@ -499,9 +512,9 @@ def test_roi_of_treatments_of_different_values_counts_each_against_its_own_holdo
                  ("treated", "none"): 10.0, ("holdout", "none"): None}
     prom = Series([*_per_treatment("uplift_outcomes_expected_total", units),
                    *_per_treatment("uplift_outcomes_converted_total", converted),
-                   *_rows("uplift_assignments_total", treated=4500.0),
+                   *_rows("uplift_assignments_total", treated=9000.0),
                    ("uplift_campaign_spend_total", {k: v for k, v in _BASE.items()
-                                                    if k != "treatment"}, 450.0)])
+                                                    if k != "treatment"}, 900.0)])
     got = collect_campaign(gate("roi"), context(spec=_valued(100.0, 200.0)), prom, None)
     assert isinstance(got, m.RoiMeasurement)
     assert got.strata == (
@@ -529,8 +542,8 @@ def test_roi_of_treatments_of_different_values_counts_each_against_its_own_holdo
 def test_roi_strata_missing_an_arm_are_no_data() -> None:
     units = {("treated", WOMENS): 6000.0, ("treated", MENS): 2000.0}
     prom = Series([*_per_treatment("uplift_outcomes_expected_total", units),
-                   *_rows("uplift_assignments_total", treated=4500.0),
-                   ("uplift_campaign_spend_total", dict(_BASE), 450.0)])
+                   *_rows("uplift_assignments_total", treated=9000.0),
+                   ("uplift_campaign_spend_total", dict(_BASE), 900.0)])
     assert collect_campaign(gate("roi"), context(spec=_valued(100.0, 200.0)), prom,
                             None) is None
 
@@ -675,18 +688,18 @@ def _versions() -> Series:
         rows.append((metric, {**base, "version": version, "treatment": WOMENS, **labels}, value))
 
     for version, (treated, holdout, conv_t, conv_h, spend) in {
-            "3": (9000.0, 1000.0, 1500.0, 100.0, 450.0),
-            "4": (1000.0, 110.0, 100.0, 110.0, 500.0)}.items():
+            "3": (9000.0, 1000.0, 1500.0, 100.0, 900.0),
+            "4": (1000.0, 110.0, 100.0, 110.0, 1000.0)}.items():
         for arm, units, conversions in (("treated", treated, conv_t),
                                         ("holdout", holdout, conv_h)):
             add("uplift_outcomes_expected_total", version, units, arm=arm)
             add("uplift_outcomes_received_total", version, units * 0.98, arm=arm)
             add("uplift_outcomes_converted_total", version, conversions, arm=arm)
             add("uplift_late_outcomes_total", version, 5.0, arm=arm)
-            add("uplift_assignments_total", version, units / 2, arm=arm)
+            add("uplift_assignments_total", version, units, arm=arm)
         rows.append(("uplift_campaign_spend_total", {**base, "version": version}, spend))
-        add("uplift_deliveries_total", version, treated / 2 * 0.9, arm="treated", status="ok")
-        add("uplift_deliveries_total", version, treated / 2 * 0.1, arm="treated",
+        add("uplift_deliveries_total", version, treated * 0.9, arm="treated", status="ok")
+        add("uplift_deliveries_total", version, treated * 0.1, arm="treated",
             status="failed")
     return Series(rows)
 
@@ -702,7 +715,7 @@ def test_the_conversion_gates_judge_only_the_followed_versions_decisions() -> No
     roi = collect_campaign(gate("roi"), context(), _versions(), None)
     assert isinstance(roi, m.RoiMeasurement)
     assert roi.arms == got.arms
-    assert roi.spend == pytest.approx(0.10 * 9000)  # 450 on 4,500 treated, not 950 on 5,000
+    assert roi.spend == pytest.approx(0.10 * 9000)  # 900 on 9,000 treated, not 1,900 on 10,000
     named = collect_campaign(gate("roi", treatments=["womens-e-mail"]), context(), _versions(),
                              None)
     assert isinstance(named, m.RoiMeasurement) and named.spend == pytest.approx(0.10 * 9000)
@@ -723,10 +736,10 @@ def test_the_late_outcomes_said_are_those_of_the_arms_the_cohorts_count() -> Non
 def test_delivery_and_budget_count_every_versions_decisions() -> None:
     # The sender delivers what any predictor decided; the campaign pays for it all.
     got = collect_campaign(gate("deliveryRate"), context(), _versions(), None)
-    assert got == m.DeliveryRateMeasurement(delivered=4500, decided=5000, reported=5000,
-                                            recent=5000)
+    assert got == m.DeliveryRateMeasurement(delivered=9000, decided=10000, reported=10000,
+                                            recent=10000)
     spent = collect_campaign(gate("budget"), context(), _versions(), None)
-    assert isinstance(spent, m.BudgetMeasurement) and spent.spend == pytest.approx(950.0)
+    assert isinstance(spent, m.BudgetMeasurement) and spent.spend == pytest.approx(1900.0)
 
 
 def test_the_conversion_gates_wait_for_a_followed_version() -> None:
@@ -929,11 +942,12 @@ class _Days:
     ``spent[unit, day]``), answering each count as Prometheus would from its range and offset:
     a counter counted when decided (assignments, windowed decisions, spend) over the decisions
     made in the range, one counted when the window closes (expected, received, converted) over
-    the decisions made a window before it."""
+    the decisions made a window before it. ``retention_days``: Prometheus keeps no sample older
+    than that (a range reaching past it counts only what is kept; none of it: no data)."""
 
     def __init__(self, now: dt.datetime, window_days: int, holdout: Any, decided: Any,
-                 converted: Any, spent: Any) -> None:
-        self.now, self.window = now, window_days
+                 converted: Any, spent: Any, retention_days: int | None = None) -> None:
+        self.now, self.window, self.retention = now, window_days, retention_days
         self.holdout, self.decided, self.converted, self.spent = (holdout, decided, converted,
                                                                   spent)
 
@@ -943,10 +957,14 @@ class _Days:
         end = (self.now - T0_DAYS).total_seconds() - int(found.group(2) or 0)
         return round((end - int(found.group(1))) / _DAY), round(end / _DAY)
 
-    def _count(self, promql: str, arm: str) -> float:
+    def _count(self, promql: str, arm: str) -> float | None:
         lo, hi = self._days(promql)
         if any(f"{c}_total{{" in promql for c in ("expected", "received", "converted")):
             lo, hi = lo - self.window, hi - self.window  # closed in the range
+        elif self.retention is not None:
+            lo = max(lo, round((self.now - T0_DAYS).total_seconds() / _DAY) - self.retention)
+            if hi <= lo:
+                return None
         rows = self.holdout if arm == "holdout" else ~self.holdout
         days = slice(max(lo, 0), max(hi, 0))
         if "uplift_campaign_spend_total{" in promql:
@@ -957,27 +975,26 @@ class _Days:
 
     def query(self, promql: str, time: Any = None) -> Sequence[Any]:
         assert promql.startswith("sum by (arm)"), promql
-        return [Row({"arm": arm}, self._count(promql, arm)) for arm in ("treated", "holdout")]
+        return [Row({"arm": arm}, n) for arm in ("treated", "holdout")
+                if (n := self._count(promql, arm)) is not None]
 
     def scalar(self, promql: str, time: Any = None) -> float | None:
         if "uplift_late_outcomes_total{" in promql:
             return 0.0
         if 'arm="treated"' in promql or "uplift_campaign_spend_total{" in promql:
             return self._count(promql, "treated")
-        return self._count(promql, "treated") + self._count(promql, "holdout")
+        treated, holdout = self._count(promql, "treated"), self._count(promql, "holdout")
+        return None if treated is None or holdout is None else treated + holdout
 
 
 T0_DAYS = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
-def test_roi_costs_the_cohorts_decisions_not_the_steps_later_cheaper_ones() -> None:
-    """maxTreatmentsPerUnit 1 and units decided again every few days: a unit's later decisions
-    are capped (cost 0), so the step's cost per treated decision fell far below that of the
-    cohorts whose Δ is measured (decided a window earlier, mostly first decisions): ROI read
-    +2.09 [+0.49, +3.70], Pass, for a true −0.32. Read over the cohorts' own decisions, c̄ and
-    Δ come from the same decisions: the ROI shown is the cohorts' own."""
+def _capped_campaign(days: int, w: int = 14) -> tuple[Any, Any, Any, Any, Any, CampaignGate]:
+    """maxTreatmentsPerUnit 1, units decided again every few days (30 % a day), a ``w``-day
+    window: (holdout, decided, converted, spent, spec, its roi gate), by the day."""
     rng = np.random.default_rng(7)
-    n, h, q, w, days = 200_000, 0.1, 0.3, 14, 21
+    n, h, q = 200_000, 0.1, 0.3
     p0, tau, cost, value = 0.05, 0.02, 3.0, 110.0  # true ROI = 110 × 0.02 / 3 − 1 = −0.27
     holdout = rng.uniform(size=n) < h
     decided = rng.uniform(size=(n, days)) < q
@@ -994,21 +1011,40 @@ def test_roi_costs_the_cohorts_decisions_not_the_steps_later_cheaper_ones() -> N
     spec = spec.model_copy(update={"economics": spec.economics.model_copy(
         update={"value_per_conversion": value, "cost_per_treatment": cost}), "treatments": [
         t.model_copy(update={"cost_per_treatment": None}) for t in spec.treatments]})
+    if w != 14:
+        spec = spec.model_copy(update={"experiment": spec.experiment.model_copy(
+            update={"attribution_window": f"{w}d"})})
     roi = next(g for g in exposure.with_economics(spec).exposure.gates if g.type == "roi")
+    return holdout, decided, converted, spent, spec, roi
+
+
+def _day_context(spec: Any, today: int) -> CampaignGateContext:
+    return CampaignGateContext(
+        namespace="shop", name="spring-email", model="hillstrom-uplift", spec=spec,
+        step_started_at=T0_DAYS, ramp_started_at=T0_DAYS, now=T0_DAYS + dt.timedelta(days=today),
+        budget_anchor=T0_DAYS, stable_version="3", decisions_since=T0_DAYS)
+
+
+def test_roi_costs_the_cohorts_decisions_not_the_steps_later_cheaper_ones() -> None:
+    """maxTreatmentsPerUnit 1 and units decided again every few days: a unit's later decisions
+    are capped (cost 0), so the step's cost per treated decision fell far below that of the
+    cohorts whose Δ is measured (decided a window earlier, mostly first decisions): ROI read
+    +2.09 [+0.49, +3.70], Pass, for a true −0.32. Read over the cohorts' own decisions, c̄ and
+    Δ come from the same decisions: the ROI shown is the cohorts' own, and it fails."""
+    w, days, value = 14, 21, 110.0
+    holdout, decided, converted, spent, spec, roi = _capped_campaign(days, w)
     status = None
+    verdicts = []
     for today in range(w + 1, days + 1):
-        now = T0_DAYS + dt.timedelta(days=today)
-        ctx = CampaignGateContext(
-            namespace="shop", name="spring-email", model="hillstrom-uplift", spec=spec,
-            step_started_at=T0_DAYS, ramp_started_at=T0_DAYS, now=now, budget_anchor=T0_DAYS,
-            stable_version="3", decisions_since=T0_DAYS)
-        got = collect_campaign(roi, ctx, _Days(now, w, holdout, decided, converted, spent),
+        ctx = _day_context(spec, today)
+        got = collect_campaign(roi, ctx, _Days(ctx.now, w, holdout, decided, converted, spent),
                                None)
         assert isinstance(got, m.RoiMeasurement)
         cohort = slice(0, today - w)  # the decisions whose window closed since day 14
         t, c = got.arms.treated, got.arms.holdout
-        out = gates.evaluate_gate(roi, got, gates.memory_of(status, roi), now)
+        out = gates.evaluate_gate(roi, got, gates.memory_of(status, roi), ctx.now)
         status = gates.assess(roi, status, out)
+        verdicts.append(out.verdict)
         assert out.verdict is not GateVerdict.PASS, (today, out.message)
         assert t.units == int(decided[~holdout][:, cohort].sum())
         own_cost = float(spent[:, cohort].sum())
@@ -1016,6 +1052,30 @@ def test_roi_costs_the_cohorts_decisions_not_the_steps_later_cheaper_ones() -> N
         own = value * (t.conversions / t.units - c.conversions / c.units) * t.units / own_cost - 1
         if out.value is not None and out.lower is not None:
             assert out.value == pytest.approx(own), (today, out.message)
+    assert GateVerdict.FAIL in verdicts, verdicts
+
+
+@pytest.mark.parametrize(("w", "retention"), [(14, 15), (14, 10)])
+def test_roi_tells_prometheus_retention_short_of_the_cohorts_decisions(
+        w: int, retention: int) -> None:
+    """Spend and treated decisions are read an attribution window back: a Prometheus that
+    keeps 15 days holds only the newest day of a 14-day window's cohorts' decisions a day into
+    them (their cost per decision is the cheaper, capped later ones': the bias partly back),
+    and one that keeps 10 days none (no data: the gate held for ever). Inconclusive, naming
+    the retention the gate needs (the attribution window plus the step's cohorts)."""
+    days = w + 4
+    holdout, decided, converted, spent, spec, roi = _capped_campaign(days, w)
+    for today in range(w + 1, days + 1):
+        ctx = _day_context(spec, today)
+        got = collect_campaign(roi, ctx, _Days(ctx.now, w, holdout, decided, converted, spent,
+                                               retention_days=retention), None)
+        if today <= retention:  # every decision of the cohorts kept
+            assert isinstance(got, m.RoiMeasurement), (today, got)
+            continue
+        assert isinstance(got, m.NotMeasured), (today, got)
+        assert "Prometheus no longer keeps them" in got.why and f"{today}d now" in got.why, got.why
+        out = gates.evaluate_gate(roi, got, {}, ctx.now)
+        assert out.verdict is GateVerdict.INCONCLUSIVE and not out.holds, out
 
 
 def test_roi_values_each_treatments_own_incremental_conversions() -> None:
