@@ -30,8 +30,9 @@ The bar is a Deployment's ``maxSurge``/``maxUnavailable``, across resources:
   whose answer is lost, or that is refused, while the roll is still unconfirmed gives the slot
   back (neither landed: a webhook or an API server down for long holds no slot from the
   others). A roll whose apply was never confirmed (its resourceVersion taken from a read:
-  ``settle``) ends at ``timeout`` quietly, as a ``found`` one: no ``RollTimedOut`` for a roll
-  the operator cannot tell it started;
+  ``settle``) and on which Seldon has written nothing since ends at ``timeout`` quietly, as a
+  ``found`` one: no ``RollTimedOut`` for a roll the operator cannot tell it started; once
+  Seldon writes after that read, the roll is the apply's and its timeout is told;
 * **a queue for the others**: a model refused a slot is queued, in the order it first asked,
   and keeps its graph as it is (its ``ServingApplied`` says so, ``RollQueued``). When slots
   free, as many queued models as there are free slots are woken (``on_change``, as the MLflow
@@ -135,9 +136,10 @@ class _Roll:
     # timeout, a 5xx, the connection lost: ``Rolls.unconfirmed``): the graph's resourceVersion
     # the next ``settle`` reads is taken as the apply's, so only a later write ends the roll.
     unconfirmed: bool = False
-    # No apply in it since was answered (``started``): whether it rolled anything is unknown
-    # (it may not have landed; or Seldon finished before the next pass read the graph, and
-    # writes nothing more), so its timeout frees the slot quietly, as a ``found`` one's.
+    # No apply in it since was answered (``started``) and Seldon has not written on the graph
+    # since the read that confirmed it (``settle``): whether it rolled anything is unknown (it
+    # may not have landed; or Seldon finished before the next pass read the graph, and writes
+    # nothing more), so its timeout frees the slot quietly, as a ``found`` one's.
     doubted: bool = False
 
     @property
@@ -276,15 +278,19 @@ class Rolls:
         if again:
             self._release(owner, now)
 
-    def refused(self, owner: Owner, now: dt.datetime, *, new: bool) -> None:
+    def refused(self, owner: Owner, now: dt.datetime, *, new: bool,
+                conflict: bool = False) -> None:
         """The API server refused (a 4xx) the apply ``owner`` holds a slot for: nothing of it
         was saved. A slot taken for it (``new``) is given back (``abandon``), and so is one
         kept for an apply whose answer was lost (``unconfirmed``): the graph read not as
         decided, that one did not land either. A slot held for a roll an earlier apply
-        started is kept."""
+        started is kept, and so is an unconfirmed one on a ``conflict`` (409: the graph moved
+        since it was read, which is what the lost apply landing does when the graph read was
+        a watch store's from before it): the pass reads the graph again, and the next one
+        confirms the roll (``settle``) or applies again in the slot."""
         with self._lock:
             roll = self._rolls.get(owner)
-            free = new or (roll is not None and roll.unconfirmed)
+            free = new or (roll is not None and roll.unconfirmed and not conflict)
         if free:
             self._release(owner, now)
 
@@ -345,15 +351,20 @@ class Rolls:
         taken as the apply's, and Seldon's next write is waited for."""
         with self._lock:
             roll = self._rolls.get(owner)
+            confirming = roll is not None and roll.unconfirmed
             if roll is not None and roll.unconfirmed:
                 # The apply whose answer was lost landed (the graph is as decided): what is
                 # read now is taken as its resourceVersion, the status read as written before it
-                # (``doubted`` stays: if Seldon wrote its last status before this read, no
-                # write comes, and the slot frees quietly at the timeout).
+                # (``doubted`` stays until Seldon writes: if it wrote its last status before
+                # this read, no write comes, and the slot frees quietly at the timeout).
                 roll.version, roll.applied, roll.unconfirmed = version, now, False
             reported = roll is not None and (roll.version is None or version != roll.version)
             if roll is not None and reported:
                 roll.heard = True
+                if not confirming:
+                    # Seldon wrote after the read that confirmed the apply: the roll is its, and
+                    # one that does not end in time is told (``RollTimedOut``), not quiet.
+                    roll.doubted = False
             silent = (roll is not None and not roll.pods
                       and now - roll.last_apply >= SILENT_SETTLE)
             done = roll is not None and serving and rolled and (reported or silent)
@@ -456,7 +467,7 @@ class Rolls:
             if roll.found or roll.doubted:
                 # Not a roll of this process (a crash-looping or Pending pod reads as rolling
                 # too), or one whose apply was never answered (it may not have landed; or
-                # Seldon was done before the pass that read the graph, and wrote nothing
+                # Seldon was done before the pass that read the graph, and has written nothing
                 # since): its slot frees quietly; whether the graph serves is the model's
                 # status.
                 continue

@@ -1856,7 +1856,8 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
             # the slot is given back (a webhook down holds no slot from the others).
             deps.rolls.unconfirmed(roller, now, pods=pods)
         elif admitted is not None:  # refused: nothing rolls from it, a slot taken for it frees
-            deps.rolls.refused(roller, now, new=admitted.new)
+            # (a 409 keeps an unconfirmed one: the graph moved, perhaps by the lost apply)
+            deps.rolls.refused(roller, now, new=admitted.new, conflict=error.status == 409)
         if error.status == 409 and read:
             _read_child_again(owner, deps)
             raise _ChildMovedError(str(error)) from error

@@ -514,3 +514,80 @@ def test_an_apply_lost_then_refused_gives_its_slot_back() -> None:
     fleet.cluster.apply_error = KubeError("admission webhook denied the request", 400)
     fleet.tick("a", 5)
     assert fleet.condition("a")["reason"] == "ApplyFailed" and fleet.rolls.rolling() == 0
+
+
+def test_an_apply_lost_that_landed_and_whose_pods_never_serve_times_out_and_degrades() -> None:
+    """The answer lost, the apply saved: the next pass confirms it from the graph read, then
+    Seldon writes on the graph (its pods rolling, a surge pod never available). That write is
+    the apply's roll, which the timeout tells (``RollTimedOut``), and the phase turns Degraded
+    past the grace. Before: ``doubted`` outlived Seldon's write, so the timeout freed the slot
+    quietly and the status kept saying the edit rolls: Progressing for good."""
+    fleet = Fleet(["a"], limit=1)
+    fleet.serving("a")
+    _edit_resources(fleet, "a", "2")
+    _saved_then_lost(fleet, KubeError("apply seldondeployments/a: 504 Timeout", 504))
+    fleet.tick("a", 1)
+    assert fleet.condition("a")["reason"] == "ApplyFailed"
+    fleet.tick("a", 5)  # the graph as decided: the apply landed (confirmed from the read)
+    fleet.tick("a", 5)
+    assert _phase(fleet, "a") == _rolling(fleet, "a") and fleet.rolls.rolling() == 1
+    _pods_roll(fleet, "a")  # Seldon writes: a surge pod that never becomes available
+    events: list[str] = []
+    for _ in range(60):
+        events += [e.reason for e in fleet.tick("a", 60).events]
+    assert events.count("RollTimedOut") == 1 and fleet.timed_out == [key("a")]
+    applied = fleet.condition("a")
+    assert (applied["status"], applied["reason"]) == ("False", "RollTimedOut")
+    assert fleet.bodies["a"]["status"]["phase"] == "Degraded"
+    assert fleet.rolls.rolling() == 0
+
+
+def test_an_apply_lost_that_landed_then_a_409_over_a_stale_read_keeps_its_slot() -> None:
+    """The answer lost (status 0), the apply saved; the next pass reads the graph from a watch
+    store not yet past the apply (the graph before it), so its apply, preconditioned on that
+    resourceVersion, is refused with a 409, precisely because the lost one landed. The slot is
+    kept: the pass reads the graph again, and the next one confirms the roll, which holds the
+    slot until Seldon reports the new pods serving. Before: any 4xx freed the unconfirmed slot,
+    the next pass found the graph as decided with no roll held (Healthy, before a new pod ran)
+    and the model queued behind rolled too, over the limit."""
+    fleet = Fleet(["a", "b"], limit=1)
+    fleet.serving("a")
+    fleet.serving("b")
+    graph = (*SELDON, "a")
+    before = copy.deepcopy(fleet.cluster.objects[graph])
+    _edit_resources(fleet, "a", "2")
+    _saved_then_lost(fleet, KubeError(
+        "apply seldondeployments/a: API server not reached (connection lost)", 0))
+    fleet.tick("a", 1)
+    assert fleet.condition("a")["reason"] == "ApplyFailed" and fleet.rolls.rolling() == 1
+    real_get, real_apply = fleet.cluster.get, fleet.cluster.apply
+
+    def stale_get(api_version: str, plural: str, namespace: str,
+                  name: str) -> dict[str, Any] | None:
+        if name == "a":
+            del fleet.cluster.get  # once: the store catches up
+            return copy.deepcopy(before)
+        return real_get(api_version, plural, namespace, name)
+
+    def conflicting(manifest: Any, plural: str) -> dict[str, Any]:
+        if manifest["metadata"]["name"] == "a":
+            assert manifest["metadata"]["resourceVersion"] == before["metadata"][
+                "resourceVersion"]
+            del fleet.cluster.apply
+            raise KubeError("apply seldondeployments/a: 409 Conflict: the object has been "
+                            "modified", 409)
+        return real_apply(manifest, plural)
+
+    fleet.cluster.get = stale_get  # type: ignore[method-assign]
+    fleet.cluster.apply = conflicting  # type: ignore[method-assign]
+    fleet.tick("a", 5)
+    assert fleet.rolls.rolling() == 1  # before: 0, the slot freed
+    fleet.tick("a", 1)  # the graph as decided: the roll confirmed, the slot still held
+    assert fleet.rolls.rolling() == 1
+    assert _phase(fleet, "a") == _rolling(fleet, "a")  # before: Healthy
+    _edit_resources(fleet, "b", "2")
+    fleet.tick("b", 1)
+    assert fleet.condition("b")["reason"] == "RollQueued"  # the limit holds
+    fleet.seldon("a")
+    fleet.tick("a", 1)
+    assert fleet.rolls.rolling() == 0 and _phase(fleet, "a") == ("Healthy", SERVES)
