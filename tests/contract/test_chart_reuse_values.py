@@ -94,7 +94,7 @@ ADDED_SINCE_PREVIOUS_RELEASE = {
     "rbac.userRoles", "rbac.userRoles.view", "rbac.userRoles.edit",
     "podDisruptionBudget.unhealthyPodEvictionPolicy", "servingPodMonitor.executor",
     "servingPodMonitor.executor.enabled", "servingPodMonitor.executor.port",
-    "servingPodMonitor.executor.path", "allowed.imagePullSecrets"}
+    "servingPodMonitor.executor.path", "allowed.imagePullSecrets", "prometheus.queryLag"}
 #: Every optional object on: each template renders.
 EVERYTHING_ON = [
     "--set", "serviceMonitor.enabled=true", "--set", "podMonitor.enabled=true",
