@@ -312,12 +312,14 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     if unread:  # the API server's failure (unreachable, 5xx, 429), not the spec's: waited for
         log.warning("UpliftModel %s/%s: %s", namespace, name, "; ".join(unread))
         retry = min(retry or UNRESOLVED_RETRY_SECONDS, UNRESOLVED_RETRY_SECONDS)
-    if unread and child is None:  # no graph to keep them from: none created with a report
-        # token or credentials unchecked, nor without them (its report endpoints open, its
-        # pods unable to load the model): held, as under an invalid spec, until they are read
-        held = _invalid(body, spec, current, owner, unread, deps, now)
-        return read.told(replace(held, requeue_after=min(
-            held.requeue_after or UNRESOLVED_RETRY_SECONDS, UNRESOLVED_RETRY_SECONDS)))
+    # No graph to keep them from: none is created with a report token or credentials
+    # unchecked, nor without them (its report endpoints open, its pods unable to load the
+    # model), until they are read: said as an apply the API server failed (ServingApplied
+    # False ApplyFailed: Progressing within the grace, Degraded past it), not InvalidSpec (the
+    # spec is not at fault; Argo CD reads InvalidSpec Degraded at once).
+    not_created = (f"{deps.backend.kind} {namespace}/{name} is not there and is not created "
+                   f"until it is read: {'; '.join(unread)}" if unread and child is None
+                   else None)
     if report_unread is not None:
         report_token = deps.backend.report_token(child)  # as the graph has it
     # The pods' own credentials (spec.serving.runtimeCredentials) when the spec names them,
@@ -352,10 +354,15 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
         namespace=namespace), now)
     recreated: list[Event] = []  # a decision key created anew under the graph (a Warning)
     try:
-        applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
-                         decided_on=meta.get("resourceVersion"), report_token=report_token,
-                         credential_env=credential_env, told=recreated,
-                         edit_rolling=_edit_rolling(current.conditions))
+        if not_created is not None:
+            applied: status_logic.Applied | None = status_logic.Applied(
+                f"{deps.backend.kind} {owner.name}",
+                _describe(decision.traffic) if decision.traffic else "", error=not_created)
+        else:
+            applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
+                             decided_on=meta.get("resourceVersion"), report_token=report_token,
+                             credential_env=credential_env, told=recreated,
+                             edit_rolling=_edit_rolling(current.conditions))
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError as error:  # its decision-key Secret is someone else's

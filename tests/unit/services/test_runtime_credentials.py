@@ -295,9 +295,24 @@ def test_a_report_secret_read_failing_for_now_keeps_the_graphs_token(status: int
         "report-senders"]
 
 
+def _waited_for(sim: Sim, field_: str) -> None:
+    """The graph not created while a Secret read fails on the API server's side is said as an
+    apply the API server failed (``ServingApplied`` False ``ApplyFailed``: Progressing within
+    the grace), not as the spec's fault. Before: InvalidSpec True, Ready False InvalidSpec,
+    Degraded at once (and Argo CD's health Degraded: a sync wave failed on an API blip)."""
+    assert sim.condition("InvalidSpec")["status"] == "False"
+    applied = sim.condition("ServingApplied")
+    assert (applied["status"], applied["reason"]) == ("False", "ApplyFailed")
+    assert "is not there and is not created until it is read" in applied["message"]
+    assert f"{field_}: Secret" in applied["message"] and "cannot be read now" in applied["message"]
+    ready = sim.condition("Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "WaitingForServing")
+    assert sim.status["phase"] == "Progressing"
+
+
 def test_no_graph_is_created_while_the_report_secret_cannot_be_read() -> None:
     """No graph yet: none is created with the token unchecked, nor without it (its endpoints
-    would be open); created once the Secret is read."""
+    would be open); created once the Secret is read. Waited for, Progressing, meanwhile."""
     sim, _seen = _sim()
     sim.body["spec"]["serving"] = {"reportCredentials": {"name": "report-senders"}}
     sim.cluster.secrets[(NS, "report-senders")] = {"token": "rep-7d1f0c9a4b2e6f3d"}
@@ -305,6 +320,8 @@ def test_no_graph_is_created_while_the_report_secret_cannot_be_read() -> None:
     _failing_reads(sim, "report-senders", 503)
     result = sim.tick()
     assert SELDON not in sim.cluster.objects
+    _waited_for(sim, "spec.serving.reportCredentials")
+    assert "InvalidSpec" not in reasons(result)
     sim.cluster.secret_values = values  # type: ignore[method-assign]
     sim.tick(result.requeue_after or 10)
     assert SELDON in sim.cluster.objects
@@ -346,6 +363,12 @@ def test_no_graph_is_created_while_the_runtime_secret_cannot_be_read() -> None:
     _failing_reads(sim, "mlflow-reader", 0)
     result = sim.tick()
     assert SELDON not in sim.cluster.objects
+    _waited_for(sim, "spec.serving.runtimeCredentials")
+    assert "InvalidSpec" not in reasons(result)
+    sim.tick(60)  # still failing within the grace: waited for, still Progressing
+    _waited_for(sim, "spec.serving.runtimeCredentials")
+    sim.tick(300)  # past it: Degraded, as any apply the API server keeps failing
+    assert sim.status["phase"] == "Degraded"
     sim.cluster.secret_values = values  # type: ignore[method-assign]
     sim.tick(result.requeue_after or 10)
     assert _credential_refs(sim) == [READER_ENV]
