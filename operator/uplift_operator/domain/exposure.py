@@ -122,6 +122,7 @@ from uplift_operator.domain.gates import (
     GateAction,
     GateOutcome,
     canonical_json,
+    incremental_conversions_count,
     next_step,
     required_action,
     with_outside_settings,
@@ -513,18 +514,12 @@ def _estimate(value: float, lower: float | None, upper: float | None) -> Estimat
 
 
 def _conversions(st: GateStatus) -> EstimateStatus | None:
-    """The incremental conversions of an incrementalConversions gate's cohorts at its last
-    look: its Δ (and bounds) times the cohorts' treated-arm decisions, which it counts as its
-    ``samples`` (``gates._incremental_conversions``): C_T − C_H·n_T/n_H, the same decisions on
-    both sides of the product. None without that count."""
-    if st.value is None or not st.samples:
-        return None
-    n = st.samples
-
-    def scaled(bound: float | None) -> float | None:
-        return None if bound is None else bound * n
-
-    return _estimate(st.value * n, scaled(st.lower), scaled(st.upper))
+    """The incremental conversions of the cohorts an incrementalConversions gate judged, with
+    their bounds (``gates.incremental_conversions_count``): Σ over the version's steps of
+    C_T − C_H·n_T/n_H, each step's cohorts against their own holdout, as its Δ pools the
+    steps' evidence. None without a value or count."""
+    count = incremental_conversions_count(st)
+    return None if count is None else _estimate(*count)
 
 
 def _utc(time: dt.datetime | None) -> dt.datetime | None:
@@ -1223,8 +1218,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def record_results(self) -> None:
         """The campaign's results from the analysis this pass applied: ``incrementalEffect``
         and ``roi`` with their bounds from the incrementalConversions and roi gates (first of
-        each type that has a value; for the effect, the first without ``treatments``: a gate
-        naming some judges a subgroup, whose Δ is not the campaign's), with
+        each type that has a value, and without ``treatments``: a gate naming some judges a
+        subgroup, whose Δ and roi are not the campaign's), with
         ``incrementalConversions`` from the effect's gate's own cohorts (``_conversions``),
         ``spend`` from a budget gate (the period's spend), ``treatedUnits``/``holdoutUnits``
         from the decisions counted since the ramp started (``record_units``). Nothing
@@ -1242,8 +1237,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             st = by_name.get(gate.name)
             if st is None or st.value is None or gate.type in seen:
                 continue
-            if gate.type == "incrementalConversions" and gate.treatments:
-                continue
+            if gate.type in _COHORT_GATE_TYPES and gate.treatments:
+                continue  # a subgroup's effect or roi, not the campaign's
             if gate.type in _COHORT_GATE_TYPES:
                 seen.add(gate.type)
                 estimate = _estimate(st.value, st.lower, st.upper)

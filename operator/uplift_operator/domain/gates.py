@@ -107,6 +107,7 @@ __all__ = [
     "drift_design_samples",
     "drift_fail_samples",
     "evaluate_gate",
+    "incremental_conversions_count",
     "is_worse",
     "legacy_settings_digest",
     "margin_of",
@@ -1877,11 +1878,64 @@ def _incremental_conversions(gate: GateSpecBase, m: IncrementalConversionsMeasur
              GateVerdict.FAIL: f"below {theta:.4g} shown{earlier} (p = {state.p_fail:.3g})"}.get(
         verdict, f"not shown above or below {theta:.4g} yet (p = {state.p_pass:.3g})")
     verdict, shown = _waiting_for(verdict, shown, (within,), gate.alpha)
+    _count_conversions(t, c, result, memory, new_memory)
     return _Judged(verdict, f"treated {t.conversions}/{t.units}, holdout {c.conversions}/"
                             f"{c.units}: incremental conversion rate {result.estimate:+.4g} in "
                             f"[{result.lower:+.4g}, {result.upper:+.4g}], {shown}",
                    value=result.estimate, lower=result.lower, upper=result.upper,
                    threshold=theta, samples=t.units, memory=new_memory, design_samples=design)
+
+
+#: The incrementalConversions gate's memory key for the incremental conversions of the cohorts
+#: it judged, summed over the version's strata (steps) as the effect's evidence is pooled over
+#: them: ``score`` C_T − C_H·n_T/n_H of the current stratum's cohorts at the last look, ``info``
+#: its variance, ``units`` their treated-arm decisions (``carried_*``: the earlier strata's,
+#: ``next_stratum``), ``lower``/``upper`` the count's bounds at the last look.
+_CONVERSIONS = "conversions"
+
+
+def _count_conversions(t: ArmCounts, c: ArmCounts, result: TestResult, memory: GateMemory,
+                       new_memory: dict[str, SequentialState]) -> None:
+    """The incremental conversions of every cohort the gate judged in this version, into
+    ``_CONVERSIONS``: Σ_s (C_T,s − C_H,s·n_T,s/n_H,s) over the strata (each step's own holdout
+    as its baseline), not the pooled Δ̂ times the current step's decisions (after a step, the
+    earlier steps' cohorts dropped out of that product while their evidence stayed in Δ̂). Its
+    bounds take the shown interval's half-widths in units of the pooled Δ̂'s standard error
+    (the same multipliers, anytime-valid) times the sum's standard error, Σ_s n_T,s²·V_s on
+    the shown arms (``_floored_arms``): on one stratum, the bounds times n_T. Without the key
+    (memory of an older operator) the sum starts at the current stratum."""
+    previous = memory.get(_CONVERSIONS) or SequentialState()
+    shown_t, shown_c = _floored_arms(t, c)
+    count = t.conversions - c.conversions * t.units / c.units
+    variance = t.units ** 2 * (shown_t.variance / t.units + shown_c.variance / c.units)
+    state = replace(previous, score=count, info=variance, units=float(t.units))
+    total, spread = state.carried_score + count, state.carried_info + variance
+    pooled = new_memory.get("effectEstimate")
+    info = pooled.carried_info + pooled.info if pooled is not None else 0.0
+    lower = upper = math.nan
+    if info > 0 and spread > 0:
+        scale = math.sqrt(spread * info)  # the sum's standard error / the pooled Δ̂'s
+        lower = total - max(result.estimate - result.lower, 0.0) * scale
+        upper = total + max(result.upper - result.estimate, 0.0) * scale
+    new_memory[_CONVERSIONS] = replace(state, lower=lower, upper=upper)
+
+
+def incremental_conversions_count(status: GateStatus) -> tuple[float, float | None,
+                                                               float | None] | None:
+    """An incrementalConversions gate's incremental conversions with their bounds, at its
+    last look: over every cohort it judged since the version's evidence started
+    (``_count_conversions``). Memory without them (written by an older operator): the gate's
+    value and bounds times its ``samples``, the current stratum's cohorts. None without a
+    value or count."""
+    if status.value is None or not status.samples:
+        return None
+    kept = status.sequential_state.get(_CONVERSIONS)
+    if kept is None:
+        n = status.samples
+        return (status.value * n, None if status.lower is None else status.lower * n,
+                None if status.upper is None else status.upper * n)
+    state = SequentialState.from_dict(kept.to_wire())
+    return (state.carried_score + state.score, _finite(state.lower), _finite(state.upper))
 
 
 #: The roi gate's memory key for the break-even Δ* its evidence is tested against (``reference``;

@@ -207,9 +207,9 @@ CAMPAIGN_INCREMENTAL_EFFECT = Gauge(
 CAMPAIGN_INCREMENTAL_CONVERSIONS = Gauge(
     "uplift_operator_campaign_incremental_conversions",
     "A Campaign's incremental conversions among the cohorts its incrementalConversions gate "
-    "last judged (the followed version's decisions whose attribution window closed in the "
-    "step), C_treated - C_holdout x n_treated / n_holdout, as status.incrementalConversions "
-    "reports it.",
+    "judged (the followed version's decisions whose attribution window closed, over the steps "
+    "its effect pools), the sum over the steps of C_treated - C_holdout x n_treated / "
+    "n_holdout, as status.incrementalConversions reports it.",
     ["namespace", "name", "bound"], registry=REGISTRY)
 ESTIMATE_BOUNDS = ("estimate", "lower", "upper")
 DECISIONS = Counter("uplift_operator_decisions_total",

@@ -161,3 +161,27 @@ def test_a_new_ramp_counts_its_own_decisions_from_zero() -> None:
     again = _look(PROMOTION_SPEC, retried, now + dt.timedelta(minutes=5),
                   units=CampaignUnits(treated=300, holdout=30))
     assert (again.treated_units, again.holdout_units) == (300, 30)
+
+
+def test_the_campaigns_roi_is_never_a_subgroups() -> None:
+    """An roi gate naming treatments judges the units given one of them: status.roi (and its
+    gauge) shows the first roi gate without treatments, or none."""
+    subgroup: dict[str, object] = {"name": "mens-roi", "type": "roi",
+                                   "treatments": ["mens-e-mail"]}
+    roi = next(n for n, t in TYPES.items() if t == "roi")
+    before, now = _at_step_two()
+    now += dt.timedelta(minutes=6)
+    spec = _with_gates(subgroup, first=True)
+    both = _look(spec, before, now, values={"mens-roi": (3.5, 1.0, 6.0, 300),
+                                            roi: (0.4, 0.1, 0.7, 1200)})
+    assert both.roi is not None and both.roi.estimate == 0.4
+    later = _look(spec, both, now + dt.timedelta(minutes=6),
+                  values={"mens-roi": (4.0, 2.0, 6.0, 400)})
+    assert later.roi == both.roi
+    only = PROMOTION_SPEC.model_copy(update={"exposure": PROMOTION_SPEC.exposure.model_copy(
+        update={"gates": [CampaignGate.model_validate(subgroup),
+                          *(g for g in PROMOTION_SPEC.exposure.gates if g.type != "roi")]})})
+    fresh = _promotion_pass(CampaignStatus(), T0, analysis=False).status
+    alone = _look(only, fresh, T0 + dt.timedelta(minutes=5),
+                  values={"mens-roi": (3.5, 1.0, 6.0, 300)})
+    assert alone.roi is None

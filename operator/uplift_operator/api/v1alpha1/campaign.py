@@ -790,16 +790,19 @@ class CampaignStatus(RampStatus):
     incremental_conversions: EstimateStatus | None = Field(
         default=None,
         description="Incremental conversions of the cohorts incrementalEffect was measured on "
-                    "(its gate's last look: the decisions of the model version the campaign "
-                    "follows whose attribution window closed in the current step): "
-                    "incrementalEffect times their treated-arm decisions, C_treated - "
-                    "C_holdout x n_treated / n_holdout, with its bounds likewise. Absent with "
+                    "(its gate's cohorts at its last look: the decisions of the model version "
+                    "the campaign follows whose attribution window closed, in every step of the "
+                    "ramp since that version's evidence started, as the effect pools the "
+                    "steps): the sum over the steps of C_treated - C_holdout x n_treated / "
+                    "n_holdout, each step's cohorts against its own holdout, with its bounds "
+                    "(the effect's interval, in standard errors, on the sum's). Absent with "
                     "incrementalEffect. Not a count since the ramp started: treatedUnits counts "
                     "other decisions (every version's, cohorts not closed yet).")
     roi: EstimateStatus | None = Field(
         default=None,
-        description="Return on investment with its bounds: those of the first roi gate that "
-                    "has a value (absent without one).")
+        description="Return on investment with its bounds: those of the first roi gate without "
+                    "treatments that has a value (absent without one: a gate naming treatments "
+                    "judges a subgroup, whose roi is not the campaign's).")
     spend: float = Field(
         default=0, ge=0,
         description="Spend so far in the budget period, summed over replicas (its budget "
