@@ -186,12 +186,15 @@ def campaign_section(campaign: Mapping[str, Any]) -> RenderableType:
     if "spend" in status or "budgetRemaining" in status or (spec.get("economics") or {}).get(
             "budget") is not None:
         grid.add_row("spend", _spend(spec, status))
+    # incrementalConversions: the effect's cohorts' count (absent from an older operator's
+    # status); treatedUnits/holdoutUnits count decisions, a unit decided again counts again.
     effect = [f"{label} {est.get('display') or _num(est.get('estimate'))}"
               for label, est in (("incremental", status.get("incrementalEffect")),
+                                 ("conversions", status.get("incrementalConversions")),
                                  ("ROI", status.get("roi"))) if est]
-    units = (f"treated {int(status.get('treatedUnits') or 0):,}, holdout "
-             f"{int(status.get('holdoutUnits') or 0):,}")
-    grid.add_row("units", units + (f"; {'; '.join(effect)}" if effect else ""))
+    decisions = (f"treated {int(status.get('treatedUnits') or 0):,}, holdout "
+                 f"{int(status.get('holdoutUnits') or 0):,}")
+    grid.add_row("decisions", decisions + (f"; {'; '.join(effect)}" if effect else ""))
     if status.get("message"):
         grid.add_row("message", Text(str(status["message"])[:160], style="italic"))
     specs = {g["name"]: g for g in exposure.get("gates", []) if "name" in g}

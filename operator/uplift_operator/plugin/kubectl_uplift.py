@@ -753,7 +753,12 @@ def render_campaign(body: dict[str, Any]) -> str:
         f"Effect:    {_estimate(status.get('incrementalEffect'))}",
         f"ROI:       {_estimate(status.get('roi'))}",
         f"Spend:     {spend}",
-        f"Units:     treated {status.get('treatedUnits', 0)}, holdout {status.get('holdoutUnits', 0)}",
+        # status.incrementalConversions: the effect's cohorts' count, absent from an older
+        # operator's status (and with the effect).
+        f"Converted: {_conversions(status.get('incrementalConversions'))}",
+        # treatedUnits/holdoutUnits count decisions (a unit decided again counts again).
+        f"Decisions: treated {status.get('treatedUnits', 0)}, "
+        f"holdout {status.get('holdoutUnits', 0)} (since the ramp started)",
         f"Paused:    {_paused(meta, spec, status, 'exposure')}",
     ]
     lines[1:1] = _behind(meta, status)
@@ -828,6 +833,11 @@ def _estimate(value: Any) -> str:
     if not isinstance(value, dict):
         return "-"
     return str(value.get("display") or _fmt(value.get("estimate")))
+
+
+def _conversions(value: Any) -> str:
+    shown = _estimate(value)
+    return shown if shown == "-" else f"{shown} incremental conversions"
 
 
 def _fmt(value: Any) -> str:

@@ -128,7 +128,9 @@ def test_a_campaign_after_a_delivery_failure_shows_its_state_and_the_failing_gat
     assert "Degraded" in _row(text, "phase")
     assert "0 %  (step 1 of 3: 20 % → 50 % → 100 %)" in _row(text, "exposure")
     assert "3.50 of 100,000 USD per 1h (99996.50 left)" in _row(text, "spend")
-    assert "treated 1,200, holdout 130" in text and "incremental +0.012 [-0.02, +0.04]" in text
+    decisions = _row(text, "decisions")
+    assert "treated 1,200, holdout 130" in decisions
+    assert "incremental +0.012 [-0.02, +0.04]" in decisions and "conversions" not in decisions
     assert "rolled back: gate delivery Fail" in text
     delivery = next(line for line in text.splitlines() if "│ delivery" in line)
     assert "Fail" in delivery and "0.5 [0.41, 0.6]" in delivery and "0.9" in delivery
@@ -233,3 +235,16 @@ def test_split_bar_orders_stable_first_and_shows_the_shares() -> None:
     text = split_bar({"2": 30, "1": 70}, "2", width=10).plain
     assert text == "█" * 7 + "█" * 3 + "  v1 70 %  v2 30 %"
     assert split_bar({}, None).plain == "no SeldonDeployment yet"
+
+
+def test_a_campaigns_arms_count_decisions_and_its_conversions_show_when_measured() -> None:
+    """treatedUnits/holdoutUnits count decisions, labelled so; status.incrementalConversions
+    (the effect's cohorts' count) shows beside the effect when the status has it."""
+    measured = {**DELIVERY_FAILED, "incrementalConversions": {
+        "estimate": 14.4, "lower": -24.0, "upper": 48.0, "display": "+14.4 [-24, +48]"}}
+    text = _text(campaign_section(_campaign(measured, budget=100_000, period="1h")))
+    decisions = _row(text, "decisions")
+    assert decisions.split()[:3] == ["decisions", "treated", "1,200,"]
+    assert ("incremental +0.012 [-0.02, +0.04]; conversions +14.4 [-24, +48]"
+            in decisions)
+    assert not [line for line in text.splitlines() if line.split()[:1] == ["units"]]

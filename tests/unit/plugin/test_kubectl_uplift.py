@@ -85,7 +85,7 @@ def test_status_summary_names_the_versions_rolled_back_and_what_each_was() -> No
 
 
 def test_campaign_summary_names_exposure_effect_and_spend() -> None:
-    body = {
+    body: dict[str, Any] = {
         "metadata": {"namespace": "growth", "name": "spring"},
         "spec": {"modelRef": {"name": "hillstrom-uplift"}, "paused": False,
                  "economics": {"budget": 5000.0, "currency": "EUR"},
@@ -101,7 +101,12 @@ def test_campaign_summary_names_exposure_effect_and_spend() -> None:
     assert "Exposure:  50%  step 2/3" in text
     assert "Effect:    +1.2 pp [0.4, 2.0]" in text and "ROI:       -" in text
     assert "Spend:     1,234.50 of 5,000.00 EUR\n" in text
-    assert "treated 900, holdout 100" in text
+    assert "Decisions: treated 900, holdout 100 (since the ramp started)" in text
+    assert "Converted: -\n" in text and "Units:" not in text  # an older operator's status
+    status = {**body["status"], "incrementalConversions": {
+        "estimate": 10.8, "display": "+10.8 [+3.6, +18]"}}
+    assert ("Converted: +10.8 [+3.6, +18] incremental conversions\n"
+            in plugin.render_campaign({**body, "status": status}))
 
 
 def _campaign(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
