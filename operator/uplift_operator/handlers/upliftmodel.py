@@ -70,6 +70,12 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
     key = (KIND, str(meta.namespace), str(meta.name))
     deps = memo["uplift_dependencies"]
     followers = alias_followers(memo)
+    uid = str(meta.uid)
+    # This task's epoch of the model's PodDisruptionBudgets, taken before any of its passes is
+    # queued: once the task ends (``forget`` below), a pass of it whose thread still runs keeps
+    # nothing of them, and makes no call there if it reaches them only then.
+    budgets = getattr(deps, "disruption_budgets", None)  # a test's stand-in may have none
+    epoch = budgets.begin(uid) if budgets is not None else None
 
     def decide(snapshot: dict[str, Any], now: Any) -> PassResult:
         fence_foreign_status(passes, deps.write_back, key, snapshot)
@@ -78,7 +84,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
         # follower leaves meanwhile; registered after, the client was dropped by that leave,
         # and the alias not polled until this model's next pass.
         followers.follow(key, service.followed_alias(snapshot, deps))
-        result = service.reconcile(snapshot, deps, now)
+        result = service.reconcile(snapshot, deps, now, budget_epoch=epoch)
         deps.resolver.follow_versions(key, service.followed_versions(snapshot, result.status,
                                                                      deps))
         return result
@@ -86,17 +92,16 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
     try:
         await run_passes(key, passes.wakeups,
                          lambda: passes.run_once(key, body, decide, _observer(body)),
-                         uid=str(meta.uid))
+                         uid=uid)
     finally:
-        uid = str(meta.uid)
         paused = task_ended(key, passes.wakeups, stopped, uid)
         # Deleted or paused (another replica may act on it): what this process knows of its
-        # PodDisruptionBudgets is dropped (a pass of it still running in the pool keeps
-        # nothing); paused, its next pass here lists them again rather than take them as this
-        # process left them.
-        budgets = getattr(deps, "disruption_budgets", None)  # a test's stand-in may have none
+        # PodDisruptionBudgets is dropped, and this task's epoch ends (a pass of it still in
+        # the pool keeps nothing of them, and makes no call there if it reaches them only
+        # then); paused, its next pass here lists them again rather than take them as this process
+        # left them.
         if budgets is not None:
-            budgets.forget(uid, str(meta.namespace), paused=paused)
+            budgets.forget(uid, str(meta.namespace), paused=paused, epoch=epoch)
         if paused:
             # Paused by peering: another replica may act on it now. Its MLflow writes are
             # held, untried, until its next pass here reads whose status it is

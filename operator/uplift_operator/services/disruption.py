@@ -7,16 +7,20 @@ applied (server-side apply, the operator's field manager), and the model's other
 version that left the graph, the field removed). Only when what is wanted differs from what this
 process last applied for the model (by uid): a pass at rest, a resync's included, makes no call.
 A process that knows nothing of a model yet (a start, a failover, a resumed peering pause: the
-handler drops the memory when the model's task ends, ``forget``, and a pass of it still running
-then keeps nothing) lists its namespace's budgets of the operator once (metadata only, by label;
-one LIST at a time per namespace, the other passes needing it wait for its answer) and takes the
-model's from there, by owner uid: budgets left from before the restart are deleted if no longer
-wanted, and a model without the field that has none costs that one LIST per namespace, no more.
+handler drops the memory when the model's task ends, ``forget``) lists its namespace's budgets
+of the operator once (metadata only, by label; one LIST at a time per namespace, the other
+passes needing it wait for its answer) and takes the model's from there, by owner uid: budgets
+left from before the restart are deleted if no longer wanted, and a model without the field
+that has none costs that one LIST per namespace, no more.
 A model's pass after a peering pause lists its namespace again; a model deleted drops only its
-own entries. A LIST that fails is not sent again for the namespace before a backoff
-(``RETRY_BASE_SECONDS`` doubled up to ``RETRY_CAP_SECONDS``); a model without the field says
-nothing of it (no condition, no event, no retry of its own: a debug log), a model with it fails
-as below.
+own entries. Each task of a model has its epoch (``begin``, which ``forget`` ends), given to the
+``sync`` of each of its passes: a pass of a task that ended (its worker thread outlives the
+task's cancellation, and may reach ``sync`` only after ``forget``) makes no call there and
+keeps nothing; one whose task ends while it is in ``sync`` keeps nothing and sends no LIST from
+then on. A LIST that fails is not sent again for the namespace before a backoff
+(``RETRY_BASE_SECONDS`` doubled up to ``RETRY_CAP_SECONDS``, from the base again after a LIST
+that succeeds); a model without the field says nothing of it (no condition, no event, no retry
+of its own: a debug log), a model with it fails as below.
 
 A delete names the budget's uid (``preconditions.uid``: the listing's, or the apply's answer):
 a budget of the name deleted and created again by someone else since (not the one this process
@@ -44,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import logging
 import threading
@@ -134,7 +139,8 @@ class _Listing:
     """One namespace's LIST of the operator's budgets: in flight until ``done`` is set (a pass
     that needs it meanwhile waits for it: one LIST at a time per namespace), then ``owners``
     (the budgets by their controller's uid, each its uid by name), or ``failure``, not listed
-    again before ``next_try``."""
+    again before ``next_try`` (``attempts``: the LISTs failed in a row, none since one that
+    succeeded)."""
 
     done: threading.Event = dataclasses.field(default_factory=threading.Event)
     owners: dict[str, dict[str, str | None]] | None = None
@@ -148,12 +154,8 @@ class _Listing:
     gone: set[str] = dataclasses.field(default_factory=set)
 
 
-@dataclasses.dataclass(eq=False)
-class _Pass:
-    """A ``sync`` running for a model: ``forgotten`` once the model's task ended meanwhile, so
-    that what it found is not kept (its worker thread outlives the task's cancellation)."""
-
-    forgotten: bool = False
+class _EndedError(Exception):
+    """The pass's epoch ended (its model's task ended): no LIST is sent for it."""
 
 
 class _UnlistedError(Exception):
@@ -173,17 +175,31 @@ class DisruptionBudgets:
         self._lock = threading.Lock()
         self._known: dict[str, _Known] = {}
         self._listed: dict[str, _Listing] = {}
-        self._running: dict[str, list[_Pass]] = {}
+        # The epoch of each model's task (``begin``); none once its task ended (``forget``).
+        self._epochs: dict[str, int] = {}
+        self._counter = itertools.count(1)
 
-    def forget(self, uid: str, namespace: str, *, paused: bool = True) -> None:
-        """The model's task ended: what is known of it is dropped, a pass of it still running
-        keeps nothing it finds, and its entries of its namespace's listing are dropped (the
-        other models' are kept). ``paused`` (by peering: another replica may act on it), its
-        next pass here lists the namespace again rather than trust what was listed before."""
+    def begin(self, uid: str) -> int:
+        """A task of the model starts: its epoch, for the ``sync`` of each of its passes. Read
+        on the event loop before any pass of the task is queued; a pass of an earlier task of
+        the model, still running, keeps nothing from then on."""
         with self._lock:
+            epoch = self._epochs[uid] = next(self._counter)
+            return epoch
+
+    def forget(self, uid: str, namespace: str, *, paused: bool = True,
+               epoch: int | None = None) -> None:
+        """The model's task (of ``epoch``, ``begin``'s: None, whichever) ended: its epoch ends,
+        so a pass of it still to reach ``sync`` (its worker thread outlives the task's
+        cancellation) makes no call there, and one in ``sync`` sends no LIST from now on; neither
+        keeps anything. What is known of the model is dropped, and its entries of its
+        namespace's listing (the other models' are kept). ``paused`` (by peering: another
+        replica may act on it), its next pass here lists the namespace again rather than trust
+        what was listed before. A newer task of the model already begun keeps its epoch."""
+        with self._lock:
+            if epoch is None or self._epochs.get(uid) == epoch:
+                self._epochs.pop(uid, None)
             self._known.pop(uid, None)
-            for running in self._running.get(uid, ()):
-                running.forgotten = True
             listing = self._listed.get(namespace)
             if listing is None:
                 return
@@ -197,35 +213,40 @@ class DisruptionBudgets:
                 listing.stale.add(uid)
 
     def sync(self, cluster: BudgetCluster, owner: Owner, desired: Sequence[Mapping[str, Any]],
-             now: dt.datetime) -> BudgetOutcome:
+             now: dt.datetime, *, epoch: int | None = None) -> BudgetOutcome:
         """Make the cluster hold exactly ``desired`` of ``owner``'s budgets
-        (``render.disruption.desired_budgets``); see the module docstring. Never raises."""
+        (``render.disruption.desired_budgets``); see the module docstring. ``epoch``: the
+        pass's task's (``begin``); None, the model's current one (begun if none is). A pass
+        whose epoch ended makes no call and keeps nothing: its outcome, names only, is not
+        used (its task ended). Never raises."""
         wanted = {str(m["metadata"]["name"]): m for m in desired}
         names = tuple(sorted(wanted))
         signature = json.dumps(list(desired), sort_keys=True)
-        running = _Pass()
         with self._lock:
+            current = self._epochs.get(owner.uid)
+            if epoch is None:
+                epoch = current
+                if epoch is None:
+                    epoch = self._epochs[owner.uid] = next(self._counter)
+            elif epoch != current:
+                log.debug("UpliftModel %s/%s: a pass of a task ended: its PodDisruptionBudgets "
+                          "are left to the next task's", owner.namespace, owner.name)
+                return BudgetOutcome(names)
             known = self._known.get(owner.uid)
             if known is not None and known.signature == signature:
                 return BudgetOutcome(names)
-            self._running.setdefault(owner.uid, []).append(running)
         try:
-            return self._sync(cluster, owner, wanted, signature, known, running, now)
-        finally:
-            with self._lock:
-                passes = self._running.get(owner.uid, [])
-                if running in passes:
-                    passes.remove(running)
-                if not passes:
-                    self._running.pop(owner.uid, None)
+            return self._sync(cluster, owner, wanted, signature, known, epoch, now)
+        except _EndedError:
+            return BudgetOutcome(names)
 
-    def _remember(self, running: _Pass, uid: str, known: _Known) -> None:
+    def _remember(self, epoch: int, uid: str, known: _Known) -> None:
         with self._lock:
-            if not running.forgotten:  # else the model's task ended meanwhile: kept nothing
+            if self._epochs.get(uid) == epoch:  # else the model's task ended meanwhile
                 self._known[uid] = known
 
     def _sync(self, cluster: BudgetCluster, owner: Owner, wanted: Mapping[str, Mapping[str, Any]],
-              signature: str, known: _Known | None, running: _Pass,
+              signature: str, known: _Known | None, epoch: int,
               now: dt.datetime) -> BudgetOutcome:
         names = tuple(sorted(wanted))
         if (known is not None and known.failure is not None and known.tried == signature
@@ -242,7 +263,7 @@ class DisruptionBudgets:
             there = dict(known.budgets)
         else:
             try:
-                there = self._listing(cluster, owner.namespace, owner.uid, now)
+                there = self._listing(cluster, owner.namespace, owner.uid, epoch, now)
             except _UnlistedError as unlisted:
                 if not wanted:
                     # Nothing wanted: nothing to say of it (docs: no condition without the
@@ -270,7 +291,7 @@ class DisruptionBudgets:
                 else:
                     errors.append(problem)
         if not errors and not waiting:
-            self._remember(running, owner.uid, _Known(signature, there))
+            self._remember(epoch, owner.uid, _Known(signature, there))
             if previous_failure is not None:
                 log.info("UpliftModel %s/%s: its PodDisruptionBudgets are as wanted again (%s)",
                          owner.namespace, owner.name, ", ".join(names) or "none")
@@ -281,7 +302,7 @@ class DisruptionBudgets:
         wait = min(RETRY_CAP_SECONDS, base * 2 ** (attempts - 1))
         if listed_again is not None:
             wait = max(wait, (listed_again - now).total_seconds())
-        self._remember(running, owner.uid,
+        self._remember(epoch, owner.uid,
                        _Known(None, there if listed else None, failure, attempts,
                               now + dt.timedelta(seconds=wait), signature))
         if errors:
@@ -293,13 +314,15 @@ class DisruptionBudgets:
                  "(tried again in %.0f s): %s", owner.namespace, owner.name, wait, failure)
         return BudgetOutcome(names, failure, False, wait, waiting=True)
 
-    def _listing(self, cluster: BudgetCluster, namespace: str, uid: str,
+    def _listing(self, cluster: BudgetCluster, namespace: str, uid: str, epoch: int,
                  now: dt.datetime) -> dict[str, str | None]:
         """The budgets of the model ``uid`` (their uids by name) in the operator's budgets of
         ``namespace``, listed once per namespace: a pass that needs the LIST while another
         pass sends it waits for its answer; listed again for a model paused since (``forget``)
-        and after a failure, not before its backoff (``_UnlistedError`` meanwhile). None from a
-        cluster that cannot list (a test's)."""
+        and after a failure, not before its backoff (``_UnlistedError`` meanwhile). Never sent
+        for a pass whose epoch ended (``_EndedError``): sent during a peering pause, it would
+        be taken as what the namespace holds after it. Empty from a cluster that cannot list
+        (a test's)."""
         if not isinstance(cluster, ListsMetadata):
             return {}
         for _ in range(2):
@@ -313,6 +336,8 @@ class DisruptionBudgets:
                     if (listing is not None and listing.failure is not None
                             and listing.next_try is not None and now < listing.next_try):
                         raise _UnlistedError(listing.failure, listing.next_try)
+                    if self._epochs.get(uid) != epoch:
+                        raise _EndedError
                     attempts = listing.attempts if listing is not None else 0
                     listing = _Listing(attempts=attempts)
                     self._listed[namespace] = listing
@@ -356,6 +381,7 @@ class DisruptionBudgets:
                 owners.pop(forgotten, None)
             listing.gone.clear()
             listing.owners = owners
+            listing.attempts = 0  # a later failure backs off from the base again
             listing.done.set()
         return mine
 

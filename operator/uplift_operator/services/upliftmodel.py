@@ -257,7 +257,10 @@ class Dependencies:
         default_factory=disruption.DisruptionBudgets)
 
 
-def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> PassResult:
+def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
+              budget_epoch: int | None = None) -> PassResult:
+    """One pass of the UpliftModel ``body``. ``budget_epoch``: its task's epoch of the model's
+    PodDisruptionBudgets (``DisruptionBudgets.begin``; None: the model's current one)."""
     meta = body["metadata"]
     namespace, name = str(meta["namespace"]), str(meta["name"])
     owner = Owner(name=name, namespace=namespace, uid=str(meta["uid"]))
@@ -374,7 +377,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime) -> 
     budgets = deps.disruption_budgets.sync(deps.cluster, owner, render_disruption.desired_budgets(
         owner, (spec.serving.disruption_budget.to_wire() if spec.serving.disruption_budget
                 else None),
-        disruption.served_versions(decision.traffic, child, applied, deps.backend)), now)
+        disruption.served_versions(decision.traffic, child, applied, deps.backend)), now,
+        epoch=budget_epoch)
     stable = decision.status.stable_version
     wait = first_status_wait(current, decision.status, stable in ready if stable else False,
                              child, applied, now, deps.first_status_grace)

@@ -81,7 +81,7 @@ def test_a_pass_follows_the_alias_before_it_resolves_it(monkeypatch: pytest.Monk
     seen: list[bool] = []
     key = ("UpliftModel", "ns", "r")
 
-    def reconcile(snapshot: Any, deps: Any, now: Any) -> PassResult:
+    def reconcile(snapshot: Any, deps: Any, now: Any, **_: Any) -> PassResult:
         seen.append(alias_followers(memo).followers(CHAMPION) == [key])
         return PassResult(dict(STATUS), (), None)
 

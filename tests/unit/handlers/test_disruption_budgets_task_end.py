@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any, cast
@@ -37,13 +38,20 @@ KEY = ("policy/v1", "poddisruptionbudgets", "ns", "r-v1")
 
 
 def _run_and_stop(reason: kopf.DaemonStoppingReason, cluster: GatedCluster,
-                  budgets: DisruptionBudgets, monkeypatch: pytest.MonkeyPatch) -> None:
+                  budgets: DisruptionBudgets, monkeypatch: pytest.MonkeyPatch, *,
+                  before_sync: threading.Event | None = None) -> None:
     """Run the model's waiting task, whose pass syncs its budgets, until that pass has applied
-    or (``cluster.hold``) is applying; stop the task as kopf does (stopper set with
-    ``reason``, then cancelled); then let a held apply go on and the pool's work end."""
+    or (``cluster.hold``) is applying, or (``before_sync``) waits for that event before its
+    sync; stop the task as kopf does (stopper set with ``reason``, then cancelled); then let
+    a held apply or pass go on and the pool's work end."""
+    entered = threading.Event()
 
-    def reconcile(snapshot: dict[str, Any], deps: Any, now: Any) -> PassResult:
-        deps.disruption_budgets.sync(deps.cluster, OWNER, WANTED, NOW)
+    def reconcile(snapshot: dict[str, Any], deps: Any, now: Any, *,
+                  budget_epoch: int | None = None) -> PassResult:
+        entered.set()
+        if before_sync is not None:  # the pass is elsewhere (measuring, say)
+            assert before_sync.wait(10)
+        deps.disruption_budgets.sync(deps.cluster, OWNER, WANTED, NOW, epoch=budget_epoch)
         return PassResult({"phase": "Healthy"}, (), None)
 
     monkeypatch.setattr(service, "reconcile", reconcile)
@@ -68,15 +76,20 @@ def _run_and_stop(reason: kopf.DaemonStoppingReason, cluster: GatedCluster,
                                                              stopped=AsyncFlagWaiter(stopper)))
             for _ in range(500):
                 if ("apply" in cluster.hold and cluster.started["apply"].is_set()) or (
-                        KEY in cluster.objects and budgets._running == {}):
+                        OWNER.uid in budgets._known) or (
+                        before_sync is not None and entered.is_set()):
                     break
                 await asyncio.sleep(0.01)
-            assert cluster.started["apply"].is_set()
+            assert entered.is_set() if before_sync is not None else (
+                cluster.started["apply"].is_set())
             stopper.set(reason=reason)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            cluster.gates["apply"].set()  # the pass's thread goes on after the task ended
+            # The pass's thread goes on after the task ended.
+            cluster.gates["apply"].set()
+            if before_sync is not None:
+                before_sync.set()
         observability.forget("UpliftModel", "ns", "r")
 
     asyncio.run(run())
@@ -89,7 +102,7 @@ def test_a_task_ended_drops_the_models_budgets_memory(reason: kopf.DaemonStoppin
     budgets = DisruptionBudgets()
     _run_and_stop(reason, cluster, budgets, monkeypatch)
     assert KEY in cluster.objects
-    assert budgets._known == {} and budgets._running == {}
+    assert budgets._known == {} and budgets._epochs == {}
     listing = budgets._listed["ns"]
     assert listing.owners == {}  # its entries dropped with it
     assert listing.stale == ({"u1"} if reason is PAUSING else set())
@@ -103,8 +116,26 @@ def test_a_pass_still_running_when_its_task_is_paused_keeps_nothing(
     budgets = DisruptionBudgets()
     _run_and_stop(PAUSING, cluster, budgets, monkeypatch)
     assert KEY in cluster.objects  # the held apply went through after the task ended
-    assert budgets._known == {} and budgets._running == {}
+    assert budgets._known == {} and budgets._epochs == {}
     del cluster.objects[KEY]  # deleted while this replica was paused
     lists = len(cluster.lists)
     assert budgets.sync(cluster, OWNER, WANTED, NOW).failure is None
     assert len(cluster.lists) == lists + 1 and KEY in cluster.objects
+
+
+@pytest.mark.parametrize("reason", [PAUSING, kopf.DaemonStoppingReason.RESOURCE_DELETED])
+def test_a_pass_reaching_the_budgets_after_its_task_ended_makes_no_call(
+        reason: kopf.DaemonStoppingReason, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its thread was still before the budgets when the task ended: no LIST (during a pause it
+    would pass for what the namespace holds after it), no apply, nothing kept; resumed, the
+    model's next pass lists its namespace and finds what the other replica did meanwhile."""
+    cluster = GatedCluster()
+    budgets = DisruptionBudgets()
+    _run_and_stop(reason, cluster, budgets, monkeypatch, before_sync=threading.Event())
+    assert cluster.lists == [] and KEY not in cluster.objects
+    assert budgets._known == {} and budgets._epochs == {}
+    if reason is not PAUSING:
+        return
+    cluster.put("poddisruptionbudgets", WANTED[0])  # the other replica's, while paused
+    assert budgets.sync(cluster, OWNER, WANTED, NOW, epoch=budgets.begin(OWNER.uid)).failure is None
+    assert len(cluster.lists) == 1 and OWNER.uid in budgets._known

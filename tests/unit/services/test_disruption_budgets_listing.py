@@ -1,7 +1,9 @@
 """``services.disruption``'s memory and its namespace LIST: a failed LIST is backed off per
-namespace, and says nothing of a model that wants no budget; one LIST at a time per namespace;
-a model's task ended drops its memory (and its entries alone), a pass still running then keeps
-nothing; a budget the model's predecessor of the name left is waited for, not refused."""
+namespace (from the base again after one that succeeds), and says nothing of a model that wants
+no budget; one LIST at a time per namespace; a model's task ended drops its memory (and its
+entries alone), a pass of it still running then keeps nothing, and one reaching ``sync`` only
+then makes no call (its task's epoch ended); a budget the model's predecessor of the name left
+is waited for, not refused."""
 
 from __future__ import annotations
 
@@ -183,7 +185,7 @@ def test_a_pass_running_when_its_task_ends_keeps_nothing() -> None:
     cluster.gates["apply"].set()
     running.join(5)
     assert not running.is_alive()
-    assert budgets._known == {} and budgets._running == {}
+    assert budgets._known == {} and budgets._epochs == {}
     cluster.objects.pop(("policy/v1", PDB, NS, "a-v1"))  # deleted meanwhile
     assert budgets.sync(cluster, A, _want(A, "1"), NOW).failure is None
     assert ("policy/v1", PDB, NS, "a-v1") in cluster.objects
@@ -200,9 +202,103 @@ def test_a_list_landing_after_a_models_task_ended_drops_its_entries() -> None:
     cluster.gates["list"].set()
     running.join(5)
     assert not running.is_alive()
-    assert budgets._known == {} and budgets._running == {}
+    assert budgets._known == {} and budgets._epochs == {}
     listing = budgets._listed[NS]
     assert listing.owners == {} and not listing.gone
+
+
+def _pdbs(cluster: BudgetCluster) -> set[str]:
+    return {name for (_, plural, _, name) in cluster.objects if plural == PDB}
+
+
+def test_a_pass_reaching_sync_after_its_task_was_paused_makes_no_call() -> None:
+    """Its thread was still before the budgets (measuring, say) when the task was cancelled and
+    ``forget`` ran: it sends no LIST (which, during the pause, would pass for what the
+    namespace holds after it) and keeps nothing, so the resumed task's first pass lists again
+    and finds what the other replica did meanwhile."""
+    cluster = BudgetCluster()
+    budgets = DisruptionBudgets()
+    paused_task = budgets.begin(A.uid)
+    assert budgets.sync(cluster, A, _want(A, "1"), NOW, epoch=paused_task).failure is None
+    budgets.forget(A.uid, NS, epoch=paused_task)  # paused: the task ends, its pass runs on
+    calls, lists = len(cluster.budget_calls), len(cluster.lists)
+    assert budgets.sync(cluster, A, _want(A, "1"), NOW, epoch=paused_task).failure is None
+    assert (len(cluster.budget_calls), len(cluster.lists)) == (calls, lists)  # no call
+    assert budgets._known == {}
+    assert budgets.sync(cluster, A, _want(A, "2"), NOW, epoch=paused_task).failure is None
+    assert len(cluster.budget_calls) == calls and _pdbs(cluster) == {"a-v1"}  # nor applied
+    cluster.put(PDB, _want(A, "2")[0])  # the other replica's, while this one is paused
+    resumed = budgets.begin(A.uid)
+    assert budgets.sync(cluster, A, _want(A, "1"), NOW, epoch=resumed).failure is None
+    assert len(cluster.lists) == lists + 1  # listed again
+    assert _pdbs(cluster) == {"a-v1"}  # and the other replica's budget not wanted is deleted
+
+
+def test_a_pass_reaching_sync_after_its_model_was_deleted_keeps_nothing() -> None:
+    cluster = BudgetCluster()
+    budgets = DisruptionBudgets()
+    task = budgets.begin(A.uid)
+    assert budgets.sync(cluster, A, _want(A, "1"), NOW, epoch=task).failure is None
+    budgets.forget(A.uid, NS, paused=False, epoch=task)
+    calls = len(cluster.budget_calls)
+    assert budgets.sync(cluster, A, _want(A, "1"), NOW, epoch=task).failure is None
+    assert len(cluster.budget_calls) == calls
+    assert budgets._known == {} and budgets._epochs == {}  # nothing of the uid left
+
+
+def test_a_pass_whose_task_ends_while_it_waits_for_a_list_sends_none() -> None:
+    """Waiting for another model's LIST when its task ends (paused): that LIST's entries of it
+    are not trusted, and this pass does not send one of its own."""
+    cluster = GatedCluster(hold={"list"})
+    budgets = DisruptionBudgets()
+    task = budgets.begin(A.uid)
+    first = _in_thread(lambda: budgets.sync(cluster, B, [], NOW))
+    assert cluster.started["list"].wait(5)
+    waiting = _in_thread(lambda: budgets.sync(cluster, A, _want(A, "1"), NOW, epoch=task))
+    time.sleep(0.2)  # A's pass waits for B's LIST
+    budgets.forget(A.uid, NS, epoch=task)
+    cluster.gates["list"].set()
+    first.join(5)
+    waiting.join(5)
+    assert not first.is_alive() and not waiting.is_alive()
+    assert len(cluster.lists) == 1 and _pdbs(cluster) == set()
+    assert budgets._known.keys() == {B.uid}
+    assert budgets._listed[NS].stale == {A.uid}  # the resumed task's pass lists again
+
+
+def test_a_newer_task_of_the_model_keeps_its_epoch_when_the_older_one_ends() -> None:
+    """The model's task started again before the older one's end was handled: the older one's
+    pass keeps nothing, the newer one's passes act and keep what they find."""
+    cluster = BudgetCluster()
+    budgets = DisruptionBudgets()
+    older = budgets.begin(A.uid)
+    newer = budgets.begin(A.uid)
+    assert budgets.sync(cluster, A, _want(A, "1"), NOW, epoch=older).failure is None
+    assert cluster.budget_calls == [] and budgets._known == {}
+    budgets.forget(A.uid, NS, epoch=older)
+    assert budgets.sync(cluster, A, _want(A, "1"), NOW, epoch=newer).failure is None
+    assert _pdbs(cluster) == {"a-v1"} and A.uid in budgets._known
+
+
+def test_a_list_that_succeeds_resets_the_namespaces_backoff() -> None:
+    """After LISTs refused in a row and one that succeeds, the namespace's next failure is
+    backed off from the base again, not from where the earlier run of failures left it."""
+    cluster = GatedCluster(list_error=FORBIDDEN)
+    budgets = DisruptionBudgets()
+    at = NOW
+    waits = []
+    for _ in range(4):  # each after the namespace's backoff
+        outcome = budgets.sync(cluster, A, _want(A, "1"), at)
+        assert outcome.retry_after is not None
+        waits.append(outcome.retry_after)
+        at += dt.timedelta(seconds=outcome.retry_after + 1)
+    assert waits == [RETRY_BASE_SECONDS * 2 ** n for n in range(4)]
+    cluster.list_error = None
+    assert budgets.sync(cluster, A, _want(A, "1"), at).failure is None
+    budgets.forget(B.uid, NS)  # B paused: its next pass lists again
+    cluster.list_error = KubeError("list poddisruptionbudgets: 503 unavailable", 503)
+    outcome = budgets.sync(cluster, B, _want(B, "1"), at + dt.timedelta(days=1))
+    assert outcome.failure is not None and outcome.retry_after == RETRY_BASE_SECONDS
 
 
 # The model's predecessor of the name ----------------------------------------------------------
