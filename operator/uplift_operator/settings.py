@@ -97,8 +97,9 @@ class OperatorConfig:
     prometheus_headers: tuple[tuple[str, str], ...] = ()
     prometheus_ca_file: Path | None = None
     # How far back the kept parts of long count ranges end (adapters.prometheus_ranges'
-    # ``settle``): --prometheus-ingest-delay, plus two --prometheus-scrape-intervals when under two
-    # (``parse_args``), the least a part must hold so that its increase() counts its scrapes.
+    # ``settle``): --prometheus-ingest-delay, plus two --prometheus-scrape-intervals when under
+    # two, and at least --prometheus-query-lag plus two of them (``parse_args``), the least a
+    # part must hold so that its increase() counts its scrapes.
     prometheus_ingest_delay: int = 300
     prometheus_scrape_interval: int = 30
     # Seconds before Prometheus answers a scrape's samples (a remote-write backend's ingestion
@@ -279,11 +280,13 @@ def _check_choices(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
                          f"(choose from {choices})")
 
 
-def _settle(delay: int, scrape: int) -> int:
+def _settle(delay: int, scrape: int, *, at_least_two: bool = False) -> int:
     """How far back the kept parts of long count ranges end: ``delay``, or, under two
     ``scrape`` intervals, ``delay`` plus two of them (a sample up to ``delay`` late, two scrapes
-    after it for an ``increase()``; at most 3599 s: ``delay`` < 600 there)."""
-    return delay if delay >= 2 * scrape else delay + 2 * scrape
+    after it for an ``increase()``; at most 3599 s: ``delay`` < 600 there). ``at_least_two``:
+    plus two scrapes always, for a delay that is the backend's lag itself
+    (``--prometheus-query-lag``) rather than a bound well past it (at most 3600 s: checked)."""
+    return delay if delay >= 2 * scrape and not at_least_two else delay + 2 * scrape
 
 
 def parse_args(argv: Sequence[str]) -> OperatorConfig:
@@ -383,7 +386,8 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                                 or OperatorConfig.prometheus_ingest_delay,
                         help="seconds after a scrape until Prometheus answers with its samples "
                              "for sure (remote-write backends can lag): the parts of long count "
-                             "ranges the operator keeps end at least this far back; under two "
+                             "ranges the operator keeps end at least this far back (and at "
+                             "least --prometheus-query-lag plus two scrape intervals); under two "
                              "--prometheus-scrape-intervals, this plus two of them. Default: 300")
     parser.add_argument("--prometheus-scrape-interval", type=int,
                         default=_env("PROMETHEUS_SCRAPE_INTERVAL")
@@ -402,7 +406,10 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "remote-write backend's (Thanos Receive, Mimir, Cortex) ingestion "
                              "lag. The gates read a w-second range's counts as the scrapes of "
                              "its first w - this seconds observed them; left at 0 with a lagging "
-                             "backend, a look may read up to twice what it observed. "
+                             "backend, a look may read up to twice what it observed. A gate "
+                             "query's {{interval}} is at least 4 scrape intervals plus this, and "
+                             "--prometheus-ingest-delay is read as at least this plus two "
+                             "scrape intervals. "
                              "Env: UPLIFT_PROMETHEUS_QUERY_LAG. Default: 0")
     parser.add_argument("--split-propagation-grace", type=_interval_seconds,
                         default=_env("SPLIT_PROPAGATION_GRACE")
@@ -540,6 +547,10 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         parser.error("--prometheus-scrape-interval must be between 1 and 300 seconds")
     if not 0 <= args.prometheus_query_lag <= 3600:
         parser.error("--prometheus-query-lag must be between 0 and 3600 seconds")
+    if args.prometheus_query_lag + 2 * args.prometheus_scrape_interval > 3600:
+        # The kept parts of long count ranges end that far back, within their hour.
+        parser.error("--prometheus-query-lag plus two --prometheus-scrape-intervals must be at "
+                     "most 3600 seconds")
     if not 1 <= args.split_propagation_grace <= 3600:
         parser.error("--split-propagation-grace must be between 1 s and 1 h")
     if (args.prometheus_username_file is None) != (args.prometheus_password_file is None):
@@ -607,9 +618,15 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         # the range's end must hold two scrapes already answered for increase() to count it,
         # and a sample is answered up to the delay late (with one scrape or none it answered
         # nothing, and that part's counts were missing: 0.13 % short at a 10 s delay and a
-        # 30 s scrape; raised only to two scrapes, 0.24 % with samples 5 s late).
-        prometheus_ingest_delay=_settle(args.prometheus_ingest_delay,
-                                        args.prometheus_scrape_interval),
+        # 30 s scrape; raised only to two scrapes, 0.24 % with samples 5 s late). At least the
+        # query lag plus two scrapes: a backend answers no sample sooner than the lag, so a kept
+        # part cut within it missed its last scrapes for good (a part is never asked again),
+        # and the rest after the cut needs two scrapes answered (``_settle``).
+        prometheus_ingest_delay=max(_settle(args.prometheus_ingest_delay,
+                                            args.prometheus_scrape_interval),
+                                    _settle(args.prometheus_query_lag,
+                                            args.prometheus_scrape_interval,
+                                            at_least_two=True)),
         prometheus_scrape_interval=args.prometheus_scrape_interval,
         prometheus_query_lag=args.prometheus_query_lag,
         split_propagation_grace=args.split_propagation_grace,

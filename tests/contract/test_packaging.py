@@ -930,6 +930,7 @@ def test_all_options_render_carries_every_option() -> None:
     assert {"name": "UPLIFT_PEERING_LIFETIME", "value": "12"} in container["env"]
     assert {"name": "UPLIFT_PROMETHEUS_INGEST_DELAY", "value": "900"} in container["env"]
     assert {"name": "UPLIFT_PROMETHEUS_SCRAPE_INTERVAL", "value": "60"} in container["env"]
+    assert {"name": "UPLIFT_PROMETHEUS_QUERY_LAG", "value": "120"} in container["env"]
     assert {"name": "UPLIFT_MAX_CONCURRENT_GRAPH_ROLLS", "value": "20"} in container["env"]
     assert {"name": "UPLIFT_SELDON_CONTROLLER_ID", "value": "seldon-team-a"} in container["env"]
     assert by_kind(docs, "NetworkPolicy")[0]["spec"]["egress"][-1]["to"] == [

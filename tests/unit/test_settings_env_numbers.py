@@ -21,6 +21,7 @@ NUMERIC = {
     "--metrics-port": ("UPLIFT_METRICS_PORT", "9099"),
     "--prometheus-ingest-delay": ("UPLIFT_PROMETHEUS_INGEST_DELAY", "600"),
     "--prometheus-scrape-interval": ("UPLIFT_PROMETHEUS_SCRAPE_INTERVAL", "60"),
+    "--prometheus-query-lag": ("UPLIFT_PROMETHEUS_QUERY_LAG", "45"),
     "--pass-workers": ("UPLIFT_PASS_WORKERS", "3"),
 }
 
@@ -76,5 +77,5 @@ def test_an_empty_variable_is_the_default(monkeypatch: pytest.MonkeyPatch) -> No
     config = parse_args(["-A"])
     assert config.max_concurrent_graph_rolls == 5 and config.pass_workers == 8
     assert config.peering_lifetime == 8 and config.prometheus_ingest_delay == 300
-    assert config.prometheus_scrape_interval == 30
+    assert config.prometheus_scrape_interval == 30 and config.prometheus_query_lag == 0
     assert (config.liveness_port, config.readiness_port, config.metrics_port) == (0, 0, 0)

@@ -725,14 +725,16 @@ BUDGET_SETTLE_SCRAPES = 2
 DEFAULT_SCRAPE_INTERVAL = dt.timedelta(seconds=30)
 
 
-def budget_settle(scrape_interval_s: float | None = None) -> dt.timedelta:
+def budget_settle(scrape_interval_s: float | None = None,
+                  query_lag_s: float = 0.0) -> dt.timedelta:
     """How long after a budget period's start its budget gate first reads a sample of the
-    period: ``BUDGET_SETTLE_SCRAPES`` scrapes of the runtime pods. Read within it, the
-    collector's range of the period so far may hold no sample
-    (``services.measurements._range``): Inconclusive."""
+    period: ``BUDGET_SETTLE_SCRAPES`` scrapes of the runtime pods, plus the query lag
+    (``--prometheus-query-lag``: a remote-write backend answers a sample only that long after
+    its scrape). Read within it, the collector's range of the period so far may hold no
+    answered sample (``services.measurements._range``): Inconclusive."""
     scrape = (dt.timedelta(seconds=scrape_interval_s) if scrape_interval_s
               else DEFAULT_SCRAPE_INTERVAL)
-    return BUDGET_SETTLE_SCRAPES * scrape
+    return BUDGET_SETTLE_SCRAPES * scrape + dt.timedelta(seconds=max(0.0, query_lag_s))
 
 
 def settled_analysis(spec: CampaignSpec, anchor: dt.datetime | None, at: dt.datetime,

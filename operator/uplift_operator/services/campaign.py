@@ -192,9 +192,11 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     outcomes: list[gates.GateOutcome] | None = None
     units: CampaignUnits | None = None
     spend_record: BudgetLedgers | None = None
-    # The runtime pods' scrape interval, after which a budget period's spend can be read.
-    settle = exposure.budget_settle(deps.models.prometheus_scrape_interval
-                                    if deps.models is not None else None)
+    # The runtime pods' scrape interval (and the query lag), after which a budget period's
+    # spend can be read.
+    settle = (exposure.budget_settle(deps.models.prometheus_scrape_interval,
+                                     deps.models.prometheus_query_lag)
+              if deps.models is not None else exposure.budget_settle())
     if exposure.analysis_due(spec, current, now, anchor=anchor, settle=settle):
         try:
             outcomes, units, spend_record = _measure(spec, current, deps, model, namespace,

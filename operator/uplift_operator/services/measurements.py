@@ -169,7 +169,8 @@ class GateContext:
     def variables(self, version: str) -> dict[str, str]:
         return {"namespace": self.namespace, "name": self.name, "model": self.name,
                 "version": version, "predictor": f"v{version}",
-                "interval": rate_interval(self.analysis_interval_s, self.scrape_interval_s)}
+                "interval": rate_interval(self.analysis_interval_s, self.scrape_interval_s,
+                                          self.query_lag_s)}
 
     def share(self, window: str | None) -> float:
         """``observed_share`` of ``window`` at this context's scrape interval and query lag."""
@@ -401,14 +402,19 @@ def _canary_reference(ctx: GateContext, registry: Registry | None, path: str) ->
 RATE_SCRAPES = 4
 
 
-def rate_interval(analysis_interval_s: float, scrape_interval_s: float) -> str:
+def rate_interval(analysis_interval_s: float, scrape_interval_s: float,
+                  query_lag_s: float = 0.0) -> str:
     """``{{interval}}`` as a gate query gets it: the analysis interval, but at least
-    ``RATE_SCRAPES`` scrape intervals (``--prometheus-scrape-interval``). A ``rate()`` over a
-    range of fewer than two samples has no value: an analysisInterval at or below the scrape
-    interval left a custom gate (and the latency p95 shown) with no data at every look, an
-    Inconclusive for ever; one of two or three scrapes had a value only while no scrape was
-    missed or late."""
-    return f"{int(max(analysis_interval_s, RATE_SCRAPES * scrape_interval_s))}s"
+    ``RATE_SCRAPES`` scrape intervals (``--prometheus-scrape-interval``) plus the query lag
+    (``--prometheus-query-lag``). A ``rate()`` over a range of fewer than two samples has no
+    value: an analysisInterval at or below the scrape interval left a custom gate (and the
+    latency p95 shown) with no data at every look, an Inconclusive for ever; one of two or
+    three scrapes had a value only while no scrape was missed or late. A backend that answers
+    a sample only the lag after its scrape leaves the range's last lag seconds empty, so the
+    range holds the scrapes of its first range − lag seconds: four of them only when it is
+    the lag longer."""
+    least = RATE_SCRAPES * scrape_interval_s + max(0.0, query_lag_s)
+    return f"{int(max(analysis_interval_s, least))}s"
 
 
 def _int_or_none(value: float | None) -> int | None:

@@ -99,6 +99,30 @@ def test_a_delay_under_two_scrapes_is_raised_by_two() -> None:
                        "300"]).prometheus_ingest_delay == 1199  # within the 3600 s bound
 
 
+def test_the_kept_parts_end_at_least_the_query_lag_and_two_scrapes_back() -> None:
+    """A backend answers no sample sooner than ``--prometheus-query-lag``: a kept part cut
+    within it would miss its last scrapes for good (it is never asked again), and the rest
+    after the cut needs two answered scrapes for an ``increase()``."""
+    assert parse_args(["-A", "--prometheus-query-lag", "900"]).prometheus_ingest_delay == 960
+    assert parse_args(["-A", "--prometheus-ingest-delay", "10", "--prometheus-query-lag",
+                       "20"]).prometheus_ingest_delay == 20 + 2 * 30
+    assert parse_args(["-A", "--prometheus-ingest-delay", "600", "--prometheus-query-lag",
+                       "120"]).prometheus_ingest_delay == 600
+    assert parse_args(["-A", "--prometheus-query-lag", "0"]).prometheus_ingest_delay == 300
+    assert parse_args(["-A", "--prometheus-query-lag", "3540"]).prometheus_ingest_delay == 3600
+    with pytest.raises(SystemExit):  # past the kept parts' hour
+        parse_args(["-A", "--prometheus-query-lag", "3541"])
+    config = parse_args(["-A", "--prometheus-ingest-delay", "10", "--prometheus-query-lag",
+                         "100", "--prometheus-scrape-interval", str(int(SCRAPE))])
+    # Samples the query lag late, as the lag says they are; 70 s (the delay alone) and 100 s
+    # (the lag alone) fell short.
+    assert config.prometheus_ingest_delay == 160
+    assert _worst_shortfall(config.prometheus_ingest_delay, 100.0,
+                            step=4.3, analyses=1500) == pytest.approx(0, abs=1e-9)
+    assert _worst_shortfall(70.0, 100.0, step=4.3, analyses=1500) > 1e-3
+    assert _worst_shortfall(100.0, 100.0, step=4.3, analyses=1500) > 1e-3
+
+
 @pytest.mark.parametrize("lag", [0.0, 5.0, 10.0])
 def test_the_pieces_built_from_the_settings_add_up_to_the_whole_range(lag: float) -> None:
     """Samples up to the delay (10 s) late, as the delay says they may be."""

@@ -166,6 +166,14 @@ def test_the_settle_window_is_two_scrapes() -> None:
     assert exposure.budget_settle(15.0) == dt.timedelta(seconds=30)
 
 
+def test_the_settle_window_waits_the_query_lag_too() -> None:
+    """A remote-write backend answers the period's first scrapes only the query lag after
+    them (``--prometheus-query-lag``): read before, the budget gate has no sample."""
+    assert exposure.budget_settle(30.0, 45.0) == dt.timedelta(seconds=105)
+    assert exposure.budget_settle(None, 10.0) == SETTLE + dt.timedelta(seconds=10)
+    assert exposure.budget_settle(30.0, 0.0) == SETTLE
+
+
 def test_a_ramp_renewed_at_a_rollover_reads_the_spend_at_every_later_analysis() -> None:
     # The fixer's repro, budgetPeriod 5m, analysisInterval 5m: 6000 of 5000 spent at 00:13,
     # suspended; the rollover at 00:15 renews, the step starting over there. Its analyses were
