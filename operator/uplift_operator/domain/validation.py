@@ -525,8 +525,11 @@ def _check_gates(path: str, gates: Sequence[GateSpecBase], metric_templates: Map
                     f"{where}.templateRef: metric template {gate.template_ref!r} does not exist; "
                     f"known templates: {', '.join(sorted(metric_templates))}")
             else:
+                # A latency gate's template may answer a range (``x_bucket{…}[{{interval}}]``):
+                # the gate tests the bucket counts it reads, and the p95 it shows is an Error
+                # it tolerates (``services.measurements``), not the gate's value.
                 problems += _check_query(template, f"{where} template {gate.template_ref!r}",
-                                         variables)
+                                         variables, result_kind=gate.type != "latency")
         if gate.type == "latency":
             problems += _latency_template_problems(gate, metric_templates, where, variables)
         if gate.query is not None:
@@ -576,16 +579,17 @@ def _latency_template_problems(gate: GateSpecBase, metric_templates: Mapping[str
     return []
 
 
-#: A histogram's name that says its buckets are not in seconds: ``…_milliseconds``, ``…_ms``
+#: A histogram's name that says its buckets are not in seconds, by its unit suffix (the last
+#: name segment, as Prometheus' naming puts the unit): ``…_milliseconds``, ``…_ms``, ``…_msec``
 #: (Istio's ``istio_request_duration_milliseconds``, Linkerd's ``response_latency_ms``),
-#: ``…_microseconds`` (one whose name ends in ``_seconds`` is in seconds).
-_NOT_SECONDS = re.compile(r"milliseconds?|microseconds?|(?:^|_)ms(?:_|$)", re.IGNORECASE)
+#: ``…_microseconds``, ``…_us``. A segment elsewhere is no unit (``foo_ms_duration_seconds``,
+#: ``api_msg_latency_seconds``: in seconds).
+_NOT_SECONDS = re.compile(r"(?:^|_)(?:ms|msec|milliseconds?|microseconds?|us)$", re.IGNORECASE)
 
 
 def _in_another_unit(metric: str) -> bool:
     """Whether a histogram's name (``<name>_bucket``) says its bounds are not seconds."""
-    name = metric.removesuffix("_bucket")
-    return not name.lower().endswith("_seconds") and _NOT_SECONDS.search(name) is not None
+    return _NOT_SECONDS.search(metric.removesuffix("_bucket")) is not None
 
 #: Why a latency template over a histogram in another unit than seconds is refused.
 LATENCY_NEEDS_SECONDS = (
@@ -847,9 +851,11 @@ def ignored_targeting_fields(targeting: Targeting) -> list[str]:
             "it)" for why in targeting.ignored_fields()]
 
 
-def _check_query(query: str, where: str, variables: Mapping[str, str]) -> list[str]:
+def _check_query(query: str, where: str, variables: Mapping[str, str], *,
+                 result_kind: bool = True) -> list[str]:
     """An empty query, unknown variables, or PromQL that does not parse once expanded (the
-    position is given in the text as written, placeholders and all)."""
+    position is given in the text as written, placeholders and all), and, with
+    ``result_kind``, one that answers no number (``_result_kind``)."""
     if not query.strip():
         return [f"{where} is empty: give a PromQL expression (or use templateRef)"]
     unknown = _check_variables(query, where)
@@ -858,7 +864,7 @@ def _check_query(query: str, where: str, variables: Mapping[str, str]) -> list[s
     rendered = templating.render(query, variables)
     problem = promql.check(rendered)
     if problem is None:
-        kind = _result_kind(rendered)
+        kind = _result_kind(rendered) if result_kind else None
         return [] if kind is None else [f"{where}: {kind}"]
     offset = templating.source_offset(query, variables, problem.offset)
     return [f"{where}: PromQL does not parse at {promql.position(query, offset)}: "
