@@ -46,13 +46,15 @@ well as a new status (``cond.set_condition``'s ``moves_on_reason``), so the grac
 
 A spec edit whose serving graph waits for a roll slot, or rolls its pods, has not taken effect
 either (``ServingApplied``'s message ending with ``cond.SPEC_EDIT_ROLLING``, under
-``RollQueued``, ``Applied`` or ``RollTimedOut``: ``status.serving_applied``): an UpliftModel
+``RollQueued``, ``Applied``, ``ApplyFailed`` or ``RollTimedOut``: ``status.serving_applied``,
+``status.EDIT_ROLLING_REASONS``): an UpliftModel
 whose ramp says Healthy is published Progressing meanwhile, as Argo Rollouts says of a rollout
 under way, the message naming the queue or the roll first, with no grace (a queue or a roll is
 no problem: it waits its turn, which may take long in a fleet's upgrade, then rolls); Healthy
 again at the first pass after the graph serves with every pod available. A roll that timed out
-is a problem as any (``RollTimedOut``): Degraded past the grace, Progressing within it, not
-Healthy (before, a pipeline waiting for Healthy went on in that window). A re-render no edit
+is a problem as any (``RollTimedOut``), and so is an apply refused meanwhile (``ApplyFailed``,
+the message keeping its ending): Degraded past the grace, Progressing within it, not Healthy
+(before, a pipeline waiting for Healthy went on in that window). A re-render no edit
 asked for (an operator setting or release) leaves Healthy: the spec there took effect.
 """
 

@@ -911,8 +911,9 @@ class StatusBase(StatusPart):
         default=None, max_length=8,
         description="Tokens of each request annotation handled before the one in "
                     "handledRequests, newest first (up to 7 a key; one longer than 64 "
-                    "characters kept as sha256:<hex digest>). A value put back (an Argo CD "
-                    "sync restoring a request annotation committed to Git) is one of them: "
+                    "characters kept as sha256:<hex digest>). A value put back (by a GitOps "
+                    "sync, Argo CD's or another's, restoring a request annotation committed to "
+                    "Git, or by hand) is one of them: "
                     "not acted on again, but said once (a Warning event RequestReplayed and a "
                     "history entry RequestIgnored). Absent until a second token of a key is "
                     "handled, and from a status written before it: the last token alone is "
