@@ -229,7 +229,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     problem, reason = _delivery_problem(undelivered, no_room)
     decision.status.conditions = exposure.settings_delivered(
         decision.status.conditions, problem, generation, now, reason=reason,
-        model_found=model.body is not None)
+        model_found=not _file_gone(model))
     # A warning, never a hold: the ramp above decided without it.
     own = shared_draws.draw(namespace, spec.model_ref.name, str(meta["name"]),
                             spec.experiment.salt)
@@ -271,7 +271,7 @@ def _refused_pass(spec: CampaignSpec, stopped: CampaignStatus, current: Campaign
     problem, reason = _delivery_problem(
         undelivered, deps.left_out(namespace, spec.model_ref.name, name))
     conditions = exposure.settings_delivered(stopped.conditions, problem, generation, now,
-                                             reason=reason, model_found=model.body is not None)
+                                             reason=reason, model_found=not _file_gone(model))
     own = shared_draws.draw(namespace, spec.model_ref.name, name, spec.experiment.salt)
     conditions = shared_draws.holdout_shared(conditions, own, shared_draws.sharing(own, draws),
                                              generation, now)
@@ -337,10 +337,25 @@ def _undelivered(deps: CampaignDependencies, namespace: str, model: str,
     None for a model that is not found, whatever its last file pass in this process found: the
     file goes with it (its owner), and the runtime that read it with its predictors, so nothing
     is left undelivered (its file pass will not run, to say so; ``SettingsDelivered`` is
-    dropped: ``exposure.settings_delivered``)."""
-    if resolved.body is None:
+    dropped: ``exposure.settings_delivered``). The same for a model being deleted: see
+    ``_file_gone``."""
+    if _file_gone(resolved):
         return None
     return deps.undelivered(namespace, model)
+
+
+def _file_gone(resolved: _Model) -> bool:
+    """Whether the model's campaigns file is going with the model, so ``SettingsDelivered``
+    is dropped (``model_found`` False: not False, nothing is owed to pods that are going; not
+    True, nothing was delivered): a model not found, or one being deleted (``deletionTimestamp``
+    set), whatever its last file pass found (kept until its DELETED event, which a foreground
+    deletion holds back; not known after a restart meanwhile). No pass writes the file of a
+    model being deleted (``handlers.campaigns_file``, which drops its
+    ``uplift_operator_campaigns_file_undelivered`` series then, the source of the inhibit rule
+    of docs/install.md), and the file and the pods go with it, so a ``SettingsDelivered``
+    False ``FileNotWritten`` kept would page on, unmuted, through the deletion."""
+    return resolved.body is None or bool(
+        (resolved.body.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def _refused(status: CampaignStatus) -> bool:
