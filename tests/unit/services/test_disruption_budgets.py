@@ -53,8 +53,6 @@ class BudgetCluster(FakeCluster):
             if not stored.get("uid"):
                 self.uids += 1
                 stored["uid"] = f"pdb-{self.uids}"
-                # As KubeCluster.apply: the client decodes no body from a creation's 201.
-                return {}
             answer = copy.deepcopy(answer)
             answer.setdefault("metadata", {})["uid"] = stored["uid"]
         return answer
