@@ -630,12 +630,18 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
      'every alert would read job "x-uplift-operator-metrics", which nothing scrapes '
      "(UpliftOperatorDown paging for ever, the others silent). Set serviceMonitor.enabled=true or "
      "podMonitor.enabled=true, or prometheusRule.operatorJob"),
+    (["--set", "prometheus.queryLag=3541"],
+     "prometheus.queryLag=3541 with prometheus.scrapeInterval=30: the operator keeps the last "
+     "queryLag + 2 scrape intervals"),
+    (["--set", "prometheus.queryLag=3001", "--set", "prometheus.scrapeInterval=300",
+      "--set", "servingPodMonitor.interval=5m"],
+     "Lower prometheus.queryLag to at most 3000"),
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
         "min-available-0", "min-available-0-percent", "no-service-account",
         "default-service-account", "no-service-account-namespaced",
         "created-default-service-account", "created-default-service-account-namespaced",
         "peering-in-extra-args", "peering-in-extra-args-apart", "namespace-twice",
-        "alerts-without-a-scrape"])
+        "alerts-without-a-scrape", "query-lag-past-an-hour", "query-lag-past-an-hour-slow-scrapes"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
@@ -666,6 +672,20 @@ def test_extra_args_that_choose_the_watched_namespaces_are_refused(extra: list[s
         assert "set watch.namespaces (with watch.allNamespaces=false) or " \
             "watch.allNamespaces=true instead" in result.stderr
         assert len(result.stderr) < 500, result.stderr
+
+
+def test_the_query_lag_the_chart_renders_is_one_the_operator_starts_with() -> None:
+    """The operator refuses at start a queryLag + 2 scrape intervals over an hour
+    (settings.py); the chart refuses the same pairs at render (above) and renders the limit."""
+    for lag, scrape in ((3540, 30), (3000, 300)):
+        helm_template("--set", f"prometheus.queryLag={lag}", "--set",
+                      f"prometheus.scrapeInterval={scrape}", "--set",
+                      f"servingPodMonitor.interval={scrape}s")
+        parse_args(["-A", "--prometheus-query-lag", str(lag), "--prometheus-scrape-interval",
+                    str(scrape)])
+        with pytest.raises(SystemExit):
+            parse_args(["-A", "--prometheus-query-lag", str(lag + 1),
+                         "--prometheus-scrape-interval", str(scrape)])
 
 
 def test_extra_args_next_to_the_namespace_flags_render() -> None:
