@@ -56,9 +56,12 @@ never writes the UpliftModel.
 A model being deleted (``deletionTimestamp`` set: a foreground deletion waits for its children)
 gets no write: the garbage collector deletes its ConfigMap, whose DELETED event wakes the pass,
 and applying it again (owned by the model, ``blockOwnerDeletion``) would fight the collector;
-the UpliftModel pass stands aside the same way (``services.upliftmodel.reconcile``). Its
-``uplift_operator_campaigns_file_undelivered`` series goes then: when kopf stops this task (it
-runs no waiting task of an object being deleted), or at a pass still running.
+the UpliftModel pass stands aside the same way (``services.upliftmodel.reconcile``). When the
+garbage collector deletes it (no finalizer left, or ``foregroundDeletion``/``orphan`` among
+them: ``collected``), its ``uplift_operator_campaigns_file_undelivered`` series goes then: when
+kopf stops this task (it runs no waiting task of an object being deleted), or at a pass still
+running. Under a background deletion another tool's finalizer holds, its ConfigMap and pods
+stay, treating at the last file, so the series stays at what the last pass found.
 
 A ``<model>-campaigns`` ConfigMap not the model's is said (event, ``ReconcileErrors``) but
 leaves the model's series at 0 while nothing is kept from the pods: the model has no Campaign
@@ -85,6 +88,7 @@ from uplift_operator.handlers.scheduling import NamedPassError, run_passes, wait
 from uplift_operator.render import naming
 from uplift_operator.render.naming import Owner
 from uplift_operator.services import campaigns_file as service
+from uplift_operator.services.upliftmodel import held_by_other_finalizers
 
 FILE_KIND = "CampaignsFile"
 #: The events on the UpliftModel when its campaigns file is refused, and written again after.
@@ -211,10 +215,11 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
             # Whether this pass left the file unwritten (refused, or held by a ConfigMap not
             # the model's), kept until one writes it: a Campaign deleted meanwhile has no
             # SettingsDelivered of its own left to say the pods still treat under it.
-            if body.metadata.get("deletionTimestamp"):
-                # Being deleted: no pass writes its file any more (``write``), and its pods go
-                # with it: its series goes now, not at its DELETED event (a foreground
-                # deletion may wait long for its children).
+            if collected(body):
+                # The garbage collector deleting it: no pass writes its file any more
+                # (``write``), and its pods go with it: its series goes now, not at its DELETED
+                # event (a foreground deletion may wait long for its children). Under another
+                # tool's finalizer the pods stay, treating at the last file: the series stays.
                 observability.forget_campaigns_file(owner.namespace, owner.name)
             else:
                 observability.campaigns_file_undelivered(
@@ -278,17 +283,36 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
                          uid=owner.uid)
     finally:
         unlisten()
+        stopped = getattr(kwargs.get("stopped"), "reason", None)
+        paused = stopped is not None and kopf.DaemonStoppingReason.OPERATOR_PAUSING in stopped
+        if held_by_other_finalizers(body) and not paused:
+            # Stopped by kopf as a background deletion began that another tool's finalizer
+            # holds: the ConfigMap and the pods stay, possibly for hours, treating at the last
+            # file no pass writes any more. What the last pass found (the series, the unwritten
+            # cause its Campaigns say) stays until the model's DELETED event (``forget_file``;
+            # the finalizer is off the live ``body`` by then).
+            pass
         # What a pass still running when the model's DELETED event came wrote back (its
         # left-out and unwritten causes, by name) must not greet a model created again.
-        if file_key(owner.namespace, owner.name) not in memo["wakeups"]:
+        elif file_key(owner.namespace, owner.name) not in memo["wakeups"]:
             service.forget(owner, file_dependencies(memo))
             # Deleted, or paused by peering (the acting replica exports its own).
             observability.forget_campaigns_file(owner.namespace, owner.name)
-        elif body.metadata.get("deletionTimestamp"):
+        elif collected(body):
             # Stopped by kopf as the model's deletion began (it runs no waiting task of an
             # object being deleted; ``body`` is its live view): no pass writes the file any
             # more, and a foreground deletion may hold back its DELETED event for long.
             observability.forget_campaigns_file(owner.namespace, owner.name)
+
+
+def collected(body: kopf.Body) -> bool:
+    """Whether the garbage collector is deleting the model (``deletionTimestamp`` set, and no
+    finalizer left or one of its own among them: a foreground or orphan deletion), so its
+    ConfigMap and pods go with it and its ``uplift_operator_campaigns_file_undelivered`` series
+    is dropped. Not a background deletion another tool's finalizer holds
+    (``held_by_other_finalizers``): its children stay, possibly for hours, the pods treating at
+    the last file, which no pass writes any more (``write``), so an unwritten file is said on."""
+    return bool(body.metadata.get("deletionTimestamp")) and not held_by_other_finalizers(body)
 
 
 def _tell_left_out(body: kopf.Body, memo: kopf.Memo, owner: Owner, config_map: str,

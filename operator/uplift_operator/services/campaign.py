@@ -347,15 +347,22 @@ def _undelivered(deps: CampaignDependencies, namespace: str, model: str,
 def _file_gone(resolved: _Model) -> bool:
     """Whether the model's campaigns file is going with the model, so ``SettingsDelivered``
     is dropped (``model_found`` False: not False, nothing is owed to pods that are going; not
-    True, nothing was delivered): a model not found, or one being deleted (``deletionTimestamp``
-    set), whatever its last file pass found (kept until its DELETED event, which a foreground
-    deletion holds back; not known after a restart meanwhile). No pass writes the file of a
-    model being deleted (``handlers.campaigns_file``, which drops its
-    ``uplift_operator_campaigns_file_undelivered`` series then, the source of the inhibit rule
-    of docs/install.md), and the file and the pods go with it, so a ``SettingsDelivered``
-    False ``FileNotWritten`` kept would page on, unmuted, through the deletion."""
-    return resolved.body is None or bool(
-        (resolved.body.get("metadata") or {}).get("deletionTimestamp"))
+    True, nothing was delivered): a model not found, or one the garbage collector is deleting
+    (``deletionTimestamp`` set, and no finalizer left or one of its own among them:
+    ``upliftmodel.GC_FINALIZERS``, a foreground or orphan deletion), whatever its last file
+    pass found (kept until its DELETED event, which a foreground deletion holds back; not
+    known after a restart meanwhile). No pass writes the file of a model being deleted
+    (``handlers.campaigns_file``, which drops its ``uplift_operator_campaigns_file_undelivered``
+    series then, the source of the inhibit rule of docs/install.md), and the file and the pods
+    go with it, so a ``SettingsDelivered`` False ``FileNotWritten`` kept would page on,
+    unmuted, through the deletion. Not a background deletion another tool's finalizer holds
+    (``upliftmodel.held_by_other_finalizers``): its children stay, possibly for hours, the
+    pods treating at the last file no pass writes any more, so the last refusal is said on
+    (the model's series is kept too) and the condition is kept as for a model found."""
+    if resolved.body is None:
+        return True
+    return bool((resolved.body.get("metadata") or {}).get("deletionTimestamp")) and not (
+        upliftmodel.held_by_other_finalizers(resolved.body))
 
 
 def _refused(status: CampaignStatus) -> bool:

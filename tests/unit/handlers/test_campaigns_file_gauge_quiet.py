@@ -3,7 +3,10 @@ UpliftCampaignsFileNotWritten) stays quiet though a pass is refused: a ConfigMap
 that keeps nothing from the pods (no Campaign, no split, no campaigns file in it: said by event
 only), and a model being deleted (no pass writes its file any more: its series goes then, not at
 its DELETED event, which a foreground deletion may hold back long: kopf stops the task as
-``deletionTimestamp`` is set, and a pass still running says nothing more)."""
+``deletionTimestamp`` is set, and a pass still running says nothing more). Only when the garbage
+collector deletes it (no finalizer left, or one of its own): under a background deletion another
+tool's finalizer holds, its ConfigMap and pods stay, treating at the last file, possibly for
+hours, so the series stays at what the last pass found."""
 
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ def _gauge() -> float | None:
 
 def _run(monkeypatch: pytest.MonkeyPatch, cluster: FakeCluster, raw: dict[str, Any],
          index: dict[Any, Any], passes: Callable[[Callable[[], Awaitable[float | None]]],
-                                                 Awaitable[None]]) -> list[str]:
+                                                 Awaitable[None]],
+         stopped: Any = None) -> list[str]:
     events: list[str] = []
     monkeypatch.setattr(kopf, "event", lambda obj, *, type, reason, message="": events.append(
         reason))
@@ -49,14 +53,14 @@ def _run(monkeypatch: pytest.MonkeyPatch, cluster: FakeCluster, raw: dict[str, A
 
     async def go() -> None:
         with ThreadPoolExecutor(1) as pool:
-            # Wakeups hold the task's key, so the task's end keeps the series (as a running
-            # task's would): only the pass decides it here.
+            # No task registers the key (``run_passes`` is faked): its end finds the key free,
+            # as that of a task kopf stopped does (``run_passes`` unregisters it first).
             wakeups = Wakeups()
-            wakeups.wake(handler.file_key(OWNER.namespace, OWNER.name))
             memo = kopf.Memo(pass_executor=pool, wakeups=wakeups,
                              campaigns_file_dependencies=service.FileDependencies(cluster))
             logger = kopf.ObjectLogger(body=model, settings=kopf.OperatorSettings())
-            await _campaigns_file(body=model, memo=memo, logger=logger, campaigns_by_model=index)
+            await _campaigns_file(body=model, memo=memo, logger=logger, campaigns_by_model=index,
+                                  stopped=stopped)
 
     asyncio.run(go())
     return events
@@ -103,8 +107,18 @@ def test_a_users_config_map_beside_a_model_with_nothing_to_deliver_pages_no_one(
     assert seen == [1]  # a file there the pods read, which the model cannot write
 
 
+#: How the model is deleted, and whether its series goes: the garbage collector's own
+#: deletion (no finalizer left, or one of its own) takes its ConfigMap and pods; a background
+#: deletion another tool's finalizer holds leaves them, treating at the last file, for hours.
+DELETIONS = pytest.mark.parametrize(("finalizers", "dropped"), [
+    (None, True), (["foregroundDeletion"], True), (["orphan"], True),
+    (["resources-finalizer.argocd.argoproj.io"], False),
+], ids=["background", "foreground", "orphan", "held-by-argocd"])
+
+
+@DELETIONS
 def test_a_model_being_deleted_drops_its_series_at_its_next_pass(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, finalizers: list[str] | None, dropped: bool) -> None:
     cluster = FakeCluster()
     raw = _model()
     index = {(OWNER.namespace, OWNER.name): [service.snapshot(campaign_body())]}
@@ -114,16 +128,20 @@ def test_a_model_being_deleted_drops_its_series_at_its_next_pass(
         cluster.apply_error = KubeError("apply configmaps: 403 forbidden", 403)
         await _refused(one_pass)
         seen.append(_gauge())
-        raw["metadata"]["deletionTimestamp"] = "2026-12-01T12:00:00Z"  # foreground deletion
+        raw["metadata"]["deletionTimestamp"] = "2026-12-01T12:00:00Z"
+        if finalizers is not None:
+            raw["metadata"]["finalizers"] = finalizers
         await one_pass()  # woken (its ConfigMap's DELETED event, a Campaign's): writes nothing
         seen.append(_gauge())
 
     _run(monkeypatch, cluster, raw, index, passes)
-    assert seen == [1, None]
+    assert seen == [1, None if dropped else 1]
+    observability.forget_campaigns_file(OWNER.namespace, OWNER.name)
 
 
+@DELETIONS
 def test_a_task_kopf_stops_as_the_deletion_begins_drops_the_models_series(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, finalizers: list[str] | None, dropped: bool) -> None:
     """kopf cancels the waiting task of an object being deleted; its DELETED event (which
     ends the task's key) comes only once its children are gone."""
     cluster = FakeCluster()
@@ -136,8 +154,36 @@ def test_a_task_kopf_stops_as_the_deletion_begins_drops_the_models_series(
         await _refused(one_pass)
         seen.append(_gauge())
         raw["metadata"]["deletionTimestamp"] = "2026-12-01T12:00:00Z"
+        if finalizers is not None:
+            raw["metadata"]["finalizers"] = finalizers
         raise asyncio.CancelledError  # kopf stops the daemon
 
     with pytest.raises(asyncio.CancelledError):
         _run(monkeypatch, cluster, raw, index, passes)
+    assert seen == [1] and _gauge() == (None if dropped else 1)
+    observability.forget_campaigns_file(OWNER.namespace, OWNER.name)
+
+
+def test_a_replica_paused_under_a_held_deletion_drops_the_models_series(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paused by peering, this replica no longer runs the file's task: the acting one exports
+    the series, held deletion or not."""
+    cluster = FakeCluster()
+    raw = _model()
+    index = {(OWNER.namespace, OWNER.name): [service.snapshot(campaign_body())]}
+    seen: list[float | None] = []
+
+    async def passes(one_pass: Callable[[], Awaitable[float | None]]) -> None:
+        cluster.apply_error = KubeError("apply configmaps: 403 forbidden", 403)
+        await _refused(one_pass)
+        seen.append(_gauge())
+        raw["metadata"].update(deletionTimestamp="2026-12-01T12:00:00Z",
+                               finalizers=["resources-finalizer.argocd.argoproj.io"])
+        raise asyncio.CancelledError  # kopf stops the daemon
+
+    class Stopped:
+        reason = kopf.DaemonStoppingReason.OPERATOR_PAUSING
+
+    with pytest.raises(asyncio.CancelledError):
+        _run(monkeypatch, cluster, raw, index, passes, Stopped())
     assert seen == [1] and _gauge() is None

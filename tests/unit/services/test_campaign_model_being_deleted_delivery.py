@@ -5,7 +5,10 @@ file is not written any more (``handlers.campaigns_file``), which drops its
 rule, while the refusal stays in memory until the model's DELETED event (a foreground deletion
 holds it back). Before, each Campaign's UpliftCampaignSettingsUndelivered paged on, unmuted,
 through the deletion, for a file and pods that go with the model. The condition is dropped, as
-for a model not found (not turned True: the file was not written)."""
+for a model not found (not turned True: the file was not written). Only when the garbage
+collector deletes the model (no finalizer left, or one of its own): under a background deletion
+another tool's finalizer holds, its children stay, possibly for hours, the pods treating at the
+last file no pass writes any more, so the refusal is said on (the model's series is kept too)."""
 
 from __future__ import annotations
 
@@ -19,8 +22,15 @@ from tests.unit.services.test_campaign_settings_delivered import REFUSED, delive
 from uplift_operator.services import campaigns_file
 
 
+@pytest.mark.parametrize(("finalizers", "dropped"), [
+    (["foregroundDeletion"], True),  # the collector deletes its children first
+    (["orphan"], True),
+    ([], True),  # a background deletion, no finalizer left
+    (["resources-finalizer.argocd.argoproj.io"], False),  # held by another tool: kept
+], ids=["foreground", "orphan", "background", "held-by-argocd"])
 @pytest.mark.parametrize("spec", ["valid", "refused"])
-def test_a_model_being_deleted_leaves_its_campaigns_no_file_not_written(spec: str) -> None:
+def test_a_model_being_deleted_leaves_its_campaigns_no_file_not_written(
+        spec: str, finalizers: list[str], dropped: bool) -> None:
     sim = Sim()
     files = campaigns_file.FileDependencies(FakeCluster())
     sim.deps = dataclasses.replace(sim.deps, undelivered=files.undelivered)
@@ -33,14 +43,19 @@ def test_a_model_being_deleted_leaves_its_campaigns_no_file_not_written(spec: st
     assert before is not None and (before["status"], before["reason"]) == ("False",
                                                                            "FileNotWritten")
     model = sim.cluster.objects[("uplift.dev/v1alpha1", "upliftmodels", NS, MODEL)]
-    model["metadata"].update(deletionTimestamp="2026-12-01T12:01:00Z",
-                             finalizers=["foregroundDeletion"])
+    model["metadata"].update(deletionTimestamp="2026-12-01T12:01:00Z", finalizers=finalizers)
     for _ in range(3):  # the refusal is still remembered: the DELETED event has not come
         sim.tick(1)
         assert isinstance(files.undelivered(NS, MODEL), str)
-        # Dropped, as for a model not found: not False (nothing is owed to pods that are
-        # going), not True (the file was not written).
-        assert delivered(sim.status) is None
-        if spec == "valid":
-            assert sim.condition("ModelServing")["reason"] == "ModelNotServing"
-            assert sim.status["exposurePercent"] == 0
+        if dropped:
+            # Dropped, as for a model not found: not False (nothing is owed to pods that are
+            # going), not True (the file was not written).
+            assert delivered(sim.status) is None
+            if spec == "valid":
+                assert sim.condition("ModelServing")["reason"] == "ModelNotServing"
+                assert sim.status["exposurePercent"] == 0
+        else:
+            # Its pods stay, treating at the last file: the last refusal is said on.
+            after = delivered(sim.status)
+            assert after is not None and (after["status"], after["reason"], after["message"]) \
+                == ("False", "FileNotWritten", before["message"])
