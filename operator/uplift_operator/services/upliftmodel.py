@@ -2280,23 +2280,38 @@ def _runtime_credential_env(spec: UpliftModelSpec, namespace: str, deps: Depende
     if not ref.token_key and not (ref.username_key and ref.password_key):
         # The CRD's rules refuse this; a resource stored under an older CRD may still have it.
         return None, [f"{field_}: set tokenKey, or usernameKey and passwordKey"], None
-    read: SecretRead = (namespace, ref.name, tuple(keys), field_)
-    values = deps.credential_reads.get(read)
-    if values is None:
-        try:
-            values = deps.cluster.secret_values(namespace, ref.name, keys)
-        except KubeError as error:
-            if error.status == 404:
-                return None, [f"{field_}: Secret {ref.name!r} does not exist in namespace "
-                              f"{namespace!r}"], None
-            if error.status in _SECRET_ANSWERED:
-                return None, [f"{field_}: Secret {ref.name!r} cannot be read: {error}"], None
-            return None, [], f"{field_}: Secret {ref.name!r} cannot be read now: {error}"
-        problems = validation.credential_problems(ref.name, keys, values, field_)
-        if problems:
-            return None, problems, None
-        deps.credential_reads.put(read, values)
+    problems, transient = _checked_secret(
+        namespace, ref.name, keys, field_, deps,
+        lambda values: validation.credential_problems(ref.name, keys, values, field_))
+    if problems or transient:
+        return None, problems, transient
     return _credential_env(ref), [], None
+
+
+def _checked_secret(namespace: str, name: str, keys: list[str], field_: str,
+                    deps: Dependencies,
+                    check: Callable[[dict[str, bytes]], list[str]]) -> tuple[list[str], str | None]:
+    """Read Secret ``name``'s ``keys`` for ``field_`` through the credentials cache (under the
+    field's own key, ``SecretRead``) and ``check`` them: the problems (a Secret missing, 404,
+    or that the operator may not read, 403, or values ``check`` refuses: the spec's, named by
+    the field, never quoting a value), or the message of a failure to read it on the API
+    server's side (no answer, 5xx, 429: not the spec's). Values are cached only once checked,
+    so a fixed Secret is seen at the next retry."""
+    read: SecretRead = (namespace, name, tuple(keys), field_)
+    if deps.credential_reads.get(read) is not None:
+        return [], None
+    try:
+        values = deps.cluster.secret_values(namespace, name, keys)
+    except KubeError as error:
+        if error.status == 404:
+            return [f"{field_}: Secret {name!r} does not exist in namespace {namespace!r}"], None
+        if error.status in _SECRET_ANSWERED:
+            return [f"{field_}: Secret {name!r} cannot be read: {error}"], None
+        return [], f"{field_}: Secret {name!r} cannot be read now: {error}"
+    problems = check(values)
+    if not problems:
+        deps.credential_reads.put(read, values)
+    return problems, None
 
 
 def _report_token(spec: UpliftModelSpec, namespace: str,
@@ -2314,23 +2329,12 @@ def _report_token(spec: UpliftModelSpec, namespace: str,
     if ref is None:
         return None, [], None
     field_ = "spec.serving.reportCredentials"
-    read: SecretRead = (namespace, ref.name, (ref.key,), field_)
-    values = deps.credential_reads.get(read)
-    if values is None:
-        try:
-            values = deps.cluster.secret_values(namespace, ref.name, [ref.key])
-        except KubeError as error:
-            if error.status == 404:
-                return None, [f"{field_}: Secret {ref.name!r} does not exist in namespace "
-                              f"{namespace!r}"], None
-            if error.status in _SECRET_ANSWERED:
-                return None, [f"{field_}: Secret {ref.name!r} cannot be read: {error}"], None
-            return None, [], f"{field_}: Secret {ref.name!r} cannot be read now: {error}"
-        problems = _report_token_problems(f"{field_}: Secret {ref.name!r} key {ref.key!r}",
-                                          values.get(ref.key))
-        if problems:
-            return None, problems, None
-        deps.credential_reads.put(read, values)
+    problems, transient = _checked_secret(
+        namespace, ref.name, [ref.key], field_, deps,
+        lambda values: _report_token_problems(f"{field_}: Secret {ref.name!r} key {ref.key!r}",
+                                              values.get(ref.key)))
+    if problems or transient:
+        return None, problems, transient
     return (ref.name, ref.key), [], None
 
 
