@@ -1916,20 +1916,19 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
                         "that long; a reading that fails from "
                         f"{(since + parse_duration(policy.after)).isoformat()} on suspends it "
                         "again")
-            shown = next((g for g in self.status.gates if g.name in names
-                          and g.verdict is GateVerdict.PASS), None)
-            figures = (f": spent {shown.value:.6g} of budget {shown.threshold:.6g}"
-                       if shown is not None and shown.value is not None
-                       and shown.threshold is not None else "")
-            return f"the spend is read again, under the budget{figures}"
+            return f"the spend is read again, under the budget{self._spent(names)}"
         if self.period_rolled_over():
             return "the budget period rolled over"
+        return f"the budget gate passes again within the period{self._spent(names)}"
+
+    def _spent(self, names: set[str]) -> str:
+        """": spent S of budget B" from the first of the budget gates ``names`` that passes
+        (its value and threshold), or "" when none shows both."""
         passing = next((g for g in self.status.gates if g.name in names
                         and g.verdict is GateVerdict.PASS), None)
-        spent = (f": spent {passing.value:.6g} of budget {passing.threshold:.6g}"
-                 if passing is not None and passing.value is not None
-                 and passing.threshold is not None else "")
-        return f"the budget gate passes again within the period{spent}"
+        if passing is None or passing.value is None or passing.threshold is None:
+            return ""
+        return f": spent {passing.value:.6g} of budget {passing.threshold:.6g}"
 
     def period_rolled_over(self) -> bool:
         """Whether a budget period boundary passed since the last budget Fail before this
