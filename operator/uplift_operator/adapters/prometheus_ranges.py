@@ -39,14 +39,15 @@ This class does not know the scrape interval: the operator's settings make ``set
 ``--prometheus-ingest-delay``, plus two ``--prometheus-scrape-interval``s when it is under two
 (``settings.parse_args``).
 
-Only complete answers are kept: a query that fails raises before anything is kept, and the
+Only complete answers are kept: a query that fails raises before its answer is kept, and the
 client refuses a partial answer (``warnings``: a store or a remote-read endpoint that did not
 answer, ``adapters.prometheus.PARTIAL``), whose counts, kept, would have been short for the
-rest of the step; the next analysis asks the same pieces again.
+rest of the step; the next analysis asks that piece again.
 
 A just-started operator (or a standby taking over) has nothing kept: it asks what closed in
 queries of at most ``longest`` (a day), each within Prometheus's sample limit where the whole
-range might not be, and keeps their sum.
+range might not be, and keeps the sum so far after each (``_kept_until``): a query that fails
+part-way through loses only itself, and the next analysis goes on from the last one answered.
 
 Memory: one entry per (query, offset, start), each one value per label set, least recently used
 dropped first past ``max_size``, counting each entry as 1 plus its values (an answer with no
@@ -193,20 +194,29 @@ class PiecewiseIncreases:
         while cut - at > self.longest:
             at = math.floor((at + self.longest) / self.piece) * self.piece
             ends.append(at)
+        # Each query's answer is kept as it comes (the entry extended to its end): a later
+        # query that fails (an overloaded Prometheus's 503, the breaker, the analysis stopping
+        # at its first slow query) loses only itself, and the next analysis asks from there.
+        # Kept at the end only, a cold start of weeks under load asked the same first days
+        # again at every analysis and might never get past them.
         for begin, end in zip([kept.until, *ends], [*ends, cut], strict=True):
             if by == _LAST:  # a later piece's last value replaces an earlier one's
                 totals.update(self._last(series, begin, end))
-                continue
-            for labels, value in self._increase(by, series, begin, end).items():
-                totals[labels] = totals.get(labels, 0.0) + value
+            else:
+                for labels, value in self._increase(by, series, begin, end).items():
+                    totals[labels] = totals.get(labels, 0.0) + value
+            self._keep(key, _Kept(start=kept.start, until=end, totals=dict(totals)))
+        return totals
+
+    def _keep(self, key: tuple[_Query, int], entry: _Kept) -> None:
+        """Keep ``entry`` unless one reaching further is kept already (another thread's)."""
         with self._lock:
             current = self._kept.get(key)
-            if current is None or current.until <= cut:
-                self._size += _size(totals) - (_size(current.totals) if current else 0)
-                self._kept[key] = _Kept(start=kept.start, until=cut, totals=totals)
+            if current is None or current.until <= entry.until:
+                self._size += _size(entry.totals) - (_size(current.totals) if current else 0)
+                self._kept[key] = entry
                 self._kept.move_to_end(key)
                 self._drop_oldest()
-        return totals
 
     def _find(self, query: _Query, start: float) -> tuple[tuple[_Query, int], _Kept | None]:
         nearest = round(start)

@@ -294,3 +294,39 @@ def test_a_partial_answer_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None
     assert ranges.scalar(promql, at) == pytest.approx(2.0 * (at - since))
     # Thanos is asked for no partial answer at all.
     assert {p["partial_response"] for p in prometheus.params} == {"false"}
+
+
+class FailingAt(Counters):
+    """``Counters`` whose ``fail_at``-th query (1-based) is answered 503, as an overloaded
+    Prometheus answers."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at: int | None = fail_at
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Sample]:
+        if self.fail_at is not None and len(self.asked) + 1 == self.fail_at:
+            self.asked.append((promql, None))
+            raise MetricsUnavailable("prometheus answered HTTP 503 (timeout)", overloaded=True)
+        return super().query(promql, time)
+
+
+def test_a_cold_start_that_fails_part_way_keeps_the_days_answered() -> None:
+    """Before: the day-long queries of a cold start were kept only once all had been answered,
+    so one failing (an overloaded Prometheus's 503) lost the days before it and the next
+    analysis asked them all again: under load a 14-day step might never get its counts."""
+    counters = FailingAt(10)
+    ranges = PiecewiseIncreases(counters)
+    since = 7 * HOUR
+    at = since + 14 * 24 * HOUR + 2000.0
+    with pytest.raises(MetricsUnavailable):
+        ranges.scalar(f"sum(increase({SERIES}[{int(at - since)}s]))", at)
+    assert len(counters.asked) == 10  # nine days answered, the tenth failed
+    counters.fail_at, counters.asked = None, []
+    later = at + 60.0
+    assert ranges.scalar(f"sum(increase({SERIES}[{int(later - since)}s]))", later) == (
+        pytest.approx(total(later, since)))
+    # The five days left (the ninth answered ends where the tenth starts) and the rest.
+    asked = counters.ranges()
+    assert len(asked) == 6 and max(asked) <= 24 * HOUR
+    assert sum(asked) == pytest.approx(later - (since + 9 * 24 * HOUR))
