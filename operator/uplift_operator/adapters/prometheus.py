@@ -18,7 +18,8 @@ small exception hierarchy; whether a value passes a gate is decided in ``domain`
   store that did not answer (``partial_response=false``: 422 ``execution``, "No StoreAPIs
   matched", gRPC Unavailable/Aborted).
   ``QueryError``: Prometheus refused the query (400/422 ``bad_data``/``execution``) or the
-  result does not have the shape asked for; its message is Prometheus' own text. Refused for
+  result does not have the shape asked for; its message is Prometheus' own text (a 400 or 422
+  without Prometheus' JSON envelope is a proxy's answer: ``MetricsUnavailable``). Refused for
   a limit of the server's instead (too many samples or series, HTTP 429): ``OverLimits``, a
   ``MetricsUnavailable``.
 - Messages are short and stable (they reach a gate's status, and a Ready/Degraded message for
@@ -620,9 +621,9 @@ def _envelope(response: requests.Response,
         if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise OverLimits(f"prometheus answered HTTP {status} {_phrase(status)}: over its "
                              "query limits", status_code=status)
-        if status in (400, 422):
-            raise QueryError(f"prometheus rejected the query (HTTP {status}, no API response)",
-                             status_code=status)
+        # A 400 or 422 too: Prometheus answers every API error, a refused query's included,
+        # with its JSON envelope, so a page without one is a proxy's (a WAF, a header limit),
+        # which says nothing of the query: never a "bad query".
         raise MetricsUnavailable(f"prometheus answered HTTP {status} {_phrase(status)} "
                                  "without an API response", status_code=status)
     error_type = body.get("errorType")

@@ -232,3 +232,21 @@ def test_failing_fast_repeats_the_failure_word_for_word(monkeypatch: pytest.Monk
     assert first.value.message == "prometheus at http://prometheus.test:9090 did not answer within 10s"
     assert (fast.value.message, fast.value.asked, first.value.asked) == (
         first.value.message, False, True)
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_a_400_without_prometheus_envelope_is_a_proxys_not_a_bad_query(
+        monkeypatch: pytest.MonkeyPatch, status: int) -> None:
+    """Prometheus answers every API error in JSON; a page without it comes from a proxy in
+    front (a WAF, a header limit). Before, it was "bad query: prometheus rejected the query",
+    a spec fault that named no proxy."""
+    client = PrometheusClient("http://prometheus.test:9090", fail_fast=FailFast(hold=0))
+    _answering(monkeypatch, status, b"<html><h1>400 Bad Request</h1>Request Header Or Cookie "
+                                    b"Too Large</html>")
+    with pytest.raises(PrometheusError) as proxy:
+        client.scalar(QUERY)
+    assert type(proxy.value) is MetricsUnavailable and not proxy.value.unanswered
+    assert proxy.value.status_code == status
+    phrase = "Bad Request" if status == 400 else "Unprocessable Entity"
+    assert proxy.value.message == (f"prometheus answered HTTP {status} {phrase} without an API "
+                                   "response")
