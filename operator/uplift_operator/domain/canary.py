@@ -27,6 +27,7 @@ from uplift_operator.api.v1alpha1.common import (
     Condition,
     DecisionRecord,
     GateStatus,
+    GateVerdict,
     Phase,
     parse_duration,
 )
@@ -123,6 +124,13 @@ class Observed(steps.ObservedBase):
     #: version is not kept in the graph while it is (``_CanaryPass.kept_serves``); empty: none,
     #: or not known
     partial_versions: frozenset[str] = frozenset()
+    #: the versions with traffic, and their weights, of a serving graph decided on this very
+    #: body (its ``uplift.dev/decided-on`` stamp is the resourceVersion this pass read) that
+    #: does not split traffic as the status says: only a pass that decided on this very status
+    #: stamps it so, and its status write, had it landed, would have moved the resourceVersion
+    #: on: a replica killed between its apply and its status write, or a write lost
+    #: (``services.upliftmodel._decided_here``; ``_CanaryPass.lost_advance``); empty: none
+    decided_here: frozenset[tuple[str, int]] = frozenset()
 
 
 #: The ``uplift.dev/role`` values the operator writes (``services.upliftmodel._write_backs``)
@@ -487,6 +495,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.follow_step_level()
         self.check_deadline()
         self.advance()
+        self.adopt_lost_advance()
         self.resettle_split()
         return self.finish()
 
@@ -566,7 +575,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         own step change (its split is applied from now), nor of a graph found once at another
         split mid-ramp: usually a pass that applied the next step and died before its status
         write, whose advance this pass makes too (``resettle_split`` applies the split again
-        otherwise)."""
+        otherwise); nor, on any step, of a graph that carries the next step or the promotion
+        decided on this very body (``lost_advance``): that pass's advance, this pass's own
+        decision again."""
         s, before = self.status, self.previous
         if (self.seen.split_as_status or s.canary_version is None
                 or (s.canary_version, s.canary_weight, s.current_step)
@@ -576,7 +587,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if self.seen.split_refused is not None:
             return (f"{words} (ServingApplied False: "
                     f"{steps.clip(self.seen.split_refused, _FAILURE_QUOTED)})")
-        if _pre_traffic(s):
+        if _pre_traffic(s) or self.lost_advance():
             return None
         again, started = s.split_applied_at, s.step_started_at
         if again is not None and (started is None or again > started):
@@ -584,6 +595,67 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         if on_last_step(self.spec, s):
             return f"{words}: the promotion waits for an analysis of the split it carries"
         return None
+
+    def lost_advance(self) -> bool:
+        """Whether the serving graph carries what this status's canary moves to next — its next
+        step's split, or on the last step its promotion (the canary alone, at 100 %) — decided
+        on this very body (``Observed.decided_here``): the advance of a pass that decided on
+        this status, whose apply went through and whose status write was lost (a replica
+        SIGKILLed between the two). Not a refused apply (``split_refused``: the graph is not
+        this operator's last decision), nor a graph stamped on an older body or not stamped (a
+        hand edit, another controller's revert, a split applied again since), nor one at any
+        other split; not before traffic (its offline gates are judged again). Such a graph does
+        not hold the step (``split_not_carried``): the advance is this pass's own decision
+        again, and one this pass does not make is made all the same unless its own evidence
+        speaks against it (``adopt_lost_advance``). Before, the last step held ("the promotion
+        waits for an analysis of the split it carries") and applied 90/10 again over the
+        promotion, which a later pass made again: canary 100 → 90 → 100 (CI, the failover
+        test)."""
+        s, before = self.status, self.previous
+        if (not self.seen.decided_here or self.seen.split_as_status
+                or self.seen.split_refused is not None or s.canary_version is None
+                or s.stable_version is None or _pre_traffic(s)
+                or (s.canary_version, s.canary_weight, s.current_step)
+                != (before.canary_version, before.canary_weight, before.current_step)):
+            return False
+        if on_last_step(self.spec, s):
+            weights = {s.canary_version: 100}
+        else:
+            weight = max(s.canary_weight, self.spec.rollout.steps[self.step_index() + 1].weight)
+            weights = {s.stable_version: 100 - weight, s.canary_version: weight}
+        return self.seen.decided_here == frozenset((v, w) for v, w in weights.items() if w)
+
+    def adopt_lost_advance(self) -> None:
+        """A pass that finds the lost advance of a pass on this very status (``lost_advance``)
+        and does not advance itself: it makes that advance (``StepAdvanced``, or ``Promoted``
+        on the last step), the graph kept as it is. Applying this step's split again over it
+        stepped the traffic back, and the next pass forward again. The pass that decided it
+        saw every gate pass, the pause elapsed and the canary serve, on the same status: a
+        sequential test's Pass at its crossing keeps its error guarantee whatever a later look
+        says, and a graph not ready yet is usually that pass's own apply rolling. Not when this
+        pass's own evidence speaks against it — a gate at Fail or Error, the canary's own
+        predictor not serving, or a backend failure reported — nor while the ramp is held for
+        a human (the spec's ``paused``, a gate demanding a pause or a rollback; a step without
+        a pause, which only a promote by hand ends) or the model reference does not resolve:
+        this step's split is applied again then, the safe way (less traffic on the canary). A
+        rollback or an abort of this pass has already removed the canary: nothing to adopt
+        then."""
+        s = self.status
+        if (not self.lost_advance() or self.pause_reason is not None or self.ramp.paused
+                or self.steps[self.step_index()].pause is None or self.stays_paused()
+                or self.unresolved() is not None
+                or self.seen.serving_failure is not None or not self.serves(s.canary_version)
+                or any(g.verdict in (GateVerdict.FAIL, GateVerdict.ERROR) for g in s.gates)):
+            return
+        why = ("made by a pass that decided on this same status and whose status write was "
+               "lost; the serving graph carries it")
+        held = self.blocked_by()
+        if held is not None:
+            why += f" (held in this pass: {held})"
+        if on_last_step(self.spec, s):
+            self.complete(why=why)
+        else:
+            self.advance_step(why=why)
 
     def graph_not_ready(self) -> str:
         """Why a canary whose own predictor serves (``Observed.ready_versions``) is held while

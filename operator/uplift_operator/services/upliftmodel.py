@@ -352,6 +352,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status,
         split_refused=_split_refused(current, split_as_status), ready_versions=serves,
+        decided_here=_decided_here(child, meta, current, split_as_status, deps),
         serving_failure=failure, graph_short=_graph_short(child, current, deps),
         partial_versions=_partial_versions(child, deps, serves), name=name,
         namespace=namespace), now)
@@ -920,6 +921,27 @@ def _decided_on_newer(child: Mapping[str, Any] | None, meta: Mapping[str, Any]) 
     stamped = str(((child or {}).get("metadata") or {}).get("annotations", {}).get(DECIDED_ON, ""))
     seen = str(meta.get("resourceVersion", ""))
     return stamped.isdigit() and seen.isdigit() and int(stamped) > int(seen)
+
+
+def _decided_here(child: Mapping[str, Any] | None, meta: Mapping[str, Any],
+                  current: UpliftModelStatus, split_as_status: bool,
+                  deps: Dependencies) -> frozenset[tuple[str, int]]:
+    """``ramp.Observed.decided_here``: the versions with traffic of a serving graph that does
+    not split traffic as ``current`` says and was decided on this very body (its ``DECIDED_ON``
+    stamp is this pass's resourceVersion, as etcd's integers). Only a pass that read this body
+    stamps it so, and its status write, had it landed, would have moved the resourceVersion
+    on: the decision of a pass on this very status whose status write was lost (a replica
+    killed between its apply and its status write). A refused apply leaves the graph's stamp
+    as it was, and a hand edit or another controller's revert finds it older than the body
+    once a pass has written the status since (empty then)."""
+    split = _split_of(current)
+    if split_as_status or child is None or split is None:
+        return frozenset()
+    stamped = str(((child.get("metadata") or {}).get("annotations") or {}).get(DECIDED_ON, ""))
+    seen = str(meta.get("resourceVersion", ""))
+    if not (stamped.isdigit() and seen.isdigit() and int(stamped) == int(seen)):
+        return frozenset()
+    return frozenset((v, w) for v, w in deps.backend.observe(child, split).weights if w)
 
 
 def first_status_wait(current: UpliftModelStatus, decided: UpliftModelStatus, stable_ready: bool,

@@ -1,0 +1,64 @@
+"""A replica SIGKILLed between its apply and its status write: the replica that takes over
+decides on the very body the killed one decided on. The graph stamped on that body
+(``uplift.dev/decided-on``) is the killed pass's decision, made again, never stepped back
+(CI's failover test saw canary 100 → 90 → 100); one stamped on an older body is not."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from tests.unit.services.test_upliftmodel import PROBE, SELDON, Sim, reasons
+
+from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
+from uplift_operator.services import upliftmodel
+
+
+def test_a_promotion_whose_status_write_was_lost_is_made_again_not_stepped_back() -> None:
+    sim = Sim()
+    version = 40
+    sim.body["metadata"]["resourceVersion"] = str(version)
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    for _ in range(20):
+        read = copy.deepcopy(sim.body)
+        version += 1  # each status write moves the resourceVersion on
+        sim.body["metadata"]["resourceVersion"] = str(version)
+        sim.tick(30)
+        if sim.weights() == {"2": 100}:
+            break
+    assert sim.weights() == {"2": 100} and read["status"]["canaryWeight"] == 50
+    # The pass that promoted was killed before its status write: the body is as it read it.
+    sim.body = copy.deepcopy(read)
+    sim.body["metadata"]["resourceVersion"] = str(version)
+    stamped = sim.cluster.objects[SELDON]["metadata"]["annotations"][upliftmodel.DECIDED_ON]
+    assert stamped == str(version)
+    applied = len(sim.cluster.applied)
+    result = sim.tick(3)
+    assert sim.status["stableVersion"] == "2" and "canaryVersion" not in sim.status
+    assert "Promoted" in reasons(result)
+    # Nothing applied: the graph is as decided, never 50/50 again.
+    assert len(sim.cluster.applied) == applied and sim.weights() == {"2": 100}
+
+
+@pytest.mark.parametrize(("stamp", "seen", "as_status", "expected"), [
+    ("41", "41", False, frozenset({("1", 50), ("2", 50)})),  # decided on this very body
+    ("40", "41", False, frozenset()),  # older: a hand edit or a revert since
+    (None, "41", False, frozenset()),  # not stamped
+    ("41", "41", True, frozenset()),  # the graph is as the status says
+    ("x", "x", False, frozenset()),  # not etcd's integers: not compared
+])
+def test_decided_here_is_a_graph_stamped_on_this_very_body_off_the_status(
+        stamp: str | None, seen: str, as_status: bool, expected: frozenset[Any]) -> None:
+    sim = Sim()
+    sim.with_canary()
+    graph = sim.cluster.objects[SELDON]
+    graph["metadata"]["annotations"].pop(upliftmodel.DECIDED_ON, None)
+    if stamp is not None:
+        graph["metadata"]["annotations"][upliftmodel.DECIDED_ON] = stamp
+    for predictor in graph["spec"]["predictors"]:
+        predictor["traffic"] = 50
+    current = UpliftModelStatus.model_validate(sim.status)
+    assert upliftmodel._decided_here(graph, {"resourceVersion": seen}, current, as_status,
+                                     sim.deps) == expected
