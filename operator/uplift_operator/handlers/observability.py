@@ -312,6 +312,11 @@ ALERTED_ROLLBACKS = frozenset({Reason.ROLLED_BACK.value, Reason.EMERGENCY_ROLLBA
 #: The history actor of what the spec itself did: a canary withdrawn because the spec points
 #: back at the stable version (a git revert, an alias moved back) is deliberate, not an incident.
 SPEC_ACTOR = "spec"
+#: The history actor of what a status-less pass re-states from the registry's role tags
+#: (``domain.canary``'s ``recover_recorded_roles``: the object re-created or restored without
+#: its status): a ``RolledBack`` entry timed at that pass tells a rollback decided long before,
+#: already alerted on, not a new one.
+REGISTRY_ACTOR = "registry"
 STATUS_FIELDS_PRUNED = Counter(
     "uplift_operator_status_fields_pruned_total",
     "Status writes from which the API server dropped a field its CRD does not declare (the "
@@ -328,8 +333,9 @@ STATUS_WRITES_REFUSED = Counter(
 LAST_ROLLBACK = Gauge(
     "uplift_operator_last_rollback_timestamp_seconds",
     "When the resource's latest rollback (RolledBack or EmergencyRollback, not a canary the "
-    "spec withdrew) in status.history was decided (Unix time); no series while its history "
-    "holds none. Read from the status, "
+    "spec withdrew, nor one re-stated from the registry's tags after the object was "
+    "re-created or restored without its status) in status.history was decided (Unix time); "
+    "no series while its history holds none. Read from the status, "
     "so an operator restart neither loses nor repeats it, unlike a counter born with it.",
     ["kind", "namespace", "name"], registry=REGISTRY)
 LAST_ABORT = Gauge(
@@ -682,7 +688,9 @@ def _condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
 
 def last_rollback(status: dict[str, Any]) -> float | None:
     """The Unix time of the latest ``ALERTED_ROLLBACKS`` entry of ``status.history`` (an ignored
-    request that an older operator recorded under the request's action is none)."""
+    request that an older operator recorded under the request's action is none, nor a rollback
+    the registry's tags re-state in a re-created or restored object's first pass, timed then:
+    ``REGISTRY_ACTOR``)."""
     return _latest(status, ALERTED_ROLLBACKS)
 
 
@@ -694,10 +702,11 @@ def last_abort(status: dict[str, Any]) -> float | None:
 
 def _latest(status: dict[str, Any], actions: frozenset[str]) -> float | None:
     """The Unix time of the latest entry of ``status.history`` with one of ``actions`` that
-    decided something: not a canary the spec withdrew, nor an ignored request."""
+    decided something: not a canary the spec withdrew, nor an ignored request, nor what the
+    registry's tags re-state of a decision taken before the status was lost."""
     times = [_unix(entry["time"]) for entry in status.get("history") or []
              if entry.get("action") in actions and entry.get("time")
-             and entry.get("actor") != SPEC_ACTOR
+             and entry.get("actor") not in (SPEC_ACTOR, REGISTRY_ACTOR)
              and not str(entry.get("reason") or "").startswith(IGNORED_PREFIX)]
     return max(times, default=None)
 

@@ -478,6 +478,37 @@ def test_the_last_rollback_is_read_from_the_status_history(kind: str) -> None:
     assert _last_rollback(kind, "rb") is None
 
 
+def test_a_rollback_the_registry_re_states_after_a_restore_is_no_new_rollback() -> None:
+    """An UpliftModel re-created or restored without its status reads back from MLflow's role
+    tags that its version was rolled back, and its first pass records that rollback again
+    (actor ``registry``) at its own time: hours after the rollback, which alerted then. The
+    last-rollback time, which UpliftModelRolledBack reads, does not take it as a new one (else
+    every such model of a restore alerted at once); the model is Degraded all the same."""
+    from tests.unit.services.test_upliftmodel import _recreated, _rolled_back_canary
+
+    from uplift_operator.handlers import upliftmodel as handler
+
+    sim = _rolled_back_canary()
+
+    def observe() -> None:
+        handler._observe("ns", "restored", sim.status, sim.body["spec"])
+
+    observe()
+    [rolled] = [e for e in sim.status["history"] if e["action"] == "RolledBack"]
+    assert _last_rollback("UpliftModel", "restored") == observability._unix(rolled["time"])
+    sim.tick(6 * 3600)
+    _recreated(sim)  # a new uid, no status: the tags say version 2 was rolled back
+    restated = [e for e in sim.status["history"] if e["action"] == "RolledBack"]
+    assert [(e["version"], e["actor"]) for e in restated] == [
+        ("2", observability.REGISTRY_ACTOR)]
+    assert observability._unix(restated[0]["time"]) > observability._unix(rolled["time"]) + 3600
+    assert sim.status["phase"] == "Degraded" and sim.status["abortedVersion"] == "2"
+    observe()
+    assert observability.last_rollback(sim.status) is None
+    assert _last_rollback("UpliftModel", "restored") is None  # none of its own: no series
+    observability.forget("UpliftModel", "ns", "restored")
+
+
 def test_a_resource_has_one_phase_series_and_no_created_series() -> None:
     """At ten thousand resources /metrics carried 16 series each (a 0 per phase not held, a
     ``_created`` per counter): 18 MB and 1.4 s of CPU per scrape."""
