@@ -3,13 +3,14 @@ time to render one scrape (best of 3), and, with ``--heap``, the heap the series
 
     .venv/bin/python bench/metrics_exposition.py --count 10000 [--heap] [--kind Campaign]
 
-Every resource as a pass leaves it: ``started`` (its rollback counters at 0), a completed pass
-(its last-pass time), its status observed (phase, invalid spec, deadline, canary weight). An
-UpliftModel at rest (no canary: no gate measured): about 12 series. A Campaign (``--kind
-Campaign``) at rest as a completed ramp with a budget leaves it: its budget gate still measured
-(its verdict's series alone, and its four values), its spend and its results with their bounds:
-about 26 series (before one series per verdict, three of them at 0, and the past-limit gauge at
-0: 30). The figures are in docs/operator.md ("Operator metrics")."""
+Every resource as a pass leaves it: ``started`` (no series: its rollback counters are no longer
+created at 0), a completed pass (its last-pass time), its status observed (phase, invalid spec,
+deadline, canary weight). An UpliftModel at rest (no canary: no gate measured): 9 series (12
+with the three rollback counters at 0 each). A Campaign (``--kind Campaign``) at rest as a
+completed ramp with a budget leaves it: its budget gate still measured (its verdict's series
+alone, and its four values), its spend and its results with their bounds: 21 series (24 with
+the rollback counters; before that, one series per verdict, three of them at 0, and the
+past-limit gauge at 0: four more). The figures are in docs/operator.md ("Operator metrics")."""
 
 from __future__ import annotations
 

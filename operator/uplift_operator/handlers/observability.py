@@ -31,7 +31,7 @@ from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import stuck
 from uplift_operator.domain.canary import says_stable_down
 from uplift_operator.domain.status import SERVING_CONFLICT
-from uplift_operator.domain.steps import IGNORED_PREFIX, ROLLBACK_ACTIONS, Reason
+from uplift_operator.domain.steps import IGNORED_PREFIX, Reason
 from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import WriteBack
 
@@ -42,7 +42,8 @@ __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "campaigns_file_undelivere
            "observe_rolls", "observe_status", "pass_queued", "passes_in_error_backoff",
            "paused_by_inconclusive_gate", "process_started", "pruned", "reconciling", "refused",
            "resources",
-           "rollback_pending", "scrapes", "serve", "spec_stuck", "stable_awaited_since", "started",
+           "rollback_pending", "scrapes", "serve", "spec_stuck", "spec_withdrawals",
+           "stable_awaited_since", "started",
            "watches_paused"]
 
 log = logging.getLogger(__name__)
@@ -213,13 +214,12 @@ CAMPAIGN_INCREMENTAL_CONVERSIONS = Gauge(
     ["namespace", "name", "bound"], registry=REGISTRY)
 ESTIMATE_BOUNDS = ("estimate", "lower", "upper")
 DECISIONS = Counter("uplift_operator_decisions_total",
-                    "Ramp decisions (StepAdvanced, Promoted, RolledBack, ManualAbort, ...).",
+                    "Ramp decisions (StepAdvanced, Promoted, RolledBack, ManualAbort, ...), "
+                    "each series from its first increment in this process (none at 0: read "
+                    "rollbacks from uplift_operator_last_rollback_timestamp_seconds, which the "
+                    "alerts use). A canary the spec withdrew (its version pointed back at the "
+                    "stable) is no RolledBack here.",
                     ["kind", "namespace", "name", "action"], registry=REGISTRY)
-#: The decisions alerts count with ``increase()``: each resource's series of these exist at 0
-#: from its first pass in this process. A counter series born at 1 (created by its first
-#: increment) reads as no increase at all, so a resource's first rollback after an operator
-#: start would alert nobody (``started``).
-ZERO_ACTIONS = tuple(sorted(ROLLBACK_ACTIONS))
 PROGRESS_DEADLINE_EXCEEDED = Gauge(
     "uplift_operator_progress_deadline_exceeded",
     "1 while the resource's ramp is stuck past its progressDeadline (status: phase Degraded, "
@@ -598,6 +598,11 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
     """What both kinds' status says: the phase, an invalid spec, a ramp past its deadline, a
     spec held back (``spec_stuck``) (nothing before the status has a phase)."""
     phase = status.get("phase")
+    withdrawn = spec_withdrawals(status)
+    if withdrawn and phase:
+        _WITHDRAWN[(kind, namespace, name)] = withdrawn
+    else:
+        _WITHDRAWN.pop((kind, namespace, name), None)
     if not phase:
         return
     observe_phase(kind, namespace, name, Phase(phase),
@@ -711,6 +716,19 @@ def _latest(status: dict[str, Any], actions: frozenset[str]) -> float | None:
     return max(times, default=None)
 
 
+def spec_withdrawals(status: dict[str, Any]) -> int:
+    """How many canaries the pass that wrote ``status`` withdrew because the spec pointed back
+    at the stable version: ``RolledBack`` entries of ``SPEC_ACTOR`` among the history's newest
+    (a pass times every entry it records with its own time, later than any earlier pass's)."""
+    history = [entry for entry in status.get("history") or [] if entry.get("time")]
+    if not history:
+        return 0
+    newest = max(_unix(entry["time"]) for entry in history)
+    return sum(1 for entry in history
+               if entry.get("action") == Reason.ROLLED_BACK.value
+               and entry.get("actor") == SPEC_ACTOR and _unix(entry["time"]) == newest)
+
+
 def _unix(when: dt.datetime | str) -> float:
     if isinstance(when, str):  # as the API server returns it: RFC 3339, "Z" for UTC
         when = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
@@ -722,6 +740,10 @@ def _unix(when: dt.datetime | str) -> float:
 #: ghost series behind.
 _GATE_SERIES: dict[tuple[str, str, str], dict[str, str]] = {}
 _DECISION_SERIES: dict[tuple[str, str, str], set[str]] = {}
+#: Per resource, the canaries the status its last pass wrote says the spec withdrew in that
+#: pass (``spec_withdrawals``), set by ``observe_status`` and read by ``count_decisions`` right
+#: after it (``handlers.common``: the pass's status is observed, then its decisions counted).
+_WITHDRAWN: dict[tuple[str, str, str], int] = {}
 _VERDICTS = ("Pass", "Inconclusive", "Error", "Fail")
 _GATE_BOUNDS = ("value", "lower", "upper", "threshold")
 
@@ -921,21 +943,25 @@ def _observe_estimate(gauge: Gauge, namespace: str, name: str,
 
 
 def started(kind: str, namespace: str, name: str) -> None:
-    """A resource this process reconciles (called before each of its passes; the first call
-    counts): its ``ZERO_ACTIONS`` counters exist at 0 from now, so their first increment is an
-    increase Prometheus sees. Again after ``forget``."""
-    key = (kind, namespace, name)
-    if key in _DECISION_SERIES:
-        return
-    _DECISION_SERIES[key] = set(ZERO_ACTIONS)
-    for action in ZERO_ACTIONS:
-        DECISIONS.labels(kind, namespace, name, action)
+    """A resource this process reconciles (called before each of its passes). It creates no
+    series: the decision counters' rollback series were created at 0 here, one per rollback
+    action and resource (a quarter of /metrics at rest) for alerts that read
+    ``uplift_operator_last_rollback_timestamp_seconds`` instead."""
 
 
 def count_decisions(kind: str, namespace: str, name: str, actions: list[str]) -> None:
+    """A pass's decisions (its events' reasons that are decisions), once its status is written
+    and observed (``observe_status``): a ``RolledBack`` that status's history says the spec
+    made in that pass (a canary withdrawn because the spec points back at the stable version:
+    ``spec_withdrawals``) is no rollback and is not counted."""
+    key = (kind, namespace, name)
+    withdrawn = _WITHDRAWN.pop(key, 0)
     for action in actions:
+        if action == Reason.ROLLED_BACK.value and withdrawn > 0:
+            withdrawn -= 1
+            continue
         DECISIONS.labels(kind, namespace, name, action).inc()
-        _DECISION_SERIES.setdefault((kind, namespace, name), set()).add(action)
+        _DECISION_SERIES.setdefault(key, set()).add(action)
 
 
 def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False) -> None:
@@ -972,6 +998,7 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
                 series.remove(namespace, name)
     for gate, type_ in _GATE_SERIES.pop((kind, namespace, name), {}).items():
         _forget_gate(kind, namespace, name, gate, type_)
+    _WITHDRAWN.pop((kind, namespace, name), None)
     for action in _DECISION_SERIES.pop((kind, namespace, name), set()):
         with suppress(KeyError):
             DECISIONS.remove(kind, namespace, name, action)

@@ -70,8 +70,8 @@ def test_a_pass_with_only_apply_failed_or_invalid_spec_adds_no_decision_series(
     assert [e.reason for e in invalid] == ["InvalidSpec"]
     for name, events in (("refused", apply_failed), ("invalid", invalid)):
         one_pass(name, events, monkeypatch)
-        # The rollback counters at 0 (observability.started) and nothing else.
-        assert decision_series(name) == dict.fromkeys(observability.ZERO_ACTIONS, 0.0), name
+        # No series: none is created at 0, and these are no decisions.
+        assert decision_series(name) == {}, name
         observability.forget("UpliftModel", "ns", name)
 
 

@@ -3,6 +3,7 @@ a Campaign's results with their bounds; every series dropped on delete."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from functools import partial
 from typing import Any
@@ -316,16 +317,11 @@ def test_a_campaigns_gates_are_exported_under_its_kind_and_leave_with_it() -> No
     assert _gate("twin", "roi", "Pass", kind="UpliftModel") is None
 
 
-def _decisions(kind: str, name: str, action: str) -> float | None:
-    return observability.REGISTRY.get_sample_value(
-        "uplift_operator_decisions_total",
-        {"kind": kind, "namespace": "ns", "name": name, "action": action})
-
-
-def test_a_resources_rollback_counters_exist_at_zero_from_its_first_pass(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A counter series born at its first increment reads as no increase: the first rollback
-    after an operator start would alert nobody. The rollback actions start at 0 instead."""
+def _one_pass(name: str, status: dict[str, Any], events: tuple[Any, ...],
+              monkeypatch: pytest.MonkeyPatch, observe: Any = None) -> None:
+    """One pass of the UpliftModel ``name`` through the pass runner, deciding ``status`` (as
+    its body already holds it: nothing to write) with ``events``; ``observe``: the handler's
+    status observer (None: none)."""
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
@@ -333,34 +329,91 @@ def test_a_resources_rollback_counters_exist_at_zero_from_its_first_pass(
 
     from uplift_operator.handlers.common import PassRunner
     from uplift_operator.handlers.scheduling import Wakeups
-    from uplift_operator.services.common import Event, PassResult
+    from uplift_operator.services.common import PassResult
 
     monkeypatch.setattr(kopf, "event", lambda _body, **_event: None)
-    body = kopf.Body({"metadata": {"name": "zero", "namespace": "ns", "uid": "u1"},
-                      "status": {"phase": "Progressing"}})
-    events: list[Event] = []
+    body = kopf.Body({"metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}"},
+                      "status": status})
 
-    async def one_pass() -> None:
+    async def run() -> None:
         with ThreadPoolExecutor(1) as pool:
             runner = PassRunner("UpliftModel", "upliftmodels", Wakeups(), pool, cluster=None)  # type: ignore[arg-type]
-            await runner.run_once(("UpliftModel", "ns", "zero"), body,
-                                  lambda *_: PassResult({"phase": "Progressing"}, tuple(events), None),
-                                  lambda *_: None)
+            await runner.run_once(("UpliftModel", "ns", name), body,
+                                  lambda *_: PassResult(status, events, None),
+                                  observe or (lambda *_: None))
 
-    asyncio.run(one_pass())  # nothing decided, nothing written
-    for action in ("RolledBack", "EmergencyRollback", "ManualAbort"):
-        assert _decisions("UpliftModel", "zero", action) == 0, action
-    assert _decisions("UpliftModel", "zero", "StepAdvanced") is None  # only what alerts count
-    events.append(Event("Warning", "RolledBack", "gate errors failed", decision=True))
+    asyncio.run(run())
+
+
+def _decision_series(name: str) -> dict[str, float]:
+    return {s.labels["action"]: s.value for metric in observability.REGISTRY.collect()
+            for s in metric.samples
+            if s.name == "uplift_operator_decisions_total" and s.labels.get("name") == name}
+
+
+def test_a_resources_passes_create_no_decision_series_at_zero(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No alert or dashboard reads the decision counter (the rollback alerts read the
+    last-rollback time from the status): its three rollback series at 0 per resource, born
+    so that ``increase()`` saw a first rollback, were a quarter of /metrics at rest. A series
+    is born at its first decision."""
+    from uplift_operator.services.common import Event
+
+    _one_pass("zero", {"phase": "Progressing"}, (), monkeypatch)  # nothing decided
+    assert _decision_series("zero") == {}
+    observability.started("UpliftModel", "ns", "zero")
+    assert _decision_series("zero") == {}
     # A request ignored is told under its own reason, and counted as no decision.
-    events.append(Event("Warning", "EmergencyRollback", "t2 ignored: no canary", decision=False))
-    asyncio.run(one_pass())
-    assert _decisions("UpliftModel", "zero", "RolledBack") == 1
-    assert _decisions("UpliftModel", "zero", "EmergencyRollback") == 0
+    _one_pass("zero", {"phase": "Progressing"}, (
+        Event("Warning", "RolledBack", "gate errors failed", decision=True),
+        Event("Warning", "EmergencyRollback", "t2 ignored: no canary", decision=False)),
+        monkeypatch)
+    assert _decision_series("zero") == {"RolledBack": 1.0}
     observability.forget("UpliftModel", "ns", "zero")
-    assert _decisions("UpliftModel", "zero", "RolledBack") is None
-    observability.started("UpliftModel", "ns", "zero")  # the name used again
-    assert _decisions("UpliftModel", "zero", "RolledBack") == 0
+    assert _decision_series("zero") == {}
+
+
+def test_a_canary_the_spec_withdrew_is_no_rolled_back_decision(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real ramp's passes through the pass runner and the UpliftModel handler's observer:
+    a canary removed because the spec points back at the stable version (a git revert) is
+    told as RolledBack (the domain's event, a decision) but recorded by the spec in the
+    history, and is not counted as a rollback; a gate's rollback of the next canary is, once."""
+    from tests.unit.domain.test_ramp import make_spec, outcome, with_canary
+
+    from uplift_operator.api.v1alpha1.common import GateVerdict
+    from uplift_operator.domain.steps import Reason
+    from uplift_operator.handlers import upliftmodel
+    from uplift_operator.services.common import Event
+
+    sim = with_canary(make_spec())
+    observe = partial(upliftmodel._observe, spec=sim.spec.to_wire())
+
+    def run(decision: Any) -> None:
+        events = tuple(Event(e.type, e.reason.value, e.message, e.decision)
+                       for e in decision.events)
+        _one_pass("revert", decision.status.to_wire(), events, monkeypatch, observe)
+
+    sim.desired = "1"  # the spec back at the stable version
+    withdrawn = sim.tick(1)
+    assert [(e.reason, e.decision) for e in withdrawn.events] == [(Reason.ROLLED_BACK, True)]
+    assert withdrawn.status.history[-1].actor == observability.SPEC_ACTOR
+    run(withdrawn)
+    assert _decision_series("revert").get("RolledBack") is None
+    assert _last_rollback("UpliftModel", "revert") is None
+    # A later pass deciding nothing: the withdrawal, still the newest entry, counts nothing.
+    run(sim.tick(1))
+    sim.desired = "2"
+    run(sim.tick(1))  # the canary again
+    sim.tick(0.1)
+    failed = sim.tick(1, outcomes=[outcome("latency", GateVerdict.FAIL,
+                                           sim.now + dt.timedelta(minutes=1))])
+    assert [e.reason for e in failed.events if e.decision].count(Reason.ROLLED_BACK) == 1
+    run(failed)
+    assert _decision_series("revert").get("RolledBack") == 1.0
+    assert _last_rollback("UpliftModel", "revert") == failed.status.history[-1].time.timestamp()
+    observability.forget("UpliftModel", "ns", "revert")
+    assert _decision_series("revert") == {}
 
 
 def _deadline(kind: str, name: str) -> float | None:
