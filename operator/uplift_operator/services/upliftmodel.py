@@ -299,6 +299,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
                                   now)
         return read.told(replace(held, requeue_after=min(held.requeue_after or again, again)))
     desired = resolution.desired.version if resolution.desired and resolution.ok else None
+    recorded, roles_unread = _recorded_roles(spec, registry, current, desired, owner)
+    if roles_unread is not None:  # not known whether the version may serve: nothing decided
+        resolution, desired = roles_unread, None
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
                                      resolution.message, desired)
     retry = None if resolved.ok else _unresolved_retry(owner, resolved.reason, deps, now)
@@ -340,7 +343,6 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
     except Exception as error:  # never lose the pass: it acts on abort/emergency rollback
         log.exception("measuring the gates of UpliftModel %s/%s failed", namespace, name)
         outcomes = _unmeasured(spec, current, error, now)
-    recorded = _recorded_roles(spec, registry, current, desired, owner)
     decision = ramp.decide(spec, current, ramp.Observed(
         desired_version=resolved.desired,
         # Nothing stable yet: the version the pass makes stable (the registry's recorded
@@ -1310,7 +1312,7 @@ def _whose(resolution: Resolution, ref: ModelReference, namespace: str) -> Resol
 
 def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
                     current: UpliftModelStatus, desired: str | None,
-                    owner: Owner) -> ramp.RecordedRoles | None:
+                    owner: Owner) -> tuple[ramp.RecordedRoles | None, Resolution | None]:
     """On a pass with nothing stable or ramping in the status (a first version, or an object
     whose status was lost: deleted and applied again, replaced, restored without status), what
     the role tags this operator wrote to MLflow say (``ramp.RecordedRoles``): the desired
@@ -1328,11 +1330,19 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
     ``SPEC_WITHDREW``), as it would with the status kept (a new canary).
     None when the desired version is no rolled-back or canary one, the spec names no promotion
     alias (the one place the operator keeps the stable's number in MLflow; without it the
-    desired version is served as a first version, as ever), or MLflow does not answer."""
+    desired version is served as a first version, as ever), or MLflow says there is no such
+    version or alias (``RegistryNotFound``). Any other failure of either read (an outage, a
+    timeout, a request the breaker failed fast unsent, a refusal) leaves the roles unknown:
+    then the second value, the resolution the pass reports instead of the desired version's
+    (``RegistryUnavailable`` for an outage, waited for; ``CredentialsRefused`` or
+    ``InvalidModel`` for a refusal, as for its contract: ``_contract_reason``), retried with
+    the unresolved back-off, so that nothing is decided of that version (taken as a first
+    version, a rolled-back one would serve at 100 % and be tagged ``stable``, its reason
+    deleted and the promotion alias moved onto it) until MLflow answers."""
     alias = spec.model.promotion_alias
     if (registry is None or desired is None or alias is None
             or current.stable_version is not None or current.canary_version is not None):
-        return None
+        return None, None
     model = spec.model.registered_model
     try:
         tags = _version_tags(registry, model, desired)
@@ -1341,18 +1351,22 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
                 (DELETED_MID_RAMP, SPEC_WITHDREW)):
             role = ramp.ROLE_CANARY
         if role not in (ramp.ROLE_ROLLED_BACK, ramp.ROLE_CANARY):
-            return None
+            return None, None
         stable = registry.resolve(model, alias=alias)
+    except RegistryNotFound:  # MLflow's answer: no such version, or no such alias
+        return None, None
     except RegistryError as error:
-        log.warning("UpliftModel %s/%s: reading the role tags of %s in MLflow failed (%s): "
-                    "version %s is taken as a first version", owner.namespace, owner.name,
-                    model, error, desired)
-        return None
+        unknown = Resolution(None, _contract_reason(error), (
+            f"version {desired} resolved, but whether it may serve is not known: reading "
+            f"its role tags in MLflow (rolled back or ramping before the status was lost?) "
+            f"or the version promotionAlias {alias} names failed: {error}; nothing is "
+            f"served or decided of version {desired} until MLflow answers"))
+        return None, _whose(unknown, spec.model, owner.namespace)
     version = str(stable.version)
     if version == desired or stable.tags.get(ROLE_TAG) != "stable" or not stable.ready:
-        return None
+        return None, None
     return ramp.RecordedRoles(desired_role=str(role), stable=version,
-                              reason=str(tags.get(REASON_TAG, "")))
+                              reason=str(tags.get(REASON_TAG, ""))), None
 
 
 def _version_tags(registry: Registry, model: str, version: str) -> Mapping[str, str]:

@@ -12,7 +12,11 @@ import pytest
 from tests.unit.services.fakes import FakeCluster, FakeMetrics, FakeRegistry
 
 from uplift_operator.adapters.kube import KubeError
-from uplift_operator.adapters.mlflow_registry import CredentialsRefused, RegistryUnavailable
+from uplift_operator.adapters.mlflow_registry import (
+    CredentialsRefused,
+    RegistryNotAsked,
+    RegistryUnavailable,
+)
 from uplift_operator.api.v1alpha1.campaign import CampaignGate
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, ModelReference
 from uplift_operator.devenv.seldon_standin import seldon_status
@@ -1708,6 +1712,101 @@ def test_a_recreated_model_does_not_serve_the_version_the_registry_says_was_roll
     sim.tick(1)
     assert sim.status["canaryVersion"] == "2" and sim.weights() == {"1": 90, "2": 10}
 
+
+def _failing_role_reads(sim: Sim, error: Exception, read: str, times: int) -> list[str]:
+    """MLflow failing the first ``times`` reads a status-less pass makes of the role tags:
+    version 2's tags (``read`` "tags") or the version the promotion alias names ("alias")."""
+    real, failed = sim.registry.resolve, list[str]()
+
+    def resolve(name: str, version: str | None = None, alias: str | None = None) -> Any:
+        if (version == "2" if read == "tags" else alias == "production") and len(failed) < times:
+            failed.append(read)
+            raise error
+        return real(name, version=version, alias=alias)
+
+    sim.registry.resolve = resolve  # type: ignore[method-assign]
+    return failed
+
+
+@pytest.mark.parametrize("read", ["tags", "alias"])
+@pytest.mark.parametrize("error", [
+    RegistryUnavailable("MLflow answered HTTP 503 TEMPORARILY_UNAVAILABLE: busy",
+                        status_code=503),
+    RegistryUnavailable("MLflow did not answer within 10 s"),
+    RegistryNotAsked("MLflow did not answer within 10 s"),  # the breaker: not even sent
+], ids=["503", "timeout", "failed-fast"])
+def test_a_recreated_model_serves_nothing_while_mlflow_does_not_say_what_its_version_was(
+        error: Exception, read: str) -> None:
+    """One MLflow blip on a status-less pass's role reads is no answer: version 2, which the
+    registry says was rolled back, is neither served at 100 % nor tagged stable, nor the
+    promotion alias moved onto it; the pass reports RegistryUnavailable and asks again after
+    the unresolved back-off, and then holds it as rolled back."""
+    sim = _rolled_back_canary()
+    tags, aliases = dict(sim.registry.tags), dict(sim.registry.aliases)
+    failed = _failing_role_reads(sim, error, read, times=1)
+    first = _recreated(sim)
+    assert failed == [read]
+    assert SELDON not in sim.cluster.objects  # nothing served, version 2 least of all
+    assert "stableVersion" not in sim.status and "canaryVersion" not in sim.status
+    resolved = sim.condition("ModelResolved")
+    assert (resolved["status"], resolved["reason"]) == ("False", "RegistryUnavailable")
+    assert "version 2" in resolved["message"] and str(error) in resolved["message"]
+    assert [e.reason for e in first.events if e.type == "Warning"] == ["RegistryUnavailable"]
+    assert first.requeue_after is not None
+    assert upliftmodel.UNRESOLVED_RETRY_SECONDS <= first.requeue_after <= 1.25 * (
+        upliftmodel.UNRESOLVED_RETRY_SECONDS)
+    assert (sim.registry.tags, sim.registry.aliases) == (tags, aliases)
+    # MLflow answers at the retry: version 2 held as rolled back, 1 stable again.
+    sim.tick(first.requeue_after)
+    sim.tick(1)
+    assert sim.weights() == {"1": 100}
+    assert (sim.status["stableVersion"], sim.status["abortedVersion"]) == ("1", "2")
+    assert "version 2 was rolled back" in sim.status["message"]
+    assert sim.condition("ModelResolved")["status"] == "True"
+    assert (sim.registry.tags, sim.registry.aliases) == (tags, aliases)
+
+
+def test_a_recreated_model_waits_out_an_mlflow_outage_then_restarts_its_canary_from_step_one(
+) -> None:
+    """MLflow down through several passes: the retries back off (no pass a second), nothing is
+    served; once it answers, the roles it recorded decide: 1 stable, 2 a canary from step 1."""
+    sim = Sim()
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    for _ in range(3):
+        sim.tick(61)
+    assert sim.weights() == {"1": 50, "2": 50}
+    failed = _failing_role_reads(sim, RegistryUnavailable("connection refused"), "tags", 4)
+    waits: list[float] = []
+    result = _recreated(sim)
+    for _ in range(4):
+        assert result.requeue_after is not None
+        waits.append(result.requeue_after)
+        if len(waits) < 4:
+            result = sim.tick(waits[-1])
+    assert len(failed) == 4 and SELDON not in sim.cluster.objects
+    assert waits == sorted(waits) and waits[-1] > 2 * waits[0]  # backing off
+    assert sim.condition("ModelResolved")["reason"] == "RegistryUnavailable"
+    sim.tick(waits[-1])
+    sim.tick(1)
+    status = sim.status
+    assert (status["stableVersion"], status["canaryVersion"]) == ("1", "2")
+    assert sim.weights() == {"1": 90, "2": 10}
+    assert sim.condition("ModelResolved")["status"] == "True"
+    assert sim.registry.aliases[(REGISTERED, "production")] == "1"
+    assert sim.registry.tags[(REGISTERED, "2", "uplift.dev/role")] == "canary"
+    assert sim.registry.tags[(REGISTERED, "1", "uplift.dev/role")] == "stable"
+
+
+def test_a_recreated_model_whose_promotion_alias_is_gone_serves_its_version_as_a_first_one(
+) -> None:
+    """MLflow's answer that the promotion alias does not exist is an answer: nothing recorded
+    as stable, the desired version is a first version (as without ``promotionAlias``)."""
+    sim = _rolled_back_canary()
+    del sim.registry.aliases[(REGISTERED, "production")]
+    _recreated(sim)
+    sim.tick(1)
+    assert sim.status["stableVersion"] == "2" and sim.weights() == {"2": 100}
 
 def test_a_recreated_model_restarts_the_canary_the_registry_names_from_step_one() -> None:
     sim = Sim()

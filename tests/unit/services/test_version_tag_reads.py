@@ -96,7 +96,7 @@ def test_the_alias_check_comes_before_any_read() -> None:
     fake.tags[(tu.REGISTERED, "1", ROLE)] = "canary"
     owner = Owner(name="um", namespace=tu.NS, uid="u")
     status = UpliftModelStatus()
-    assert upliftmodel._recorded_roles(spec, fake, status, "1", owner) is None
+    assert upliftmodel._recorded_roles(spec, fake, status, "1", owner) == (None, None)
     assert fake.asked == Counter()
 
 
