@@ -13,7 +13,7 @@ from typing import Any, cast
 import kopf
 
 from uplift_operator.adapters import process_memory
-from uplift_operator.adapters.kube import KubeCluster
+from uplift_operator.adapters.kube import LIST_PAGE_SIZE, KubeCluster
 from uplift_operator.adapters.mlflow_registry import Credentials, MlflowRegistry
 from uplift_operator.adapters.prometheus import PrometheusClient, SecretFile, basic_auth_files
 from uplift_operator.adapters.prometheus_ranges import PiecewiseIncreases
@@ -92,6 +92,11 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # The SeldonDeployments likewise: only the graphs it renders, not every team's plain Seldon
     # models in the watched namespaces (each was listed, watched and kept in memory).
     settings.watching.label_selectors[_GRAPHS.api_version, _GRAPHS.plural] = GRAPH_SELECTOR
+    # kopf's LISTs (each watch's first, its re-list after a 410 Gone or a peering resume, and
+    # the namespaces' and CRDs' scans) page as the operator's own do: without a chunk size kopf
+    # sends no `limit`, and 10,000 UpliftModels, Campaigns or graphs came in one answer of tens
+    # of MB, built whole by the API server and decoded whole here.
+    settings.watching.chunk_size = LIST_PAGE_SIZE
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.execution.max_workers = 4  # kopf's own sync handlers: indexes, deletions
