@@ -26,8 +26,9 @@ status. Whether a sweep pays, and which aliases it can answer, is ``plan``'s, by
 ``domain.alias_sweep``. A registry identity a read or sweep found unreachable (a timeout, a
 5xx, a refused connection; a 404 not MLflow's at a tracking URI that answered as MLflow before
 in this process: a proxy before an MLflow not serving, ``_not_serving``) is probed, one
-alias read per refresh interval, its other aliases neither read nor swept until it answers
-(``plan``, ``_down``). A sweep is shared by every
+alias read per refresh interval (or one followed version's read a minute when no alias probe
+was sent: ``due_versions``), its other aliases and versions neither read nor swept until it
+answers (``plan``, ``_down``). A sweep is shared by every
 alias read with the same client identity (``run_cache.identity``: tracking URI and
 credentials digest), whatever the Secret's name or namespace.
 
@@ -256,7 +257,8 @@ class _AliasLock:
 @dataclass
 class _Down:
     """A registry identity found unreachable: ``probed`` when its last probe (or the read or
-    sweep that failed) was handed out or failed, the next one due an interval after;
+    sweep that failed) was handed out or failed, the next one due an interval after (an
+    alias's refresh interval; a followed version's read probes ``VERSION_RETRY`` after);
     ``confirmed`` once an alias read failed too (a failing search alone may be the search's)."""
 
     probed: dt.datetime
@@ -347,8 +349,10 @@ class Resolver:
     # (``next_refresh``), its answer and followers untouched (``_standing``).
     _not_asked: dict[AliasKey, dt.datetime] = field(default_factory=dict)
     # Per registry identity (``_identity``) whose last read or sweep found MLflow unreachable
-    # (``RegistryUnavailable``): the poller probes it with one alias read per refresh interval
-    # and reads nothing else of it (``plan``) until a read is answered (``_Down``).
+    # (``RegistryUnavailable``): the poller probes it with one alias read per refresh interval,
+    # or one followed version's read once no probe was sent for ``VERSION_RETRY`` (an identity
+    # whose followers pin versions has no alias to probe with: ``due_versions``), and reads
+    # nothing else of it (``plan``) until a read is answered (``_Down``).
     _down: dict[Hashable, _Down] = field(default_factory=dict)
     # Per registry identity, how long an alias read of it takes (a moving average): a sweep
     # slower than the reads it replaces is not planned (``domain.alias_sweep.plan_round``).
@@ -701,7 +705,8 @@ class Resolver:
         self._heard(aliases[0][0][0])
         with self._lock:
             self._sweeps[sweep.registry] = recorded(listing.pages, listing.complete, now, took)
-            self._down.pop(_identity(client, aliases[0][0][0]), None)  # it answered
+            if self._down.pop(_identity(client, aliases[0][0][0]), None) is not None:
+                self._versions_next = None  # it answered: its versions held back are due
         if not listing.complete:
             return due
         # Its answers are as of when the listing began, as a read's are as of when its pass
@@ -896,6 +901,8 @@ class Resolver:
                 down.probed, down.confirmed = max(down.probed, ended), True
                 return
             ended_down = self._down.pop(identity, None)
+            if ended_down is not None:
+                self._versions_next = None  # its versions held back are due now
             record = self._sweeps.get(identity)
             if (ended_down is not None and ended_down.confirmed and record is not None
                     and record.failed):
@@ -1004,10 +1011,15 @@ class Resolver:
         minute after a read MLflow could not answer (``VERSION_RETRY``: unreachable, or "not
         now"; a read it answered — not found, refused, not MLflow's — or that failed
         unexpectedly waits a period again). Not one whose scope no pass
-        left a client for, nor of a registry identity found unreachable (``_down``: its
-        aliases' probe says when it answers), nor one with no ``live`` follower. A version
-        first seen here is due a full period on (its follower's pass just read it)."""
-        due: list[tuple[dt.datetime, VersionKey, list[Hashable]]] = []
+        left a client for, nor one with no ``live`` follower. Of a registry identity found
+        unreachable (``_down``), only its most overdue due version, and only once no probe of
+        it was sent for ``VERSION_RETRY`` (``_version_probe_at``): that read is its probe, as
+        an alias read is (its answer ends the outage for the identity's other versions and
+        aliases); else an identity whose followers pin versions and follow no alias stayed
+        down for good after one failed read, its versions never read again (a deletion went
+        unseen) and every look scanning them all. A version first seen here is due a full
+        period on (its follower's pass just read it)."""
+        due: list[tuple[dt.datetime, VersionKey, list[Hashable], Hashable | None]] = []
         with self._lock:
             if self._versions_next is not None and at < self._versions_next:
                 return []  # due times only move later but for a new follow (which clears it)
@@ -1016,16 +1028,26 @@ class Resolver:
                 when = self._version_due.get(key)
                 if when is None:
                     when = self._version_due[key] = _version_due(key, at)
-                soonest = when if soonest is None else min(soonest, when)
-                if when > at:
-                    continue
                 client = self._scope_clients.get(key[0])
-                if client is None or _identity(client, key[0]) in self._down:
+                identity = _identity(client, key[0]) if client is not None else None
+                down = self._down.get(identity) if identity is not None else None
+                # Not before its identity's next probe: else every look scanned them all.
+                looked = when if down is None else max(when, _version_probe_at(down))
+                soonest = looked if soonest is None else min(soonest, looked)
+                if looked > at or client is None:
                     continue
-                due.append((when, key, list(followers)))
+                due.append((when, key, list(followers),
+                            identity if down is not None else None))
             self._versions_next = soonest
-        return [key for _, key, followers in sorted(due)
-                if any(live(follower) for follower in followers)]
+        read: list[VersionKey] = []
+        probing: set[Hashable] = set()
+        for _, key, following, down_identity in sorted(due, key=lambda d: (d[0], d[1])):
+            if down_identity in probing or not any(live(f) for f in following):
+                continue
+            if down_identity is not None:
+                probing.add(down_identity)  # one probe per identity
+            read.append(key)
+        return read
 
     def reread_version(self, key: VersionKey, now: dt.datetime) -> bool:
         """Read the followed version ``key`` again (``due_versions``), with the client a pass
@@ -1035,7 +1057,10 @@ class Resolver:
         registered model deleted and re-created), went unseen by the resources pinning it:
         not found, a spec pinned to it answers ``ModelNotFound`` (``_read``); found with
         another run, ``_learn`` keeps the one served and ``_replaced_problem`` says so. The
-        followers of a version whose answer changed are told (``versions_moved``)."""
+        followers of a version whose answer changed are told (``versions_moved``). Of a
+        registry identity found unreachable (``_down``), it is the identity's probe: read only
+        once no probe was sent for ``VERSION_RETRY``, stamped as it is sent; answered, the
+        identity is up again (``_reached``)."""
         with self._lock:
             registry = self._scope_clients.get(key[0])
             when = self._version_due.get(key)
@@ -1043,8 +1068,11 @@ class Resolver:
                     or (when is not None and when > now)):
                 return False
             identity = _identity(registry, key[0])
-            if identity in self._down:
-                return False
+            down = self._down.get(identity)
+            if down is not None:
+                if now < _version_probe_at(down):
+                    return False  # another probe was sent meanwhile: it says
+                down.probed = now  # the probe, stamped as it is sent (as ``refresh``'s)
             before = self._version_state(key)
             # Due again a retry on unless a read answers (``_learn``): not read twice at once.
             self._set_version_due(key, now + VERSION_RETRY)
@@ -1159,6 +1187,13 @@ def _created(raw: Any) -> int | None:
 #: waits a period (45 to 60 minutes) as a good one does: a minute on, a version deleted was
 #: read 1,440 times a day for as long as a resource pinned it.
 VERSION_RETRY = dt.timedelta(minutes=1)
+
+
+def _version_probe_at(down: _Down) -> dt.datetime:
+    """When a followed version of a registry identity found unreachable may be read as its
+    probe (``Resolver.due_versions``): ``VERSION_RETRY`` after its last probe, an alias's or a
+    version's, was sent or failed (an alias probed more often keeps it from being due)."""
+    return down.probed + VERSION_RETRY
 
 
 def _version_due(key: VersionKey, read_at: dt.datetime) -> dt.datetime:

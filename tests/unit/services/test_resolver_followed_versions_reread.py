@@ -137,7 +137,76 @@ def test_versions_of_a_down_mlflow_or_with_no_live_follower_are_not_read() -> No
     registry.down = True
     assert _reread(resolver, HOUR_ON) == [V3]  # unreachable: the identity is down
     assert resolver.resolve(SCOPE, PINNED, registry, HOUR_ON).ok  # no news of the version
-    assert resolver.due_versions(HOUR_ON + VERSION_RETRY) == []  # the alias probe says
+    # Not read again before its identity's next probe (no alias of it to probe with: the
+    # version's read is the probe, a retry on: below).
+    assert resolver.due_versions(HOUR_ON + VERSION_RETRY - dt.timedelta(seconds=1)) == []
+
+
+def test_a_down_mlflow_whose_followers_pin_versions_is_probed_by_a_version_read() -> None:
+    """No alias is followed, so no alias read can find MLflow answering again: one failed
+    hourly read left the identity down for good (its versions never read again, a deletion
+    unseen, and every 1 s look of the poller scanning them all). The version read a retry on
+    is its probe: answered, the identity is up and the versions are read in their turn."""
+    registry, resolver, followers = _pinned()
+    _reread(resolver, T0)
+    registry.down = True  # one blip at the hourly read
+    assert _reread(resolver, HOUR_ON) == [V3]
+    assert resolver._down
+    registry.down = False  # MLflow back for good
+    # The looks until the probe is due scan nothing: the next look is not before it.
+    assert resolver.due_versions(HOUR_ON + dt.timedelta(seconds=1)) == []
+    assert resolver._versions_next == HOUR_ON + VERSION_RETRY
+    sent = registry.calls
+    probe = HOUR_ON + VERSION_RETRY
+    assert _reread(resolver, probe) == [V3]
+    assert registry.calls == sent + 1 and not resolver._down  # it answered: up again
+    assert resolver.due_versions(probe + dt.timedelta(seconds=1)) == []
+    assert resolver._versions_next is not None and resolver._versions_next > probe + (
+        dt.timedelta(minutes=30))  # a period on, not every look
+    # A deletion is seen at the next hourly read again.
+    registry.delete_model("m")
+    told: list[Hashable] = []
+    resolver.versions_moved.append(told.append)
+    later = probe + SWEEP_VOUCH_LIMIT
+    assert _reread(resolver, later) == [V3]
+    assert told == followers
+    gone = resolver.resolve(SCOPE, PINNED, registry, later)
+    assert gone.reason == cond.MODEL_NOT_FOUND
+
+
+def test_through_an_outage_a_down_mlflow_is_probed_by_one_version_read_a_retry() -> None:
+    """However many versions its followers pin, a down identity is asked one version a
+    ``VERSION_RETRY`` (no storm of reads), and the poller's looks between scan nothing."""
+    registry, resolver = FakeRegistry(), Resolver()
+    versions = [(SCOPE, "m", str(n)) for n in range(1, 21)]
+    for _scope, _model, number in versions:
+        registry.add("m", number)
+    for index, key in enumerate(versions):
+        ref = ModelReference.model_validate({"registeredModel": "m", "version": key[2]})
+        assert resolver.resolve(SCOPE, ref, registry, T0).ok
+        resolver.follow_versions(("UpliftModel", "ns", f"u{index}"), [key])
+    resolver.due_versions(T0)
+    registry.down = True
+    at, reads, scans = T0 + SWEEP_VOUCH_LIMIT, [], 0
+    sent = registry.calls
+    for _ in range(10 * 60):  # ten minutes of the poller's 1 s looks
+        if resolver._versions_next is None or at >= resolver._versions_next:
+            scans += 1
+        # The first look's reads after the one that found MLflow down are not sent.
+        reads += [key for key in resolver.due_versions(at) if resolver.reread_version(key, at)]
+        at += dt.timedelta(seconds=1)
+    assert registry.calls - sent == len(reads) <= 11  # the first failure, then one a minute
+    assert len(reads) >= 10
+    assert len(set(reads)) == len(reads)  # the most overdue first: each in turn
+    assert scans <= 2 * len(reads)
+    assert resolver._down
+    registry.down = False
+    at += VERSION_RETRY
+    probe = _reread(resolver, at)
+    assert len(probe) == 1 and not resolver._down
+    # Up again: every version held back, or whose read failed, is read at the next look.
+    assert sorted(_reread(resolver, at + dt.timedelta(seconds=1))) == sorted(
+        set(versions) - set(probe))
 
 
 def test_a_failed_reread_is_tried_again_a_retry_on() -> None:
