@@ -7,7 +7,8 @@ running, its series kept alerts firing, a ghost UpliftModel's alias kept being p
 a ghost Campaign stayed in ``campaigns_by_model``, so its model's campaigns file kept delivering
 it to the runtime, which kept treating units for a deleted Campaign.
 
-So once per ``AUDIT_SECONDS`` (the resync interval) and kind of waiting task (UpliftModel,
+So once per ``AUDIT_SECONDS`` (the resync interval, the first ``FIRST_AUDIT_SECONDS`` after
+the start: between the resyncs' rounds) and kind of waiting task (UpliftModel,
 Campaign, and the campaigns file, whose task has its UpliftModel's uid: a LIST of the
 UpliftModels), one paginated LIST of the kind's metadata (``KubeCluster.list_uids``:
 cluster-wide with ``--all-namespaces``, else one per namespace where a task of the kind runs,
@@ -112,13 +113,21 @@ from uplift_operator.handlers.common import config_of, exit_to_list_afresh
 from uplift_operator.handlers.scheduling import RESYNC_SECONDS, Key, Wakeups
 from uplift_operator.render.seldon import SeldonV1Backend
 
-__all__ = ["AUDIT_SECONDS", "ExistenceAudit", "WatchedAudit", "audit_forever", "exit_wait",
-           "relisted", "start"]
+__all__ = ["AUDIT_SECONDS", "FIRST_AUDIT_SECONDS", "ExistenceAudit", "WatchedAudit",
+           "audit_forever", "exit_wait", "relisted", "start"]
 
 logger = logging.getLogger(__name__)
 
 #: How often each kind is audited: the resync interval (``handlers.scheduling``).
 AUDIT_SECONDS = RESYNC_SECONDS
+#: The first audit of a process comes this long after its start, half an interval, and the
+#: others an interval apart from there: its resources' first passes came in the start's first
+#: minutes and their resyncs come about an interval after those (``scheduling.resync_wait``:
+#: up to ``RESYNC_SPREAD`` of it sooner, more at each round), so audits at every whole
+#: interval from the start listed every kind in the same minute as those passes ran, for
+#: hours. Sooner, not later: an object deleted in a watch gap is still found within two
+#: intervals.
+FIRST_AUDIT_SECONDS = AUDIT_SECONDS / 2
 #: After finding a ghost, the process exits this much later than the operator's own scrape
 #: interval (``--metrics-scrape-interval``), and this much after a scrape that began after the
 #: count: the count is on /metrics for a scrape first (the restarted process starts it at 0
@@ -729,7 +738,7 @@ def start(memo: kopf.Memo, *, restart_after: float = RESTART_AFTER_SECONDS) -> N
     memo["existence_audit"] = asyncio.create_task(_supervised(
         lambda restarted: audit_forever(audits, memo["pass_executor"], exit_delay=exit_delay,
                                         exit_cap=exit_cap, children=children,
-                                        first_delay=0.0 if restarted else None,
+                                        first_delay=0.0 if restarted else FIRST_AUDIT_SECONDS,
                                         relisted=relisted),
         restart_after), name="existence-audit")
 

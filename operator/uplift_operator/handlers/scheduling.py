@@ -5,16 +5,17 @@ pass, then sleeps until the pass's next due time (``PassResult.requeue_after``: 
 analysis, a step's end, the deadline) or until something it depends on wakes
 it: its own spec or annotations (``Signatures``), its child or its model changed (watch events,
 ``handlers.watches``). Nothing is polled at rest: a resource with nothing due sleeps until
-``RESYNC_SECONDS``, when its pass runs again (what it reads of the watched kinds still comes
-from memory: a deletion the watch missed is the existence audit's to find,
-``handlers.existence``). Passes run in a bounded thread pool, since the services are blocking
-code; one task per resource, and a task started again for a resource (kopf cancels a daemon
-when peering pauses the operator, or at the object's deletion or the operator's exit, and
-starts it again on resume) waiting first for the pool work its cancelled predecessor left
-running (``Wakeups.settled``, up to ``PREDECESSOR_WAIT_SECONDS``), mean two passes of one
-resource do not run at once. Past that bound the new pass runs anyway: its status write, on
-the resourceVersion it decided on, is refused if the old pass wrote first (409, decided
-again), and the old pass's write is refused the same way if the new one wrote first.
+``RESYNC_SECONDS`` (shortened by a fraction fixed by its key, ``resync_wait``), when its pass
+runs again (what it reads of the watched kinds still comes from memory: a deletion the watch
+missed is the existence audit's to find, ``handlers.existence``). Passes run in a bounded
+thread pool, since the services are blocking code; one task per resource, and a task started
+again for a resource (kopf cancels a daemon when peering pauses the operator, or at the
+object's deletion or the operator's exit, and starts it again on resume) waiting first for
+the pool work its cancelled predecessor left running (``Wakeups.settled``, up to
+``PREDECESSOR_WAIT_SECONDS``), mean two passes of one resource do not run at once. Past that
+bound the new pass runs anyway: its status write, on the resourceVersion it decided on, is
+refused if the old pass wrote first (409, decided again), and the old pass's write is refused
+the same way if the new one wrote first.
 
 A pass that raised backs off (``ERROR_BACKOFF_SECONDS``); the first pass of any resource that
 succeeds after raising wakes every other task in error back-off (``Wakeups.passed``): after an
@@ -41,8 +42,9 @@ import kopf
 from uplift_operator.domain.retry import backoff, spread_of
 
 __all__ = ["ERROR_BACKOFF_SECONDS", "ERROR_FIRST_RETRY_SECONDS", "FINISHED_KEPT",
-           "PREDECESSOR_WAIT_SECONDS", "RESYNC_SECONDS", "Flag", "Key", "NamedPassError",
-           "Signatures", "Wakeups", "run_passes", "waiting_task"]
+           "PREDECESSOR_WAIT_SECONDS", "RESYNC_SECONDS", "RESYNC_SPREAD", "Flag", "Key",
+           "NamedPassError", "Signatures", "Wakeups", "resync_wait", "run_passes",
+           "waiting_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,13 @@ Key = tuple[str, str, str]
 #: is applied. The existence audit (``handlers.existence``, at this same interval) lists those
 #: kinds, drops such ghosts from the store and wakes the passes that read them.
 RESYNC_SECONDS = 600.0
+#: ... less this fraction of it at most, by a fraction fixed by each resource's key
+#: (``resync_wait``): resources whose passes came together (a restart's first passes, a
+#: failover's) drift apart by up to a minute more at each resync, until their resyncs spread
+#: over the whole interval. Waited exactly ``RESYNC_SECONDS``, 10,000 resources started
+#: together passed again together every 10 minutes for the life of the process. Shortened,
+#: not stretched: a resource still passes at least every ``RESYNC_SECONDS``.
+RESYNC_SPREAD = 0.1
 #: After a pass that raised (its status write refused: 403, 422, 500; the API server
 #: unreachable), the next comes ``ERROR_FIRST_RETRY_SECONDS`` later, then as long after as the
 #: failures in a row have lasted (the waits double), at most this, each resource's wait
@@ -445,21 +454,28 @@ class Signatures:
         self._produced.pop(key, None)
 
 
+def resync_wait(key: Key, resync: float = RESYNC_SECONDS) -> float:
+    """How long ``key``'s task waits with nothing due: ``resync`` less ``key``'s own fraction
+    (``domain.retry.spread_of``, the same in every process) of ``RESYNC_SPREAD`` of it."""
+    return resync * (1 - RESYNC_SPREAD * spread_of("/".join(key)))
+
+
 async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitable[float | None]],
                      *, uid: str = "", resync: float = RESYNC_SECONDS) -> None:
     """Run ``one_pass`` now and then whenever it is due (its return value, in seconds; None:
-    nothing due) or woken, until its resource (object ``uid``) is gone (``Wakeups.finish``) or
-    it is cancelled (kopf cancels a daemon when the operator stops or is paused by peering).
-    Its first pass waits for the pool work of a cancelled predecessor (``Wakeups.settled``);
-    none runs when the object's end was handled before the task started. A pass that raised
-    is run again after ``ERROR_FIRST_RETRY_SECONDS``, then backing off to
-    ``ERROR_BACKOFF_SECONDS``, spread by the key (``domain.retry.backoff``), or when woken:
-    by its resource or what it depends on, or by another task's pass that succeeds after
-    raising (``Wakeups.passed``)."""
+    nothing due, at the latest ``resync_wait(key, resync)`` after it) or woken, until its
+    resource (object ``uid``) is gone (``Wakeups.finish``) or it is cancelled (kopf cancels
+    a daemon when the operator stops or is paused by peering). Its first pass waits for the
+    pool work of a cancelled predecessor (``Wakeups.settled``); none runs when the object's
+    end was handled before the task started. A pass that raised is run again after
+    ``ERROR_FIRST_RETRY_SECONDS``, then backing off to ``ERROR_BACKOFF_SECONDS``, spread by
+    the key (``domain.retry.backoff``), or when woken: by its resource or what it depends on,
+    or by another task's pass that succeeds after raising (``Wakeups.passed``)."""
     flag = wakeups.register(key, uid)
     if flag.finished:  # its object was gone before the task started: nothing to pass
         return
     failures, failing_since, spread = 0, 0.0, spread_of("/".join(key))
+    at_rest = resync_wait(key, resync)
     timed = True  # this pass runs because its wait ran out (not woken)
     loop = asyncio.get_running_loop()
     try:
@@ -488,7 +504,7 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
                 logger.warning("pass of %s %s/%s failed (%s in a row); next in %.0f s: %s",
                                *key, failures, delay, error,
                                exc_info=failures == 1 and not isinstance(error, NamedPassError))
-            timeout = resync if delay is None else min(max(delay, 0.0), resync)
+            timeout = at_rest if delay is None else min(max(delay, 0.0), at_rest)
             try:
                 await asyncio.wait_for(flag.wait(), timeout=timeout)
                 timed = False

@@ -71,8 +71,10 @@ def test_an_audit_that_raises_is_logged_and_started_again(
     with caplog.at_level(logging.ERROR, logger="uplift_operator.handlers.existence"):
         asyncio.run(go())
     assert auditing.started == 3 and auditing.cancelled == 1
-    # The first run waits an interval (the audits' state is fresh); a restart audits at once.
-    assert auditing.first_delays == [None, 0.0, 0.0]
+    # The first run waits half an interval (the resyncs of the start's first passes come about
+    # an interval after them: test_scheduling_resync_spread.py); a restart audits at once.
+    assert auditing.first_delays == [existence.FIRST_AUDIT_SECONDS, 0.0, 0.0]
+    assert existence.FIRST_AUDIT_SECONDS == existence.AUDIT_SECONDS / 2
     # The same audits each time: what they found missing so far is kept across a restart.
     assert auditing.audits[0] is auditing.audits[1] is auditing.audits[2]
     failed = [r for r in caplog.records if "the existence audit failed" in r.getMessage()]

@@ -88,8 +88,11 @@ def test_a_pass_runs_when_due_and_when_woken_and_not_otherwise() -> None:
 
 
 def test_nothing_due_sleeps_until_the_resync() -> None:
+    # The resync less this key's own fraction of RESYNC_SPREAD (test_scheduling_resync_spread).
+    wait = scheduling.resync_wait(KEY, 0.4)
+    assert 0.4 * (1 - scheduling.RESYNC_SPREAD) <= wait <= 0.4
     started = asyncio.run(_drive([None], wake_at=[], duration=1.0, resync=0.4))
-    assert started == pytest.approx([0.0, 0.4, 0.8], abs=0.15)
+    assert started == pytest.approx([0.0, wait, 2 * wait], abs=0.15)
 
 
 def test_a_failing_pass_backs_off_doubling_stretched_by_its_key(
