@@ -305,8 +305,10 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
     parser.add_argument("--standalone", action="store_true", default=None,
                         help="no peering: only for a single replica you are sure of. "
                              "Env: UPLIFT_STANDALONE=true")
-    parser.add_argument("--peering", default=_env("PEERING", "uplift-operator"),
-                        help="peering object shared by the replicas (default: uplift-operator)")
+    # None unless given: refused next to --standalone (below), then UPLIFT_PEERING's or the default.
+    parser.add_argument("--peering", default=None,
+                        help="peering object shared by the replicas (default: uplift-operator). "
+                             "Env: UPLIFT_PEERING. Not with --standalone")
     parser.add_argument("--priority", type=int,
                         default=_env("PRIORITY") or seniority_priority(time.time()),
                         help="peering priority; the highest live replica acts, the others wait. "
@@ -489,6 +491,7 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                              "an id. Env: UPLIFT_SELDON_CONTROLLER_ID")
     args = parser.parse_args(list(argv))
     _check_choices(parser, args)
+    standalone_flag = bool(args.standalone)
     try:
         # A switch given wins: its variable is not read, so not even an invalid one is an error.
         for switch in ("standalone", "verbose", "helm_creates_peerings",
@@ -500,6 +503,20 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
                               and _env_switch("ALL_NAMESPACES"))
     except ValueError as error:
         parser.error(str(error))
+    # Peering named on purpose and switched off at once (the chart's --peering with --standalone
+    # in extraArgs or UPLIFT_STANDALONE in extraEnv): each replica would act alone, on every
+    # resource at once, where its peering object says one acts.
+    env_peering = _env("PEERING") or ""
+    if args.standalone and (args.peering is not None or env_peering):
+        peering = (f"--peering {args.peering[:60]!r}" if args.peering is not None
+                   else f"UPLIFT_PEERING={env_peering[:60]!r}")
+        standalone = "--standalone" if standalone_flag else "UPLIFT_STANDALONE=true"
+        parser.error(f"{standalone} with {peering}: standalone ignores the peering object, so "
+                     "replicas that share it would each act on every resource at once. Give "
+                     "one: --peering for replicas of which one acts, or --standalone for a "
+                     "single replica (the chart's values standalone=true with replicas=1)")
+    if args.peering is None:
+        args.peering = _env("PEERING", "uplift-operator")
     if bool(args.helm_release) != bool(args.helm_release_namespace):
         parser.error("--helm-release and --helm-release-namespace go together")
     try:
