@@ -23,7 +23,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
-from uplift_operator.settings import parse_args
+from uplift_operator.settings import OperatorConfig, parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "uplift-operator"
@@ -567,7 +567,9 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
     shape = plain["spec"]["validations"]
     assert policy["spec"]["validations"][:len(shape)] == shape
     image_rule, account_rule = (v["expression"] for v in policy["spec"]["validations"][len(shape):])
-    default = yaml.safe_load((CHART / "values.yaml").read_text())["runtimeImage"]
+    # The runtime image the operator is given (runtimeImage empty: the release's own).
+    default = OperatorConfig.runtime_image
+    assert yaml.safe_load((CHART / "values.yaml").read_text())["runtimeImage"] == ""
     assert f'c.?image.orValue("") == {json.dumps(default)} ||' in image_rule
     assert "variables.containers.all(" in image_rule  # containers, initContainers, ephemeral
     assert "!has(s.serviceAccountName) ||" in account_rule  # none: the namespace's default

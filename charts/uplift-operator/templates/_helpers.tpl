@@ -59,6 +59,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- else }}{{ printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}{{ end }}
 {{- end }}
 
+{{/* The serving pods' runtime image (UPLIFT_RUNTIME_IMAGE; the one the SeldonDeployments policy
+always admits): runtimeImage when set, a pin; else the same release's runtime, at the operator's
+tag (image.tag, default appVersion), so that an upgrade, --reuse-values and --set image.tag move
+both together. */}}
+{{- define "uplift-operator.runtimeImage" -}}
+{{- .Values.runtimeImage | default (printf "ghcr.io/uplift-dev/uplift-runtime:%s" (default .Chart.AppVersion .Values.image.tag)) }}
+{{- end }}
+
 {{/* The RBAC rules, generated from operator/uplift_operator/api/rbac.py into files/. With
 secretNames, the one rule that reads Secrets (get) is limited to those names; creating the
 decision-key Secrets stays a rule of its own (RBAC cannot limit a create by name). The rule on the

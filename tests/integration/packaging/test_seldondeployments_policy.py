@@ -62,8 +62,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from tests.contract.test_packaging import CHART
 from tests.support import policies
 from tests.support.kube import Kubectl
 
@@ -75,6 +73,7 @@ from uplift_operator.render import naming
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
 from uplift_operator.services.upliftmodel import DECIDED_ON
+from uplift_operator.settings import OperatorConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -147,9 +146,9 @@ NAMES = ("the predictors of a SeldonDeployment of the uplift-operator ServiceAcc
          "positive integer), no two alike, with one componentSpec of one container named as the "
          "SeldonDeployment")
 
-#: The chart's runtimeImage (the operator's default, always allowed) and the allow-lists the
-#: chart's policy is rendered with here.
-DEFAULT_IMAGE: str = yaml.safe_load((CHART / "values.yaml").read_text())["runtimeImage"]
+#: The chart's runtime image (runtimeImage empty: the operator's default, of its own release;
+#: always allowed) and the allow-lists the chart's policy is rendered with here.
+DEFAULT_IMAGE: str = OperatorConfig.runtime_image
 ALLOWED_IMAGES = [r"ghcr\.io/uplift-dev/uplift-runtime-canary:.*"]
 ALLOWED_ACCOUNTS = ["uplift-serving"]
 #: The Secrets _runtime's model names (its MLflow credentials, its report token).
