@@ -638,12 +638,39 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
     (["--set", "prometheus.queryLag=3001", "--set", "prometheus.scrapeInterval=300",
       "--set", "servingPodMonitor.interval=5m"],
      "Lower prometheus.queryLag to at most 3000"),
+    (["--set-json", 'extraEnv=[{"name": "UPLIFT_STANDALONE", "value": "true"}]'],
+     "extraEnv: UPLIFT_STANDALONE: peering is off only with the values standalone=true and "
+     "replicas=1"),
+    (["--set", "standalone=true", "--set", "replicas=1",
+      "--set-json", 'extraEnv=[{"name": "UPLIFT_STANDALONE", "value": "true"}]'],
+     "Set standalone=true with replicas=1, or keep peering"),
+    (["--set", "podDisruptionBudget.maxUnavailable=0"],
+     "podDisruptionBudget.maxUnavailable=0 lets no replica be evicted, so every node drain "
+     "would wait for ever: set it to 1 (the default) or more"),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=0%"],
+     "podDisruptionBudget.maxUnavailable=0% lets no replica be evicted"),
+    (["--set-string", "podDisruptionBudget.minAvailable=100%"],
+     "podDisruptionBudget.minAvailable=100% keeps all 2 replicas: no replica may ever be "
+     "evicted, so every node drain would wait for ever. Set minAvailable to at most 1"),
+    (["--set", "podDisruptionBudget.minAvailable=2"],
+     "podDisruptionBudget.minAvailable=2 keeps all 2 replicas"),
+    (["--set", "podDisruptionBudget.minAvailable=4", "--set", "replicas=3"],
+     "podDisruptionBudget.minAvailable=4 keeps all 3 replicas"),
+    (["--set-string", "podDisruptionBudget.minAvailable=51%"],  # 1.02 rounds up to 2
+     "podDisruptionBudget.minAvailable=51% keeps all 2 replicas"),
+    (["--set-string", "podDisruptionBudget.minAvailable=67%", "--set", "replicas=3"],
+     "podDisruptionBudget.minAvailable=67% keeps all 3 replicas: no replica may ever be "
+     "evicted, so every node drain would wait for ever. Set minAvailable to at most 2"),
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
         "min-available-0", "min-available-0-percent", "no-service-account",
         "default-service-account", "no-service-account-namespaced",
         "created-default-service-account", "created-default-service-account-namespaced",
         "peering-in-extra-args", "peering-in-extra-args-apart", "namespace-twice",
-        "alerts-without-a-scrape", "query-lag-past-an-hour", "query-lag-past-an-hour-slow-scrapes"])
+        "alerts-without-a-scrape", "query-lag-past-an-hour", "query-lag-past-an-hour-slow-scrapes",
+        "standalone-in-extra-env", "standalone-in-extra-env-beside-the-value",
+        "max-unavailable-0", "max-unavailable-0-percent", "min-available-100-percent",
+        "min-available-every-replica", "min-available-over-the-replicas",
+        "min-available-percent-rounded-up", "min-available-percent-of-3"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
@@ -676,6 +703,26 @@ def test_extra_args_that_choose_the_watched_namespaces_are_refused(extra: list[s
         assert len(result.stderr) < 500, result.stderr
 
 
+@pytest.mark.parametrize("extra", [
+    ["--standalone"], ["--stand"], ["--st"], ["--verbose", "--standalone"]])
+def test_extra_args_that_turn_peering_off_are_refused(extra: list[str]) -> None:
+    """The operator takes --standalone and its abbreviations (argparse; --st is the only option
+    so beginning); beside the chart's --peering it refuses to start (settings.parse_args), and
+    without peering each of the chart's replicas would act on every resource at once: refused at
+    render, pointing at the values standalone and replicas."""
+    assert parse_args(["-A", *extra]).standalone
+    with pytest.raises(SystemExit):
+        parse_args(["-A", "--peering=uplift-operator", *extra])
+    for values in ([], ["--set", "standalone=true", "--set", "replicas=1"]):
+        result = run(tools()["helm"], "template", "x", str(CHART), "--kube-version",
+                     KUBE_VERSION, *values, "--set-json", f"extraArgs={json.dumps(extra)}")
+        assert result.returncode != 0, result.stdout[-2000:]
+        assert (f"extraArgs: {extra[-1]}: peering is off only with the values standalone=true "
+                "and replicas=1") in result.stderr, result.stderr
+        assert "Set standalone=true with replicas=1, or keep peering" in result.stderr
+        assert len(result.stderr) < 500, result.stderr
+
+
 def test_the_query_lag_the_chart_renders_is_one_the_operator_starts_with() -> None:
     """The operator refuses at start a queryLag + 2 scrape intervals over an hour
     (settings.py); the chart refuses the same pairs at render (above) and renders the limit."""
@@ -694,7 +741,8 @@ def test_extra_args_next_to_the_namespace_flags_render() -> None:
     """Their neighbours the operator also takes: other options beginning --na and --all, and a
     value that merely mentions a namespace."""
     extra = ["--narrow-serving-placement", "--allowed-image-pull-secret=regcred", "--verbose",
-             "--prometheus-header=X-Scope=namespace"]
+             "--prometheus-header=X-Scope=namespace", "--split-propagation-grace=90",
+             "--seldon-controller-id=standalone"]
     docs = helm_template(*NAMESPACED, "--set-json", f"extraArgs={json.dumps(extra)}")
     args = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[-len(extra):] == extra
@@ -712,6 +760,26 @@ def test_the_working_neighbours_of_those_values_render() -> None:
                                     f"podDisruptionBudget.minAvailable={value}"),
                       "PodDisruptionBudget")[0]
         assert pdb["spec"]["minAvailable"] == expected and "maxUnavailable" not in pdb["spec"]
+    # Budgets that leave a replica to evict: 2 of 3, 66% of 3 (1.98: 2), maxUnavailable 1% (0.02
+    # rounds up to 1), and maxUnavailable 0 where minAvailable wins, or no budget is rendered.
+    for values, spec in (
+            (["--set", "replicas=3", "--set", "podDisruptionBudget.minAvailable=2"],
+             {"minAvailable": 2}),
+            (["--set", "replicas=3", "--set-string", "podDisruptionBudget.minAvailable=66%"],
+             {"minAvailable": "66%"}),
+            (["--set-string", "podDisruptionBudget.maxUnavailable=1%"], {"maxUnavailable": "1%"}),
+            (["--set", "podDisruptionBudget.maxUnavailable=0",
+              "--set", "podDisruptionBudget.minAvailable=1"], {"minAvailable": 1})):
+        [pdb] = by_kind(helm_template(*values), "PodDisruptionBudget")
+        assert {k: v for k, v in pdb["spec"].items()
+                if k in ("minAvailable", "maxUnavailable")} == spec, values
+    for values in (["--set", "podDisruptionBudget.enabled=false"], ["--set", "replicas=1"]):
+        assert not by_kind(helm_template("--set", "podDisruptionBudget.maxUnavailable=0",
+                                         "--set", "podDisruptionBudget.minAvailable=5", *values),
+                           "PodDisruptionBudget")
+    # A variable merely beside UPLIFT_STANDALONE's name.
+    env = [{"name": "UPLIFT_STANDALONE_NOTE", "value": "x"}, {"name": "FOO", "value": "bar"}]
+    assert by_kind(helm_template("--set-json", f"extraEnv={json.dumps(env)}"), "Deployment")
 
 
 def test_an_existing_service_account_is_bound_and_without_rbac_none_is_needed() -> None:
