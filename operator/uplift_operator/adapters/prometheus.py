@@ -22,6 +22,10 @@ small exception hierarchy; whether a value passes a gate is decided in ``domain`
   without Prometheus' JSON envelope is a proxy's answer: ``MetricsUnavailable``). Refused for
   a limit of the server's instead (too many samples or series, HTTP 429): ``OverLimits``, a
   ``MetricsUnavailable``.
+- ``storage_retention``: how long Prometheus keeps samples (runtimeinfo's ``storageRetention``,
+  ``parse_retention``), read at most hourly, None when unknown; ``query_reach``: how far back a
+  query reads. A gate whose query reaches past the retention is not asked
+  (``BeyondRetention``, ``services.measurements.AnalysisQueries``).
 - Messages are short and stable (they reach a gate's status, and a Ready/Degraded message for
   the rest of a canary's life; a text that changed every pass would rewrite the status every
   pass): the server and the cause class (``connection refused``, ``did not answer within
@@ -116,6 +120,12 @@ REDIRECTS = frozenset({HTTPStatus.MOVED_PERMANENTLY, HTTPStatus.FOUND, HTTPStatu
 MAX_REDIRECTS = 3
 #: At most this much of Prometheus' own error text goes into a message.
 ERROR_TEXT_MAX = 200
+#: How long a read of Prometheus' storage retention stands (seconds): it is read again at most
+#: this often (``PrometheusClient.storage_retention``).
+RETENTION_READ_EVERY = 3600.0
+#: How far before its instant an instant selector reads a sample (Prometheus' default
+#: ``--query.lookback-delta``, seconds): an ``offset`` read reaches that much further back.
+LOOKBACK = 300.0
 REDACTED = "***"
 
 log = logging.getLogger(__name__)
@@ -155,6 +165,25 @@ class OverLimits(MetricsUnavailable):
     of its own, not for what the query says: too many samples, series or chunks for one
     query (``--query.max-samples``; HTTP 422 ``execution``), or too many queries (HTTP 429).
     Its capacity's matter, so never a ``QueryError`` ("bad query")."""
+
+
+class BeyondRetention(MetricsUnavailable):
+    """A query not sent: its range (or ``offset``) reaches further back than Prometheus keeps
+    samples (``StorageRetention``), so the counts it would answer are short by what was
+    deleted. Prometheus' configuration's matter, not the model's: a gate holds on it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_type="retention", asked=False)
+
+
+@dataclass(frozen=True)
+class StorageRetention:
+    """How long Prometheus keeps samples: ``seconds`` of its time retention, and ``text`` as
+    its ``/api/v1/status/runtimeinfo`` gives it (``storageRetention``: "15d", "15d or
+    10GiB")."""
+
+    seconds: float
+    text: str
 
 
 class QueryError(PrometheusError):
@@ -300,6 +329,13 @@ class PrometheusClient:
         self._post = True
         # The redirects followed, each logged once (``_send``).
         self._redirects_seen: set[tuple[str, str]] = set()
+        # Prometheus' storage retention (``storage_retention``): the last read's outcome, when
+        # it was read (``fail_fast.clock``), whether a read is under way, what was logged.
+        self._retention: StorageRetention | None = None
+        self._retention_read_at: float | None = None
+        self._retention_reading = False
+        self._retention_logged: str | None = None
+        self._retention_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"PrometheusClient({self.shown_url!r}, timeout={self.timeout})"
@@ -364,6 +400,86 @@ class PrometheusClient:
         ``±Inf`` is returned as is.
         """
         return single_value(self.query(promql, time))
+
+    def storage_retention(self) -> StorageRetention | None:
+        """How long Prometheus keeps samples (its ``--storage.tsdb.retention.time``), or None
+        when that is unknown: a retention by size only, a server that does not tell it
+        (Thanos' querier answers ``/api/v1/status/runtimeinfo`` without one; a server without
+        that endpoint answers 404), one that reads older samples from elsewhere
+        (``remote_read`` in its configuration, ``/api/v1/status/config``), a read that failed.
+        Never raises: the gates that would compare their ranges with it
+        (``services.measurements.AnalysisQueries``) go on without the check.
+
+        Read at most once per ``RETENTION_READ_EVERY`` (an hour) for every resource (the one
+        client the operator's source holds), one read at a time: a thread that finds a read
+        under way takes the last outcome (None before the first) and does not wait. A read that
+        was not sent (the breaker open, credentials unreadable, the connection refused) is
+        tried again at the next call; one that was answered, or got no answer within the
+        timeout (which opens the breaker, as a query's does), stands for the hour."""
+        now = self.fail_fast.clock()
+        with self._retention_lock:
+            if self._retention_reading or (
+                    self._retention_read_at is not None
+                    and now - self._retention_read_at < RETENTION_READ_EVERY):
+                return self._retention
+            self._retention_reading = True
+        asked, retention, unknown = False, None, ""
+        try:
+            asked, retention, unknown = self._read_retention()
+        finally:
+            with self._retention_lock:
+                self._retention_reading = False
+                if asked:
+                    self._retention, self._retention_read_at = retention, now
+        said = (f"Prometheus keeps {retention.text} of samples: a gate whose range reaches "
+                "further back holds" if retention is not None
+                else f"storage retention unknown ({unknown}): ranges past it are not detected")
+        if asked and said != self._retention_logged:
+            self._retention_logged = said
+            log.info("prometheus at %s: %s", self.shown_url, said)
+        return retention
+
+    def _read_retention(self) -> tuple[bool, StorageRetention | None, str]:
+        """(whether the server was asked, its time retention or None, why None)."""
+        try:
+            headers, auth, _ = self._credentials()
+            self.fail_fast.admit()
+        except MetricsUnavailable as exc:
+            return False, None, exc.message
+        slow: MetricsUnavailable | None = None
+        try:
+            info = self._status("/api/v1/status/runtimeinfo", headers, auth)
+            seconds = parse_retention(info.get("storageRetention"))
+            if seconds is None:
+                return True, None, f"storageRetention {info.get('storageRetention')!r}"
+            config = self._status("/api/v1/status/config", headers, auth).get("yaml")
+            if not isinstance(config, str):
+                return True, None, "no configuration answered"
+            if _REMOTE_READ.search(config):
+                return True, None, "remote_read configured: older samples are read from it"
+            return True, StorageRetention(seconds, str(info["storageRetention"])), ""
+        except PrometheusError as exc:
+            return True, None, exc.message
+        except requests.Timeout:
+            slow = MetricsUnavailable(f"prometheus at {self.shown_url} did not answer within "
+                                      f"{self.timeout:g}s", unanswered=True)
+            return True, None, slow.message
+        except requests.RequestException as exc:
+            return False, None, f"unreachable ({unreachable_cause(exc)})"
+        except Exception as exc:  # an answer not understood: unknown, never a gate's Error
+            log.warning("prometheus at %s: its storage retention not read: %r", self.shown_url,
+                        exc)
+            return True, None, f"not read ({type(exc).__name__})"
+        finally:
+            self.fail_fast.settle(slow)
+
+    def _status(self, path: str, headers: Mapping[str, str],
+                auth: tuple[str, str] | None) -> dict[str, Any]:
+        """A status endpoint's ``data`` (GET only: Prometheus takes no POST there)."""
+        response = self._session().get(self.url + path, headers=headers, auth=auth,
+                                       timeout=self.timeout, verify=self._verify,
+                                       allow_redirects=False)
+        return _envelope(response)
 
     def _ask(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         url = self.url + path
@@ -592,6 +708,83 @@ def unreachable_cause(exc: BaseException) -> str:
         if words in text:
             return cause
     return "connection failed"
+
+
+#: A Prometheus duration ("15d", "1d12h", "10y", "90m", "500ms"; a year is 365 days), and its
+#: parts' unit in seconds.
+_DURATION = re.compile(r"(?:\d+(?:ms|[ywdhms]))+")
+_DURATION_PART = re.compile(r"(\d+)(ms|[ywdhms])")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400,
+                 "y": 365 * 86400}
+#: A size retention as Prometheus writes it (``units.Base2Bytes``: "10GiB", "512MiB", "1.5TiB").
+_BYTES = re.compile(r"\d+(?:\.\d+)?\s*(?:[KMGTPE]i?)?B", re.IGNORECASE)
+#: A ``remote_read`` section in Prometheus' configuration (its YAML, keys at the margin).
+_REMOTE_READ = re.compile(r"^remote_read:", re.MULTILINE)
+
+
+def duration_seconds(text: str) -> float | None:
+    """A Prometheus duration ("1d12h") in seconds; None for anything else."""
+    if not _DURATION.fullmatch(text):
+        return None
+    return float(sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text)))
+
+
+def parse_retention(text: object) -> float | None:
+    """The time retention, in seconds, of Prometheus' ``storageRetention`` (runtimeinfo):
+    "15d" (the flag's ``model.Duration``), "15d or 10GiB" (a time and a size: samples go at the
+    first of the two; the time is the bound known), None for a size only ("10GiB"), nothing
+    ("", no retention flag answered), "0s", or a form not known (no check rather than a wrong
+    one)."""
+    if not isinstance(text, str):
+        return None
+    times = []
+    for part in (p.strip() for p in text.split(" or ")):
+        seconds = duration_seconds(part)
+        if seconds is not None:
+            if seconds > 0:
+                times.append(seconds)
+        elif part and not _BYTES.fullmatch(part):
+            return None
+    return min(times) if times else None
+
+
+#: A PromQL string literal or comment (dropped before ranges are looked for: a regex matcher
+#: may hold "[0-9]s"). What reaches back: a range or a subquery's range, with its modifiers;
+#: an instant selector's ``offset``.
+_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"' r"|'(?:[^'\\]|\\.)*'|`[^`]*`|#[^\n]*")
+_NUMBER_OR_DURATION = r"(?:(?:\d+(?:ms|[ywdhms]))+|\d+(?:\.\d+)?)"
+_REACH = re.compile(
+    rf"\[\s*(?P<range>{_NUMBER_OR_DURATION})\s*(?::\s*(?:{_NUMBER_OR_DURATION})?\s*)?\]"
+    rf"(?:\s*offset\s+(?P<range_sign>-?)\s*(?P<range_offset>{_NUMBER_OR_DURATION}))?"
+    rf"|\boffset\s+(?P<sign>-?)\s*(?P<offset>{_NUMBER_OR_DURATION})")
+
+
+def _seconds(text: str) -> float:
+    seconds = duration_seconds(text)
+    return float(text) if seconds is None else seconds
+
+
+def query_reach(promql: str) -> float | None:
+    """How far before its evaluation instant ``promql`` reads samples, in seconds: the longest
+    of its ranges plus that range's ``offset``, and of its instant selectors' ``offset`` plus
+    ``LOOKBACK``; 0 for a query of neither. None where that cannot be told from the text (an
+    ``@`` modifier: an instant of its own). A subquery's inner ranges are not added to its
+    own: at most one inner range short, never longer than what the query reads."""
+    text = _LITERAL.sub('""', promql)
+    if "@" in text:
+        return None
+    reach = 0.0
+    for match in _REACH.finditer(text):
+        if match["range"] is not None:
+            back = _seconds(match["range"])
+            if match["range_offset"] is not None:
+                shift = _seconds(match["range_offset"])
+                back += -shift if match["range_sign"] else shift
+        else:
+            shift = _seconds(match["offset"])
+            back = (-shift if match["sign"] else shift) + LOOKBACK
+        reach = max(reach, back)
+    return reach
 
 
 def single_value(samples: Sequence[Sample]) -> float | None:

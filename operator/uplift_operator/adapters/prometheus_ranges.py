@@ -72,7 +72,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from uplift_operator.adapters.prometheus import Sample, single_value
+from uplift_operator.adapters.prometheus import Sample, StorageRetention, single_value
 
 __all__ = ["CountSource", "PiecewiseIncreases"]
 
@@ -164,6 +164,15 @@ class PiecewiseIncreases:
 
     def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
         return single_value(self.query(promql, time))
+
+    def storage_retention(self) -> StorageRetention | None:
+        """The source's ``storage_retention`` (``PrometheusClient``'s), None if it has none:
+        what it keeps is what Prometheus answered while it held the samples, but after a
+        restart the same query reads only what Prometheus still holds, so the gates' check
+        of a range against the retention is the same with or without kept pieces."""
+        read = getattr(self._source, "storage_retention", None)
+        retention = read() if callable(read) else None
+        return retention if isinstance(retention, StorageRetention) else None
 
     def _last_over_time(self, promql: str, time: datetime | float | None, series: str,
                         start: float, end: float) -> list[Sample]:

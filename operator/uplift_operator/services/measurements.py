@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from uplift_operator.adapters.mlflow_registry import (
     CredentialsRefused,
@@ -50,10 +50,13 @@ from uplift_operator.adapters.mlflow_registry import (
 )
 from uplift_operator.adapters.prometheus import (
     PARTIAL,
+    BeyondRetention,
     MetricsUnavailable,
     OverLimits,
     PrometheusError,
     QueryError,
+    StorageRetention,
+    query_reach,
 )
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec
 from uplift_operator.api.v1alpha1.common import GateSpecBase, parse_duration
@@ -181,6 +184,42 @@ Collected = m.Measurement | m.MeasurementError | m.NotMeasured | None
 _A = TypeVar("_A")
 
 
+#: How much nearer than Prometheus' retention a query's start must stay (seconds): Prometheus
+#: keeps every sample from its retention back from its own clock on, and the analysis's
+#: instant is not quite its clock (a few seconds of skew, the analysis's own duration).
+RETENTION_MARGIN = 600.0
+
+
+@runtime_checkable
+class KnowsRetention(Protocol):
+    """A metric source that can tell how long Prometheus keeps samples
+    (``PrometheusClient.storage_retention``, through ``PiecewiseIncreases``)."""
+
+    def storage_retention(self) -> StorageRetention | None: ...
+
+
+def beyond_retention(reach: float, retention: StorageRetention | None) -> str | None:
+    """Why a query that reads ``reach`` seconds back from the analysis's instant must not be
+    judged, or None: Prometheus keeps ``retention`` (None: unknown, no check), and counts from
+    before that are gone, so the query's would be short by them. Stable words (a gate's
+    status): its reach in whole days (hours under two days)."""
+    if retention is None or reach <= retention.seconds - RETENTION_MARGIN:
+        return None
+    return (f"Prometheus keeps {_span_text(retention.seconds)} of samples (storageRetention "
+            f"{retention.text!r}) and this gate's counts start {_span_text(reach)} back: "
+            "those from before its retention are gone, so they are not judged — raise "
+            "Prometheus' --storage.tsdb.retention.time above the step's length (plus the "
+            "attribution window for a Campaign's cohorts) or shorten the step")
+
+
+def _span_text(seconds: float) -> str:
+    """``17.4 days`` → ``17d``; under two days whole hours, under two hours whole minutes."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
 class AnalysisQueries:
     """One analysis's Prometheus source: every query is evaluated at the analysis's instant,
     and each distinct query is asked once, however many of the analysis's gates read it
@@ -203,7 +242,17 @@ class AnalysisQueries:
     decisions against its reports; a holdout's arms are one ``sum by (arm)`` query) must come
     from the same scrapes. Evaluated at Prometheus's own "now", a scrape
     landing between two queries gave one arm a second more of traffic than the other: at
-    the first look of a step, a few seconds into it, a mismatch the SRM check holds on."""
+    the first look of a step, a few seconds into it, a mismatch the SRM check holds on.
+
+    A query that reaches further back than Prometheus keeps samples (its range, plus its
+    ``offset``: ``adapters.prometheus.query_reach``, from the analysis's instant) is not sent
+    where the source knows Prometheus' retention (``KnowsRetention``: read at most hourly,
+    unknown for a retention by size only, Thanos' querier, a ``remote_read``): it raises
+    ``BeyondRetention`` (``beyond_retention``), on which the gate holds (``_guarded``), rather
+    than judge counts short by what Prometheus deleted (a step longer than the retention, a
+    Campaign's cohorts read an attribution window back). ``past_retention`` is the same source
+    without that check, for the reads that stand in for what Prometheus lost (the budget's
+    ledgers, remembered in the status; the ramp's units, which keep their larger count)."""
 
     def __init__(self, source: MetricSource, at: datetime | None = None) -> None:
         self._source = source
@@ -212,18 +261,46 @@ class AnalysisQueries:
         self._scalars: dict[tuple[str, Any], float | None] = {}
         self._unanswered: MetricsUnavailable | None = None
         self._slow_query = ""
+        self._retention: StorageRetention | None = None
+        self._retention_read = False
 
-    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]:
+    def query(self, promql: str, time: datetime | float | None = None, *,
+              checked: bool = True) -> Sequence[Any]:
         key = (promql, time or self._at)
+        if checked:
+            self._within_retention(promql, key[1])
         if key not in self._answers:
             self._answers[key] = self._ask(self._source.query, promql, key[1])
         return self._answers[key]
 
-    def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
+    def scalar(self, promql: str, time: datetime | float | None = None, *,
+               checked: bool = True) -> float | None:
         key = (promql, time or self._at)
+        if checked:
+            self._within_retention(promql, key[1])
         if key not in self._scalars:
             self._scalars[key] = self._ask(self._source.scalar, promql, key[1])
         return self._scalars[key]
+
+    def past_retention(self) -> MetricSource:
+        """This analysis's queries without the retention check."""
+        return _PastRetention(self)
+
+    def _within_retention(self, promql: str, time: Any) -> None:
+        """Raise ``BeyondRetention`` for a query that reaches past Prometheus' retention."""
+        reach = query_reach(promql)
+        if not reach:
+            return
+        at, instant = _epoch(self._at), _epoch(time)
+        if at is not None and instant is not None:
+            reach += max(0.0, at - instant)  # evaluated earlier than the analysis
+        if not self._retention_read:  # once per analysis, on its first query reaching back
+            self._retention_read = True
+            if isinstance(self._source, KnowsRetention):
+                self._retention = self._source.storage_retention()
+        why = beyond_retention(reach, self._retention)
+        if why is not None:
+            raise BeyondRetention(why)
 
     def _ask(self, ask: Callable[[str, Any], _A], promql: str, time: Any) -> _A:
         if self._unanswered is not None:
@@ -247,6 +324,30 @@ class AnalysisQueries:
                 self._unanswered = error
                 self._slow_query = _shortened(promql)
             raise
+
+
+class _PastRetention:
+    """``AnalysisQueries.past_retention``."""
+
+    def __init__(self, queries: AnalysisQueries) -> None:
+        self._queries = queries
+
+    def query(self, promql: str, time: datetime | float | None = None) -> Sequence[Any]:
+        return self._queries.query(promql, time, checked=False)
+
+    def scalar(self, promql: str, time: datetime | float | None = None) -> float | None:
+        return self._queries.scalar(promql, time, checked=False)
+
+
+def past_retention(source: MetricSource) -> MetricSource:
+    """``source`` without the retention check (``AnalysisQueries.past_retention``)."""
+    return source.past_retention() if isinstance(source, AnalysisQueries) else source
+
+
+def _epoch(moment: datetime | float | None) -> float | None:
+    if isinstance(moment, datetime):
+        return moment.timestamp()
+    return None if moment is None else float(moment)
 
 
 def _shortened(promql: str, at_most: int = 120) -> str:
@@ -355,10 +456,14 @@ def _guarded(collector: Collector[_G, _C] | None, gate: _G, ctx: _C,
         # So does a query never sent because an earlier one of the analysis was answered only
         # after its evaluation timeout (``AnalysisQueries``): the slow one's gate is the Error
         # counted, not every gate after it whose own query may be cheap.
+        # And a query never sent because it reaches past Prometheus' retention
+        # (``BeyondRetention``): its counts would be short by what Prometheus deleted, a
+        # matter of its configuration.
         not_asked = (isinstance(error, MetricsUnavailable) and error.overloaded
                      and not error.asked)
         return m.MeasurementError(str(error), holds=(error.error_type == PARTIAL
-                                                      or isinstance(error, OverLimits)
+                                                      or isinstance(error, OverLimits
+                                                                    | BeyondRetention)
                                                       or not_asked))
     except Exception as error:  # any source failure is the gate's Error, never a crash
         return m.MeasurementError(f"{type(error).__name__}: {error}")
@@ -1112,7 +1217,8 @@ def campaign_units(ctx: CampaignGateContext,
         return None
     window = _range(ctx.now - ctx.ramp_started_at)
     try:
-        rows = _by_label(prometheus, _increase(ctx, "uplift_assignments_total", _BOTH_ARMS,
+        # Past Prometheus' retention too: the status keeps the larger count (``record_units``).
+        rows = _by_label(past_retention(prometheus), _increase(ctx, "uplift_assignments_total", _BOTH_ARMS,
                                                window=window, by="arm"), "arm")
         treated, holdout = (_count_in(rows, arm) for arm in _ARMS)
     except Exception:  # an unreachable source: the results stay as they were
@@ -1525,7 +1631,9 @@ def _campaign_budget(gate: CampaignGate, ctx: CampaignGateContext, prometheus: M
     if prometheus is None:
         return m.MeasurementError("no Prometheus configured (--prometheus-url)", holds=True)
     try:
-        return _budget_spend(ctx, prometheus, economics.budget)
+        # Past Prometheus' retention too: the ledgers it no longer holds are remembered in the
+        # status (``domain.budget.remembered``), merged with this reading.
+        return _budget_spend(ctx, past_retention(prometheus), economics.budget)
     except QueryError as error:
         return m.MeasurementError(f"bad query: {error}", holds=True)
     except PrometheusError as error:

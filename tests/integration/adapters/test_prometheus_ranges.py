@@ -69,3 +69,11 @@ def test_kept_pieces_and_the_rest_add_up_to_the_whole_range(
             assert abs(pieces[labels] - value) <= bound, (labels, pieces[labels], value)
             assert abs(pieces[labels] - value) <= 1e-3 * value
     assert joints >= 6
+
+
+def test_the_servers_retention_is_read_as_this_prometheus_writes_it(
+        prometheus: PrometheusClient) -> None:
+    """``--storage.tsdb.retention.time=3650d`` as this Prometheus version's runtimeinfo gives
+    it (``storageRetention``: "10y"), through the source the gates ask."""
+    retention = PiecewiseIncreases(prometheus).storage_retention()
+    assert retention is not None and retention.seconds == 3650 * 86400, retention
