@@ -11,16 +11,21 @@ handler drops the memory when the model's task ends, ``forget``) lists its names
 of the operator once (metadata only, by label; one LIST at a time per namespace, the other
 passes needing it wait for its answer) and takes the model's from there, by owner uid: budgets
 left from before the restart are deleted if no longer wanted, and a model without the field
-that has none costs that one LIST per namespace, no more.
+that has none costs that one LIST per namespace, no more (again only once every model of the
+namespace that passed here has gone, below).
 A model's pass after a peering pause lists its namespace again; a model deleted drops only its
-own entries. Each task of a model has its epoch (``begin``, which ``forget`` ends), given to the
-``sync`` of each of its passes: a pass of a task that ended (its worker thread outlives the
-task's cancellation, and may reach ``sync`` only after ``forget``) makes no call there and
-keeps nothing; one whose task ends while it is in ``sync`` keeps nothing and sends no LIST from
-then on. A LIST that fails is not sent again for the namespace before a backoff
-(``RETRY_BASE_SECONDS`` doubled up to ``RETRY_CAP_SECONDS``, from the base again after a LIST
-that succeeds); a model without the field says nothing of it (no condition, no event, no retry
-of its own: a debug log), a model with it fails as below.
+own entries. A namespace's listing is kept while a model of it that passed here (``sync``) has
+its task, and dropped with the last one's (``forget``; a LIST still out, when it lands: a pass
+waiting for it is of such a model): kept until the process's exit, the listings of short-lived
+namespaces (a preview per pull request) grew without bound. Each task of a model has its
+epoch (``begin``, which ``forget`` ends), given to the ``sync`` of each of its passes: a
+pass of a task that ended (its worker thread outlives the task's cancellation, and may reach
+``sync`` only after ``forget``) makes no call there and keeps nothing; one whose task ends
+while it is in ``sync`` keeps nothing and sends no LIST from then on. A LIST that fails is
+not sent again for the namespace before a backoff (``RETRY_BASE_SECONDS`` doubled up to
+``RETRY_CAP_SECONDS``, from the base again after a LIST that succeeds); a model without the
+field says nothing of it (no condition, no event, no retry of its own: a debug log), a model
+with it fails as below.
 
 A delete names the budget's uid (``preconditions.uid``: the listing's, or the apply's answer):
 a budget of the name deleted and created again by someone else since (not the one this process
@@ -175,6 +180,9 @@ class DisruptionBudgets:
         self._lock = threading.Lock()
         self._known: dict[str, _Known] = {}
         self._listed: dict[str, _Listing] = {}
+        # The models of each namespace whose task runs (an epoch) and that passed here
+        # (``sync``): its listing is dropped with the last of them (``_drop_unused``).
+        self._members: dict[str, set[str]] = {}
         # The epoch of each model's task (``begin``); none once its task ended (``forget``).
         self._epochs: dict[str, int] = {}
         self._counter = itertools.count(1)
@@ -195,22 +203,39 @@ class DisruptionBudgets:
         keeps anything. What is known of the model is dropped, and its entries of its
         namespace's listing (the other models' are kept). ``paused`` (by peering: another
         replica may act on it), its next pass here lists the namespace again rather than trust
-        what was listed before. A newer task of the model already begun keeps its epoch."""
+        what was listed before. A newer task of the model already begun keeps its epoch. The
+        namespace's listing goes with the last model of it that passed here (``_drop_unused``)."""
         with self._lock:
             if epoch is None or self._epochs.get(uid) == epoch:
                 self._epochs.pop(uid, None)
             self._known.pop(uid, None)
+            if uid not in self._epochs:  # else a newer task of the model runs on
+                members = self._members.get(namespace)
+                if members is not None:
+                    members.discard(uid)
             listing = self._listed.get(namespace)
-            if listing is None:
-                return
-            if not listing.done.is_set():
-                listing.gone.add(uid)
-            elif listing.owners is not None:
-                listing.owners.pop(uid, None)
-            else:
-                return  # not listed: the next pass lists anyway
-            if paused:
-                listing.stale.add(uid)
+            if listing is not None:
+                if not listing.done.is_set():
+                    listing.gone.add(uid)
+                    if paused:
+                        listing.stale.add(uid)
+                elif listing.owners is not None:
+                    listing.owners.pop(uid, None)
+                    if paused:
+                        listing.stale.add(uid)
+                # else not listed: the next pass lists anyway
+            self._drop_unused(namespace)
+
+    def _drop_unused(self, namespace: str) -> None:
+        """Under the lock: drop the namespace's listing once no model of it whose task runs
+        has passed here, unless its LIST is still out (it is dropped when it lands: a pass
+        waiting for it is of a model that passed, so it is not dropped under that pass)."""
+        if self._members.get(namespace):
+            return
+        self._members.pop(namespace, None)
+        listing = self._listed.get(namespace)
+        if listing is not None and listing.done.is_set():
+            del self._listed[namespace]
 
     def sync(self, cluster: BudgetCluster, owner: Owner, desired: Sequence[Mapping[str, Any]],
              now: dt.datetime, *, epoch: int | None = None) -> BudgetOutcome:
@@ -232,6 +257,7 @@ class DisruptionBudgets:
                 log.debug("UpliftModel %s/%s: a pass of a task ended: its PodDisruptionBudgets "
                           "are left to the next task's", owner.namespace, owner.name)
                 return BudgetOutcome(names)
+            self._members.setdefault(owner.namespace, set()).add(owner.uid)
             known = self._known.get(owner.uid)
             if known is not None and known.signature == signature:
                 return BudgetOutcome(names)
@@ -364,6 +390,7 @@ class DisruptionBudgets:
                 listing.attempts += 1
                 listing.next_try = now + dt.timedelta(seconds=wait)
                 listing.done.set()
+                self._drop_unused(namespace)
             if not isinstance(error, KubeError):
                 raise
             log.info("PodDisruptionBudgets of namespace %s not listed (listed again at a "
@@ -383,6 +410,7 @@ class DisruptionBudgets:
             listing.owners = owners
             listing.attempts = 0  # a later failure backs off from the base again
             listing.done.set()
+            self._drop_unused(namespace)
         return mine
 
     @staticmethod

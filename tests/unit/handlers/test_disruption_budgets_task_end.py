@@ -100,12 +100,18 @@ def test_a_task_ended_drops_the_models_budgets_memory(reason: kopf.DaemonStoppin
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     cluster = GatedCluster()
     budgets = DisruptionBudgets()
+    other = Owner(name="other", namespace="ns", uid="u-other")  # a model of the namespace
+    assert budgets.sync(cluster, other, [], NOW).failure is None
     _run_and_stop(reason, cluster, budgets, monkeypatch)
     assert KEY in cluster.objects
-    assert budgets._known == {} and budgets._epochs == {}
-    listing = budgets._listed["ns"]
+    assert budgets._known.keys() == budgets._epochs.keys() == {other.uid}
+    listing = budgets._listed["ns"]  # kept for the other model
     assert listing.owners == {}  # its entries dropped with it
     assert listing.stale == ({"u1"} if reason is PAUSING else set())
+    assert len(cluster.lists) == 1
+    # The namespace's last model's task ends: its listing goes too.
+    budgets.forget(other.uid, "ns", paused=reason is PAUSING)
+    assert budgets._listed == {} and budgets._epochs == {}
 
 
 def test_a_pass_still_running_when_its_task_is_paused_keeps_nothing(

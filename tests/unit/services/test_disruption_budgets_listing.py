@@ -38,6 +38,7 @@ from uplift_operator.services.disruption import (
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 A = Owner(name="a", namespace=NS, uid="u-a")
 B = Owner(name="b", namespace=NS, uid="u-b")
+C = Owner(name="c", namespace=NS, uid="u-c")
 FORBIDDEN = KubeError("list poddisruptionbudgets: 403 forbidden", 403)
 
 
@@ -148,10 +149,15 @@ def test_concurrent_first_passes_of_a_namespace_send_one_list() -> None:
 
 def test_a_deleted_model_drops_its_own_entries_only() -> None:
     cluster = BudgetCluster()
+    cluster.put(PDB, _want(A, "1")[0])
+    cluster.put(PDB, _want(B, "1")[0])
     budgets = DisruptionBudgets()
-    assert budgets.sync(cluster, A, [], NOW).failure is None
+    assert budgets.sync(cluster, A, _want(A, "1"), NOW).failure is None
+    assert budgets.sync(cluster, B, _want(B, "1"), NOW).failure is None
     budgets.forget(A.uid, NS, paused=False)
-    assert budgets.sync(cluster, B, [], NOW).failure is None  # the namespace's listing kept
+    owners = budgets._listed[NS].owners  # kept while B's task runs
+    assert owners is not None and owners.keys() == {B.uid}
+    assert budgets.sync(cluster, C, [], NOW).failure is None  # a new model takes it
     assert len(cluster.lists) == 1
 
 
@@ -193,18 +199,72 @@ def test_a_pass_running_when_its_task_ends_keeps_nothing() -> None:
 
 
 def test_a_list_landing_after_a_models_task_ended_drops_its_entries() -> None:
+    """Deleted while its LIST is out, and another model's pass waits for that LIST: the
+    listing lands for the other model, without the deleted one's entries."""
     cluster = GatedCluster(hold={"list"})
     cluster.put(PDB, _want(A, "1")[0])
     budgets = DisruptionBudgets()
     running = _in_thread(lambda: budgets.sync(cluster, A, _want(A, "1"), NOW))
     assert cluster.started["list"].wait(5)
+    waiting = _in_thread(lambda: budgets.sync(cluster, B, _want(B, "1"), NOW))
+    time.sleep(0.2)  # B's pass waits for A's LIST
     budgets.forget(A.uid, NS, paused=False)  # deleted while its LIST is out
     cluster.gates["list"].set()
     running.join(5)
-    assert not running.is_alive()
-    assert budgets._known == {} and budgets._epochs == {}
+    waiting.join(5)
+    assert not running.is_alive() and not waiting.is_alive()
+    assert budgets._known.keys() == {B.uid} and budgets._epochs.keys() == {B.uid}
     listing = budgets._listed[NS]
     assert listing.owners == {} and not listing.gone
+    assert len(cluster.lists) == 1 and _pdbs(cluster) == {"a-v1", "b-v1"}
+
+
+# A namespace's listing goes with its last model -----------------------------------------------
+
+
+def test_the_listings_of_namespaces_whose_models_are_gone_are_not_kept() -> None:
+    """Short-lived namespaces (a preview per pull request), one model each, created and
+    deleted: nothing of them is kept (a listing of each was, for the process's life)."""
+    cluster = BudgetCluster()
+    budgets = DisruptionBudgets()
+    for n in range(50):
+        owner = Owner(name="m", namespace=f"pr-{n}", uid=f"u-{n}")
+        task = budgets.begin(owner.uid)
+        assert budgets.sync(cluster, owner, [], NOW, epoch=task).failure is None
+        budgets.forget(owner.uid, owner.namespace, paused=False, epoch=task)
+    assert len(cluster.lists) == 50
+    assert budgets._listed == {} and budgets._members == {}
+    assert budgets._known == {} and budgets._epochs == {}
+
+
+def test_a_list_whose_models_all_ended_while_it_was_out_is_dropped_when_it_lands() -> None:
+    cluster = GatedCluster(hold={"list"})
+    budgets = DisruptionBudgets()
+    running = _in_thread(lambda: budgets.sync(cluster, A, _want(A, "1"), NOW))
+    assert cluster.started["list"].wait(5)
+    budgets.forget(A.uid, NS, paused=False)  # deleted while its LIST is out
+    assert NS in budgets._listed  # still out: a pass may yet wait for it
+    cluster.gates["list"].set()
+    running.join(5)
+    assert not running.is_alive()
+    assert budgets._listed == {} and budgets._members == {}
+
+
+def test_the_listing_stays_while_a_newer_task_of_its_model_runs() -> None:
+    """The older task's end handled after the newer one began: the model is still there, and
+    so is its namespace's listing."""
+    cluster = BudgetCluster()
+    budgets = DisruptionBudgets()
+    older = budgets.begin(A.uid)
+    assert budgets.sync(cluster, A, [], NOW, epoch=older).failure is None
+    newer = budgets.begin(A.uid)
+    budgets.forget(A.uid, NS, epoch=older)
+    assert NS in budgets._listed
+    assert budgets.sync(cluster, C, [], NOW).failure is None
+    assert len(cluster.lists) == 1
+    budgets.forget(A.uid, NS, paused=False, epoch=newer)
+    budgets.forget(C.uid, NS, paused=False)
+    assert budgets._listed == {}
 
 
 def _pdbs(cluster: BudgetCluster) -> set[str]:
