@@ -3,8 +3,8 @@ time to render one scrape (best of 3), and, with ``--heap``, the heap the series
 
     .venv/bin/python bench/metrics_exposition.py --count 10000 [--heap] [--kind Campaign]
 
-Every resource as a pass leaves it: ``started`` (no series: its rollback counters are no longer
-created at 0), a completed pass (its last-pass time), its status observed (phase, invalid spec,
+Every resource as a pass leaves it (no decision counter series: none is created at 0 since
+2026-12-07): a completed pass (its last-pass time), its status observed (phase, invalid spec,
 deadline, canary weight). An UpliftModel at rest (no canary: no gate measured): 9 series (12
 with the three rollback counters at 0 each). A Campaign (``--kind Campaign``) at rest as a
 completed ramp with a budget leaves it: its budget gate still measured (its verdict's series
@@ -36,7 +36,6 @@ CAMPAIGN_STATUS = {
 
 def _observe(kind: str, namespace: str, name: str) -> None:
     """One resource of ``kind`` as its passes leave it at rest."""
-    observability.started(kind, namespace, name)
     with observability.reconciling(kind, namespace, name):
         pass
     if kind == "Campaign":

@@ -1022,7 +1022,9 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                 version = s.canary_version
                 self.remove_canary()
                 self.record(Reason.ROLLED_BACK, version, text, "spec")
-                self.emit("Normal", Reason.ROLLED_BACK, text)
+                # Told under RolledBack, but the spec's own doing, no rollback: not counted as
+                # a decision (``uplift_operator_decisions_total``).
+                self.emit("Normal", Reason.ROLLED_BACK, text, decision=False)
         elif desired in self.rolled_back():
             return  # stays Degraded until a retry or a new version
         elif self.awaiting_restore():

@@ -360,8 +360,6 @@ class PassRunner:
         ``last_pass=False``), for a pass of a resource this process runs no task of (an
         UpliftModel being deleted, whose series its task's end dropped)."""
         _, namespace, name = key
-        if per_resource:
-            observability.started(self.kind, namespace, name)
         with observability.reconciling(self.kind, namespace, name,
                                        last_pass=per_resource) as outcome:
             return await self._run_once(key, body, decide, observe, outcome, per_resource)

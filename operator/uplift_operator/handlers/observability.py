@@ -42,8 +42,7 @@ __all__ = ["PASS_BUCKETS", "REGISTRY", "PassOutcome", "campaigns_file_undelivere
            "observe_rolls", "observe_status", "pass_queued", "passes_in_error_backoff",
            "paused_by_inconclusive_gate", "process_started", "pruned", "reconciling", "refused",
            "resources",
-           "rollback_pending", "scrapes", "serve", "spec_stuck", "spec_withdrawals",
-           "stable_awaited_since", "started",
+           "rollback_pending", "scrapes", "serve", "spec_stuck", "stable_awaited_since",
            "watches_paused"]
 
 log = logging.getLogger(__name__)
@@ -598,11 +597,6 @@ def observe_status(kind: str, namespace: str, name: str, status: dict[str, Any])
     """What both kinds' status says: the phase, an invalid spec, a ramp past its deadline, a
     spec held back (``spec_stuck``) (nothing before the status has a phase)."""
     phase = status.get("phase")
-    withdrawn = spec_withdrawals(status)
-    if withdrawn and phase:
-        _WITHDRAWN[(kind, namespace, name)] = withdrawn
-    else:
-        _WITHDRAWN.pop((kind, namespace, name), None)
     if not phase:
         return
     observe_phase(kind, namespace, name, Phase(phase),
@@ -716,19 +710,6 @@ def _latest(status: dict[str, Any], actions: frozenset[str]) -> float | None:
     return max(times, default=None)
 
 
-def spec_withdrawals(status: dict[str, Any]) -> int:
-    """How many canaries the pass that wrote ``status`` withdrew because the spec pointed back
-    at the stable version: ``RolledBack`` entries of ``SPEC_ACTOR`` among the history's newest
-    (a pass times every entry it records with its own time, later than any earlier pass's)."""
-    history = [entry for entry in status.get("history") or [] if entry.get("time")]
-    if not history:
-        return 0
-    newest = max(_unix(entry["time"]) for entry in history)
-    return sum(1 for entry in history
-               if entry.get("action") == Reason.ROLLED_BACK.value
-               and entry.get("actor") == SPEC_ACTOR and _unix(entry["time"]) == newest)
-
-
 def _unix(when: dt.datetime | str) -> float:
     if isinstance(when, str):  # as the API server returns it: RFC 3339, "Z" for UTC
         when = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
@@ -740,10 +721,6 @@ def _unix(when: dt.datetime | str) -> float:
 #: ghost series behind.
 _GATE_SERIES: dict[tuple[str, str, str], dict[str, str]] = {}
 _DECISION_SERIES: dict[tuple[str, str, str], set[str]] = {}
-#: Per resource, the canaries the status its last pass wrote says the spec withdrew in that
-#: pass (``spec_withdrawals``), set by ``observe_status`` and read by ``count_decisions`` right
-#: after it (``handlers.common``: the pass's status is observed, then its decisions counted).
-_WITHDRAWN: dict[tuple[str, str, str], int] = {}
 _VERDICTS = ("Pass", "Inconclusive", "Error", "Fail")
 _GATE_BOUNDS = ("value", "lower", "upper", "threshold")
 
@@ -942,24 +919,14 @@ def _observe_estimate(gauge: Gauge, namespace: str, name: str,
             gauge.labels(namespace, name, bound).set(value)
 
 
-def started(kind: str, namespace: str, name: str) -> None:
-    """A resource this process reconciles (called before each of its passes). It creates no
-    series: the decision counters' rollback series were created at 0 here, one per rollback
-    action and resource (a quarter of /metrics at rest) for alerts that read
-    ``uplift_operator_last_rollback_timestamp_seconds`` instead."""
-
-
 def count_decisions(kind: str, namespace: str, name: str, actions: list[str]) -> None:
-    """A pass's decisions (its events' reasons that are decisions), once its status is written
-    and observed (``observe_status``): a ``RolledBack`` that status's history says the spec
-    made in that pass (a canary withdrawn because the spec points back at the stable version:
-    ``spec_withdrawals``) is no rollback and is not counted."""
+    """A pass's decisions (its events' reasons that are decisions: ``Event.decision``), once
+    its status is written. Each series is born at its first increment, none at 0 (no alert
+    reads this counter: the rollback alerts read ``LAST_ROLLBACK``). A canary the spec withdrew
+    (its version pointed back at the stable) is told as ``RolledBack`` but is no decision
+    (``domain.canary``), so not counted here."""
     key = (kind, namespace, name)
-    withdrawn = _WITHDRAWN.pop(key, 0)
     for action in actions:
-        if action == Reason.ROLLED_BACK.value and withdrawn > 0:
-            withdrawn -= 1
-            continue
         DECISIONS.labels(kind, namespace, name, action).inc()
         _DECISION_SERIES.setdefault(key, set()).add(action)
 
@@ -998,7 +965,6 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
                 series.remove(namespace, name)
     for gate, type_ in _GATE_SERIES.pop((kind, namespace, name), {}).items():
         _forget_gate(kind, namespace, name, gate, type_)
-    _WITHDRAWN.pop((kind, namespace, name), None)
     for action in _DECISION_SERIES.pop((kind, namespace, name), set()):
         with suppress(KeyError):
             DECISIONS.remove(kind, namespace, name, action)

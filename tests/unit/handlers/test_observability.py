@@ -361,8 +361,6 @@ def test_a_resources_passes_create_no_decision_series_at_zero(
 
     _one_pass("zero", {"phase": "Progressing"}, (), monkeypatch)  # nothing decided
     assert _decision_series("zero") == {}
-    observability.started("UpliftModel", "ns", "zero")
-    assert _decision_series("zero") == {}
     # A request ignored is told under its own reason, and counted as no decision.
     _one_pass("zero", {"phase": "Progressing"}, (
         Event("Warning", "RolledBack", "gate errors failed", decision=True),
@@ -377,8 +375,8 @@ def test_a_canary_the_spec_withdrew_is_no_rolled_back_decision(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The real ramp's passes through the pass runner and the UpliftModel handler's observer:
     a canary removed because the spec points back at the stable version (a git revert) is
-    told as RolledBack (the domain's event, a decision) but recorded by the spec in the
-    history, and is not counted as a rollback; a gate's rollback of the next canary is, once."""
+    told as RolledBack, recorded by the spec in the history, and is no decision (the domain's
+    event says so): not counted as a rollback; a gate's rollback of the next canary is, once."""
     from tests.unit.domain.test_ramp import make_spec, outcome, with_canary
 
     from uplift_operator.api.v1alpha1.common import GateVerdict
@@ -396,12 +394,12 @@ def test_a_canary_the_spec_withdrew_is_no_rolled_back_decision(
 
     sim.desired = "1"  # the spec back at the stable version
     withdrawn = sim.tick(1)
-    assert [(e.reason, e.decision) for e in withdrawn.events] == [(Reason.ROLLED_BACK, True)]
+    assert [(e.reason, e.decision) for e in withdrawn.events] == [(Reason.ROLLED_BACK, False)]
     assert withdrawn.status.history[-1].actor == observability.SPEC_ACTOR
     run(withdrawn)
     assert _decision_series("revert").get("RolledBack") is None
     assert _last_rollback("UpliftModel", "revert") is None
-    # A later pass deciding nothing: the withdrawal, still the newest entry, counts nothing.
+    # A later pass deciding nothing, the withdrawal still the newest entry: nothing counted.
     run(sim.tick(1))
     sim.desired = "2"
     run(sim.tick(1))  # the canary again
@@ -569,7 +567,6 @@ def test_a_resource_has_one_phase_series_and_no_created_series() -> None:
 
     observability.observe_phase("UpliftModel", "ns", "one", Phase.PROGRESSING, False)
     observability.observe_phase("UpliftModel", "ns", "one", Phase.HEALTHY, False)
-    observability.started("UpliftModel", "ns", "one")
     samples = [s for metric in observability.REGISTRY.collect() for s in metric.samples
                if s.labels.get("name") == "one"]
     assert [(s.labels["phase"], s.value) for s in samples
