@@ -1363,10 +1363,10 @@ def test_the_oncall_rollbacks_read_the_status_rollback_time_as_the_alerts_do(
     """The on-call "Rollbacks and aborts" panel, evaluated by promtool on series as the operator
     exports them: a rollback decided in the first pass of the replica that took over (its
     counter born at 1, which ``increase()`` reads as none) shows for an hour from its status
-    time; a canary the spec withdrew (counted as RolledBack, but no rollback the alerts see: no
-    last-rollback time) does not; a human's ManualAbort shows for an hour from its status time
-    too, one handled in that first pass included (it showed from the counter's increase, which
-    missed it)."""
+    time; a canary the spec withdrew (told as RolledBack, and counted so by operators before
+    2026-12-07, but no rollback the alerts see: no last-rollback time) does not; a human's
+    ManualAbort shows for an hour from its status time too, one handled in that first pass
+    included (it showed from the counter's increase, which missed it)."""
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: scripts/install-prometheus.sh installs it"
     job = 'job="uplift-operator-metrics"'
@@ -1377,14 +1377,16 @@ def test_the_oncall_rollbacks_read_the_status_rollback_time_as_the_alerts_do(
                    f'{model}, name="failover"}}', "values": "_x10 600x100"},
         {"series": f'uplift_operator_decisions_total{{{job}, instance="b", {model}, '
                    f'name="failover", action="RolledBack"}}', "values": "_x10 1x100"},
-        # The spec pointed back at the stable version: a RolledBack decision by the spec.
+        # The spec pointed back at the stable version: an operator before 2026-12-07 counted
+        # that as RolledBack (from a series at 0); this one counts no decision, no series.
         {"series": f'uplift_operator_decisions_total{{{job}, instance="a", {model}, '
                    f'name="withdrawn", action="RolledBack"}}', "values": "0x10 1x100"},
-        # A human's abort at 10m, in a pass of the replica that had run the model for long.
+        # A human's abort at 10m, in a pass of the replica that had run the model for long
+        # (its counter born at that first increment: no series at 0).
         {"series": f'uplift_operator_last_abort_timestamp_seconds{{{job}, instance="a", '
                    f'{model}, name="aborted"}}', "values": "_x10 600x100"},
         {"series": f'uplift_operator_decisions_total{{{job}, instance="a", {model}, '
-                   f'name="aborted", action="ManualAbort"}}', "values": "0x10 1x100"},
+                   f'name="aborted", action="ManualAbort"}}', "values": "_x10 1x100"},
         # A human's abort handled in the first pass of the replica that took over at 10m.
         {"series": f'uplift_operator_last_abort_timestamp_seconds{{{job}, instance="b", '
                    f'{model}, name="aborted-at-failover"}}', "values": "_x10 590x100"},
