@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import types
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -87,12 +88,25 @@ def test_a_pass_runs_when_due_and_when_woken_and_not_otherwise() -> None:
     assert started == pytest.approx([0.0, 0.3, 0.9], abs=0.2)
 
 
-def test_nothing_due_sleeps_until_the_resync() -> None:
-    # The resync less this key's own fraction of RESYNC_SPREAD (test_scheduling_resync_spread).
+def test_nothing_due_sleeps_until_the_resync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resync less this key's own fraction of RESYNC_SPREAD (test_scheduling_resync_spread):
+    the wait each pass asks for is recorded, since at 0.4 s the fraction (a few ms) is well
+    inside what a loaded machine's timing can tell."""
     wait = scheduling.resync_wait(KEY, 0.4)
-    assert 0.4 * (1 - scheduling.RESYNC_SPREAD) <= wait <= 0.4
+    assert 0.4 * (1 - scheduling.RESYNC_SPREAD) <= wait < 0.4 - 1e-3
+    asked: list[float] = []
+    real_wait_for = asyncio.wait_for
+
+    async def recorded(awaitable: Any, timeout: float) -> Any:
+        asked.append(timeout)
+        return await real_wait_for(awaitable, timeout)
+
+    names = {name: getattr(asyncio, name) for name in dir(asyncio) if not name.startswith("_")}
+    monkeypatch.setattr(scheduling, "asyncio", types.SimpleNamespace(**{**names,
+                                                                        "wait_for": recorded}))
     started = asyncio.run(_drive([None], wake_at=[], duration=1.0, resync=0.4))
     assert started == pytest.approx([0.0, wait, 2 * wait], abs=0.15)
+    assert asked[:2] == [wait, wait], asked
 
 
 def test_a_failing_pass_backs_off_doubling_stretched_by_its_key(
