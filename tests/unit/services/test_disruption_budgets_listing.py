@@ -207,7 +207,10 @@ def test_a_list_landing_after_a_models_task_ended_drops_its_entries() -> None:
     running = _in_thread(lambda: budgets.sync(cluster, A, _want(A, "1"), NOW))
     assert cluster.started["list"].wait(5)
     waiting = _in_thread(lambda: budgets.sync(cluster, B, _want(B, "1"), NOW))
-    time.sleep(0.2)  # B's pass waits for A's LIST
+    deadline = time.monotonic() + 5
+    while B.uid not in budgets._members.get(NS, ()):  # B's pass is in, to wait for A's LIST
+        assert time.monotonic() < deadline, "B's pass never reached sync"
+        time.sleep(0.01)
     budgets.forget(A.uid, NS, paused=False)  # deleted while its LIST is out
     cluster.gates["list"].set()
     running.join(5)
