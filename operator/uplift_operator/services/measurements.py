@@ -252,7 +252,8 @@ class AnalysisQueries:
     than judge counts short by what Prometheus deleted (a step longer than the retention, a
     Campaign's cohorts read an attribution window back). ``past_retention`` is the same source
     without that check, for the reads that stand in for what Prometheus lost (the budget's
-    ledgers, remembered in the status; the ramp's units, which keep their larger count)."""
+    ledgers, remembered in the status; the ramp's units, which keep their larger count) and
+    for the counts since the canary or the ramp started (``lifetime``: kept in pieces)."""
 
     def __init__(self, source: MetricSource, at: datetime | None = None) -> None:
         self._source = source
@@ -342,6 +343,29 @@ class _PastRetention:
 def past_retention(source: MetricSource) -> MetricSource:
     """``source`` without the retention check (``AnalysisQueries.past_retention``)."""
     return source.past_retention() if isinstance(source, AnalysisQueries) else source
+
+
+def lifetime(source: MetricSource) -> MetricSource:
+    """``source`` for a count since the canary (or a Campaign's exposure ramp) started: drift's
+    live histogram and upliftSanity's counters (``GateContext.canary_window``), read past
+    Prometheus' retention (``past_retention``) rather than held on it. Their range grows with
+    the canary's age, not the step's: checked, a canary or a ramp older than the retention
+    (the sample Campaign's past its first 14-day step, at Prometheus' default 15 days) held
+    every such gate at every look, for good, whatever its step's length, until the progress
+    deadline.
+
+    What Prometheus no longer holds is not lost while the operator runs: ``PiecewiseIncreases``
+    answers the range from pieces it read while Prometheus held them. After a restart it reads
+    what Prometheus still holds, and the counts restart short, once: drift's betting takes only
+    rows above each bin's highest count remembered (``domain.gates._drift_evidence``), its
+    bounds and upliftSanity's rest on the rows still held, all since one instant (the fewer,
+    the wider). Not clamped to the retention instead: a range whose start moves with every
+    analysis is a window that drops rows as it takes new ones, so drift's "rows since the last
+    look" (a bin's count minus its highest so far) would be new minus dropped rows, not the
+    rows to bet on; the bounds' time-uniform coverage rests on a sample that only grows; and
+    ``PiecewiseIncreases`` keeps nothing for a start that moves: it would read the whole
+    retention again at every analysis."""
+    return past_retention(source)
 
 
 def _epoch(moment: datetime | float | None) -> float | None:
@@ -887,8 +911,10 @@ def _drift(gate: GateSpecBase, ctx: GateContext, prometheus: MetricSource | None
     share = ctx.share(ctx.canary_window)  # the bins as observed (``observed_share``)
     if share <= 0:  # nothing observed yet: not asked
         return None
-    live = prom.query("sum by (feature, bin) (increase(uplift_feature_bin_total"
-                      f"{ctx.selector(ctx.canary_version)}[{ctx.canary_window}]))")
+    # Since the canary (a Campaign's ramp) started, past Prometheus' retention too
+    # (``lifetime``): never held on its age.
+    live = lifetime(prom).query("sum by (feature, bin) (increase(uplift_feature_bin_total"
+                                f"{ctx.selector(ctx.canary_version)}[{ctx.canary_window}]))")
     # Each bin's count as observed (``_observed``): a bin Prometheus answers as NaN or ±Inf
     # has no count, so its feature has no histogram yet (Inconclusive): ``round`` raised on it,
     # an Error counted towards a rollback; a negative one (an extrapolation around a counter's
@@ -1059,7 +1085,8 @@ def _uplift_sanity(gate: ModelGate, ctx: GateContext, prometheus: MetricSource |
         return None
 
     def per_treatment(metric: str) -> dict[str, float]:
-        rows = prom.query(f"sum by (treatment) (increase({metric}{sel}[{w}]))")
+        # Since the canary started, past Prometheus' retention too (``lifetime``).
+        rows = lifetime(prom).query(f"sum by (treatment) (increase({metric}{sel}[{w}]))")
         return {str(row.labels.get("treatment", "")): float(row.value) for row in rows
                 if math.isfinite(row.value)}
 
