@@ -92,8 +92,13 @@ def test_budgets_applied_per_version_deleted_when_left_and_found_after_a_restart
     assert isinstance(spec3, dict)
     assert spec3["minAvailable"] == "50%" and "maxUnavailable" not in spec3
 
-    # The UpliftModel deleted: the garbage collector deletes its budgets.
-    admin.run("delete", "upliftmodel", "shop", "-n", namespace, "--wait=true")
+    # The UpliftModel deleted: the garbage collector deletes its budgets. In the foreground,
+    # so that the collector acts as soon as it watches UpliftModels (kube-controller-manager
+    # picks up a CRD installed after it started at its next 30 s discovery sync): deleted in
+    # the background before that, the owner is only found gone by the collector's lookups of
+    # it, retried with a doubling backoff (~40 s after a fresh control plane).
+    admin.run("delete", "upliftmodel", "shop", "-n", namespace, "--cascade=foreground",
+              "--wait=true", "--timeout=90s")
     admin.wait_for(lambda: not _budgets(admin, namespace), timeout=60,
                    what="the budgets garbage-collected")
 
