@@ -202,22 +202,50 @@ def beyond_retention(reach: float, retention: StorageRetention | None) -> str | 
     """Why a query that reads ``reach`` seconds back from the analysis's instant must not be
     judged, or None: Prometheus keeps ``retention`` (None: unknown, no check), and counts from
     before that are gone, so the query's would be short by them. Stable words (a gate's
-    status): its reach in whole days (hours under two days)."""
+    status): the reach rounded up (``_reach_text``), and what ends the hold:
+    nothing on its own (the step cannot advance; at ``progressDeadline`` the resource is
+    Degraded, never rolled back), a longer retention (read again within the hour) or a
+    promote or abort by hand."""
     if retention is None or reach <= retention.seconds - RETENTION_MARGIN:
         return None
     return (f"Prometheus keeps {_span_text(retention.seconds)} of samples (storageRetention "
-            f"{retention.text!r}) and this gate's counts start {_span_text(reach)} back: "
-            "those from before its retention are gone, so they are not judged — raise "
-            "Prometheus' --storage.tsdb.retention.time above the step's length (plus the "
-            "attribution window for a Campaign's cohorts) or shorten the step")
+            f"{retention.text!r}) and this gate's counts "
+            f"{_reach_text(reach, retention.seconds)}: those from before its retention are "
+            "gone, so they are not judged and the step cannot advance (past progressDeadline: "
+            "Degraded, not rolled back) — raise Prometheus' --storage.tsdb.retention.time above "
+            "the step's length (plus the attribution window for a Campaign's cohorts; read "
+            "again within the hour), or promote or abort by hand (kubectl uplift "
+            "promote|abort)")
+
+
+_SPAN_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 
 def _span_text(seconds: float) -> str:
-    """``17.4 days`` → ``17d``; under two days whole hours, under two hours whole minutes."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= 2 * size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
+    """A retention as a duration: ``15d``, ``1d12h``, ``90m`` (whole seconds)."""
+    left = max(int(seconds), 0)
+    parts = []
+    for unit, size in _SPAN_UNITS:
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def _reach_text(reach: float, keep: float) -> str:
+    """Where a query's counts start next to a retention of ``keep`` seconds: ``start 17d
+    back``, rounded up in the largest unit (whole days from two days up; hours, then minutes)
+    that still shows the reach past the retention (``start 15d3h back`` two and a half hours
+    past 15 days, not ``15d``); short of it by less than ``RETENTION_MARGIN``, said so (rounded down,
+    a reach 9 minutes short of 15 days read ``14d``, as if a day inside it). The text moves at
+    most once a day, an hour within a day of the retention, a minute within an hour of it:
+    a gate's status is not rewritten at every look."""
+    if reach <= keep:
+        return f"start less than {_span_text(RETENTION_MARGIN)} inside it"
+    for _, size in _SPAN_UNITS[:-1]:
+        if (reach >= 2 * size or size == 60) and reach - keep >= size:
+            return f"start {_span_text(math.ceil(reach / size) * size)} back"
+    return "start less than 1m past it"
 
 
 class AnalysisQueries:

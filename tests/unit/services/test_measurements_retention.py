@@ -55,9 +55,11 @@ def test_a_step_longer_than_the_retention_holds_without_asking() -> None:
     measured = measurements.collect(ERRORS, ctx, measurements.per_analysis(prom, ctx.now), None)
     assert measured == m.MeasurementError(
         "Prometheus keeps 15d of samples (storageRetention '15d') and this gate's counts start "
-        "17d back: those from before its retention are gone, so they are not judged — raise "
+        "17d back: those from before its retention are gone, so they are not judged and the "
+        "step cannot advance (past progressDeadline: Degraded, not rolled back) — raise "
         "Prometheus' --storage.tsdb.retention.time above the step's length (plus the "
-        "attribution window for a Campaign's cohorts) or shorten the step", holds=True)
+        "attribution window for a Campaign's cohorts; read again within the hour), or promote "
+        "or abort by hand (kubectl uplift promote|abort)", holds=True)
     assert prom.asked == []  # no truncated count was read
 
 
@@ -86,6 +88,25 @@ def test_the_check_keeps_a_margin_below_the_retention() -> None:
     assert measurements.beyond_retention(within, FIFTEEN_DAYS) is None
     assert measurements.beyond_retention(within + 1, FIFTEEN_DAYS) is not None
     assert measurements.beyond_retention(400 * DAY, None) is None
+
+
+def test_the_reach_is_rounded_up_and_never_shown_inside_the_retention() -> None:
+    """Rounded down, a reach 599 s past the margin read "keeps 15d … counts start 14d back"."""
+    def told(reach: float, retention: StorageRetention = FIFTEEN_DAYS) -> str:
+        why = measurements.beyond_retention(reach, retention)
+        assert why is not None
+        return why.split(": ")[0].split("counts ")[1]
+
+    assert told(15 * DAY - 599) == "start less than 10m inside it"
+    assert told(15 * DAY) == "start less than 10m inside it"
+    assert told(15 * DAY + 30) == "start less than 1m past it"
+    assert told(15 * DAY + 61) == "start 15d2m back"
+    assert told(15 * DAY + 2.5 * 3600) == "start 15d3h back"
+    assert told(16 * DAY + 1) == "start 17d back"  # up: never under the reach
+    assert told(17 * DAY) == "start 17d back"
+    assert told(DAY + 5 * 3600, StorageRetention(DAY, "1d")) == "start 1d5h back"
+    keeps = measurements.beyond_retention(17 * DAY, StorageRetention(15.5 * DAY, "15d12h"))
+    assert keeps is not None and keeps.startswith("Prometheus keeps 15d12h of samples")
 
 
 @dataclass
