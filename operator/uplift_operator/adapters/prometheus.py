@@ -749,14 +749,19 @@ def parse_retention(text: object) -> float | None:
 
 
 #: A PromQL string literal or comment (dropped before ranges are looked for: a regex matcher
-#: may hold "[0-9]s"). What reaches back: a range or a subquery's range, with its modifiers;
-#: an instant selector's ``offset``.
+#: may hold "[0-9]s"). What reaches back: a range, or a subquery's range (``sub``), with its
+#: modifiers; an instant selector's ``offset``. PromQL's keywords are case-insensitive
+#: (``OFFSET``); its durations' units are not.
 _LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"' r"|'(?:[^'\\]|\\.)*'|`[^`]*`|#[^\n]*")
 _NUMBER_OR_DURATION = r"(?:(?:\d+(?:ms|[ywdhms]))+|\d+(?:\.\d+)?)"
+_OFFSET = rf"(?i:offset)\s+(?P<{{}}sign>-?)\s*(?P<{{}}offset>{_NUMBER_OR_DURATION})"
 _REACH = re.compile(
-    rf"\[\s*(?P<range>{_NUMBER_OR_DURATION})\s*(?::\s*(?:{_NUMBER_OR_DURATION})?\s*)?\]"
-    rf"(?:\s*offset\s+(?P<range_sign>-?)\s*(?P<range_offset>{_NUMBER_OR_DURATION}))?"
-    rf"|\boffset\s+(?P<sign>-?)\s*(?P<offset>{_NUMBER_OR_DURATION})")
+    rf"\[\s*(?P<range>{_NUMBER_OR_DURATION})\s*(?P<sub>:\s*(?:{_NUMBER_OR_DURATION})?\s*)?\]"
+    rf"(?:\s*{_OFFSET.format('range_', 'range_')})?"
+    rf"|(?<![\w:]){_OFFSET.format('', '')}")
+#: What a subquery's range applies to, read backwards from its ``[``: a parenthesised
+#: expression (a call's arguments), a selector's braces, or a metric's name.
+_NAME_CHAR = re.compile(r"[\w:]")
 
 
 def _seconds(text: str) -> float:
@@ -764,25 +769,70 @@ def _seconds(text: str) -> float:
     return float(text) if seconds is None else seconds
 
 
+def _shift(match: re.Match[str], prefix: str) -> float:
+    """A match's ``offset`` in seconds (negative: forward), 0 without one."""
+    if match[prefix + "offset"] is None:
+        return 0.0
+    shift = _seconds(match[prefix + "offset"])
+    return -shift if match[prefix + "sign"] else shift
+
+
+def _operand_start(text: str, bracket: int) -> int:
+    """Where the expression a subquery's ``[`` (at ``bracket``) applies to begins: its
+    matching ``(`` (a call's name is no part of the reach), its selector's ``{`` and name, or
+    its metric's name; ``bracket`` itself when none is found."""
+    end = bracket
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    if end == 0:
+        return bracket
+    closing = text[end - 1]
+    pairs = {")": "(", "}": "{"}
+    at = end - 1
+    if closing in pairs:
+        depth = 0
+        while at >= 0:
+            if text[at] == closing:
+                depth += 1
+            elif text[at] == pairs[closing]:
+                depth -= 1
+                if depth == 0:
+                    break
+            at -= 1
+        if at < 0:
+            return bracket
+        if closing == ")":
+            return at
+    else:
+        at = end
+    while at > 0 and _NAME_CHAR.fullmatch(text[at - 1]):
+        at -= 1
+    return at
+
+
 def query_reach(promql: str) -> float | None:
     """How far before its evaluation instant ``promql`` reads samples, in seconds: the longest
     of its ranges plus that range's ``offset``, and of its instant selectors' ``offset`` plus
-    ``LOOKBACK``; 0 for a query of neither. None where that cannot be told from the text (an
-    ``@`` modifier: an instant of its own). A subquery's inner ranges are not added to its
-    own: at most one inner range short, never longer than what the query reads."""
+    ``LOOKBACK``, each plus the ranges and ``offset`` of every subquery it is inside (a
+    subquery evaluates what it applies to its range back: ``max_over_time(rate(x[5m] offset
+    1d)[1h:1m])`` reads 1d1h5m back); 0 for a query of neither. None where that cannot be told
+    from the text (an ``@`` modifier: an instant of its own)."""
     text = _LITERAL.sub('""', promql)
     if "@" in text:
         return None
+    matches = list(_REACH.finditer(text))
+    # Each subquery: the span of what it applies to, and how much further back that is read.
+    subqueries = [(_operand_start(text, match.start()), match.start(),
+                   _seconds(match["range"]) + _shift(match, "range_"))
+                  for match in matches if match["sub"] is not None]
     reach = 0.0
-    for match in _REACH.finditer(text):
+    for match in matches:
         if match["range"] is not None:
-            back = _seconds(match["range"])
-            if match["range_offset"] is not None:
-                shift = _seconds(match["range_offset"])
-                back += -shift if match["range_sign"] else shift
+            back = _seconds(match["range"]) + _shift(match, "range_")
         else:
-            shift = _seconds(match["offset"])
-            back = (-shift if match["sign"] else shift) + LOOKBACK
+            back = _shift(match, "") + LOOKBACK
+        back += sum(further for start, end, further in subqueries
+                    if start <= match.start() < end)
         reach = max(reach, back)
     return reach
 

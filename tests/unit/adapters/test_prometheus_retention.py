@@ -57,7 +57,20 @@ REACHES = [
     # ``_scraped_late``: an instant selector an offset back reads a lookback before it.
     ('sum by (version) (m{version=~"1|2"} offset 600s)', 600.0 + LOOKBACK),
     ("rate(x[5m])", 300.0),
-    ("max_over_time(rate(x[5m])[1h:1m] offset 1d)", 3600.0 + DAY),
+    # A subquery reads what it applies to its range (and offset) back: the inner ranges and
+    # offsets add to it, at every depth.
+    ("max_over_time(rate(x[5m])[1h:1m] offset 1d)", 3600.0 + DAY + 300.0),
+    ("max_over_time(rate(x[5m] offset 1d)[1h:1m])", DAY + 3600.0 + 300.0),
+    ("max_over_time((x offset 1d)[1h:])", DAY + LOOKBACK + 3600.0),
+    ("max_over_time((rate(x[5m]) + rate(y[10m] offset 2h))[1h:1m])", 2 * 3600 + 600 + 3600.0),
+    ("max_over_time(avg_over_time(rate(x[5m])[1h:1m])[1d:5m])", 300.0 + 3600.0 + DAY),
+    ("max_over_time(rate(x[5m])[1h:1m]) + rate(y[2h])", 2 * 3600.0),  # not inside: its own
+    ("min_over_time(x{a=\"b\"}[30m:1m] offset 1h) + rate(z[5m] offset 1d)", DAY + 300.0),
+    # Keywords are case-insensitive.
+    ("x OFFSET 20d", 20 * DAY + LOOKBACK),
+    ("rate(x[5m] Offset 1d)", DAY + 300.0),
+    ("max_over_time(rate(x[5m] OFFSET 1d)[1h:1m])", DAY + 3600.0 + 300.0),
+    ('sum(my_offset{offset="1d"})', 0.0),  # a name or a label, no modifier
     ("rate(x[5m] offset -1h)", 0.0),
     ('sum(rate(x{path=~"/v[0-9]+/[0-9]d"}[2m]))', 120.0),  # a regex's brackets are not ranges
     ("up", 0.0),
