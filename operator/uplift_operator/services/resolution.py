@@ -882,6 +882,12 @@ class Resolver:
             with self._lock:
                 self._mlflow_seen.add(scope[0])
 
+    def not_serving(self, scope: Scope, error: BaseException) -> bool:
+        """``_not_serving``, for a read made elsewhere (a status-less pass's role reads:
+        ``services.upliftmodel._recorded_roles``), so that it takes an answer not MLflow's as
+        this resolver's reads do."""
+        return self._not_serving(scope, error)
+
     def _not_serving(self, scope: Scope, error: BaseException) -> bool:
         """Whether ``error`` is a 404 not MLflow's (``RegistryNotMlflow``) at a tracking URI
         that answered as MLflow before in this process (``_mlflow_seen``): a proxy before an

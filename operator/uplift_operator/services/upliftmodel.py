@@ -67,6 +67,7 @@ from uplift_operator.adapters.mlflow_registry import (
     CredentialsRefused,
     RegistryError,
     RegistryNotFound,
+    RegistryNotMlflow,
     RegistryUnavailable,
 )
 from uplift_operator.adapters.watched import WatchedCluster
@@ -299,7 +300,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
                                   now)
         return read.told(replace(held, requeue_after=min(held.requeue_after or again, again)))
     desired = resolution.desired.version if resolution.desired and resolution.ok else None
-    recorded, roles_unread = _recorded_roles(spec, registry, current, desired, owner)
+    recorded, roles_unread = _recorded_roles(spec, registry, current, desired, owner, deps)
     if roles_unread is not None:  # not known whether the version may serve: nothing decided
         resolution, desired = roles_unread, None
     resolved = status_logic.Resolved(spec.model.registered_model, resolution.reason,
@@ -1311,8 +1312,9 @@ def _whose(resolution: Resolution, ref: ModelReference, namespace: str) -> Resol
 
 
 def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
-                    current: UpliftModelStatus, desired: str | None,
-                    owner: Owner) -> tuple[ramp.RecordedRoles | None, Resolution | None]:
+                    current: UpliftModelStatus, desired: str | None, owner: Owner,
+                    deps: Dependencies | None = None,
+                    ) -> tuple[ramp.RecordedRoles | None, Resolution | None]:
     """On a pass with nothing stable or ramping in the status (a first version, or an object
     whose status was lost: deleted and applied again, replaced, restored without status), what
     the role tags this operator wrote to MLflow say (``ramp.RecordedRoles``): the desired
@@ -1331,14 +1333,19 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
     None when the desired version is no rolled-back or canary one, the spec names no promotion
     alias (the one place the operator keeps the stable's number in MLflow; without it the
     desired version is served as a first version, as ever), or MLflow says there is no such
-    version or alias (``RegistryNotFound``). Any other failure of either read (an outage, a
-    timeout, a request the breaker failed fast unsent, a refusal) leaves the roles unknown:
-    then the second value, the resolution the pass reports instead of the desired version's
-    (``RegistryUnavailable`` for an outage, waited for; ``CredentialsRefused`` or
-    ``InvalidModel`` for a refusal, as for its contract: ``_contract_reason``), retried with
-    the unresolved back-off, so that nothing is decided of that version (taken as a first
+    alias (``RegistryNotFound`` of the alias read: nothing recorded as stable). Any other
+    failure of either read leaves the roles unknown: then the second value, the resolution the
+    pass reports instead of the desired version's (``_roles_unknown``), retried with the
+    unresolved back-off, so that nothing is decided of that version (taken as a first
     version, a rolled-back one would serve at 100 % and be tagged ``stable``, its reason
-    deleted and the promotion alias moved onto it) until MLflow answers."""
+    deleted and the promotion alias moved onto it) until MLflow answers: MLflow's answer that
+    the desired version does not exist (deleted since it resolved: the resolver may still
+    hold its facts) is ``ModelNotFound``; an outage (a 5xx, a timeout, a request the breaker
+    failed fast) ``RegistryUnavailable``, waited for; a 401/403 ``CredentialsRefused``;
+    another refusal ``InvalidModel``, as for its contract (``_contract_reason``); an answer
+    not MLflow's (``RegistryNotMlflow``: a wrong URI, an MLflow before 2.3 with no alias
+    endpoint) as the resolver takes it (``Resolver.not_serving``): an outage at a tracking
+    URI that answered as MLflow before in this process, else ``InvalidModel``."""
     alias = spec.model.promotion_alias
     if (registry is None or desired is None or alias is None
             or current.stable_version is not None or current.canary_version is not None):
@@ -1346,27 +1353,57 @@ def _recorded_roles(spec: UpliftModelSpec, registry: Registry | None,
     model = spec.model.registered_model
     try:
         tags = _version_tags(registry, model, desired)
-        role = tags.get(ROLE_TAG)
-        if role == "retired" and str(tags.get(REASON_TAG, "")).startswith(
-                (DELETED_MID_RAMP, SPEC_WITHDREW)):
-            role = ramp.ROLE_CANARY
-        if role not in (ramp.ROLE_ROLLED_BACK, ramp.ROLE_CANARY):
-            return None, None
+    except RegistryError as error:  # not found too: the version, gone since it resolved
+        return None, _roles_unknown(spec, desired, "its role tags", error, owner, deps)
+    role = tags.get(ROLE_TAG)
+    if role == "retired" and str(tags.get(REASON_TAG, "")).startswith(
+            (DELETED_MID_RAMP, SPEC_WITHDREW)):
+        role = ramp.ROLE_CANARY
+    if role not in (ramp.ROLE_ROLLED_BACK, ramp.ROLE_CANARY):
+        return None, None
+    try:
         stable = registry.resolve(model, alias=alias)
-    except RegistryNotFound:  # MLflow's answer: no such version, or no such alias
+    except RegistryNotFound:  # MLflow's answer: no such alias, so nothing recorded as stable
         return None, None
     except RegistryError as error:
-        unknown = Resolution(None, _contract_reason(error), (
-            f"version {desired} resolved, but whether it may serve is not known: reading "
-            f"its role tags in MLflow (rolled back or ramping before the status was lost?) "
-            f"or the version promotionAlias {alias} names failed: {error}; nothing is "
-            f"served or decided of version {desired} until MLflow answers"))
-        return None, _whose(unknown, spec.model, owner.namespace)
+        return None, _roles_unknown(spec, desired, f"the version promotionAlias {alias} names",
+                                    error, owner, deps)
     version = str(stable.version)
     if version == desired or stable.tags.get(ROLE_TAG) != "stable" or not stable.ready:
         return None, None
     return ramp.RecordedRoles(desired_role=str(role), stable=version,
                               reason=str(tags.get(REASON_TAG, ""))), None
+
+
+def _roles_unknown(spec: UpliftModelSpec, desired: str, read: str, error: RegistryError,
+                   owner: Owner, deps: Dependencies | None) -> Resolution:
+    """The resolution a status-less pass reports when reading ``read`` (the desired version's
+    role tags, or the version its promotion alias names) failed with ``error``
+    (``_recorded_roles``): its reason, and a message saying what holds version ``desired``
+    and until when, worded by that reason (MLflow answered a refusal: no wait clears it). The
+    pass's message reads "waiting for the model reference to resolve to a version: <reason>:
+    <message>" (``_status``): the version is held unresolved."""
+    not_mlflow = isinstance(error, RegistryNotMlflow)
+    if isinstance(error, RegistryNotFound):
+        return Resolution(None, cond.MODEL_NOT_FOUND, (
+            f"version {desired} is held unresolved: MLflow says it does not exist (deleted "
+            f"since it resolved?) when asked for {read}: {error}; nothing is served or "
+            f"decided of it until it is there again or the spec names another version"))
+    if not_mlflow and not (deps is not None and deps.resolver.not_serving(
+            registry_scope(spec.model, owner.namespace, deps), error)):
+        reason = cond.INVALID_MODEL  # as the resolver's reads (``_failed_read``)
+        until = ("the tracking URI answers as MLflow (a wrong URI, a missing path prefix, or "
+                 "an MLflow before 2.3, which has no alias endpoints)")
+    else:
+        reason = _contract_reason(error)
+        until = {cond.REGISTRY_UNAVAILABLE: "MLflow answers",
+                 cond.CREDENTIALS_REFUSED: "MLflow accepts the credentials"}.get(
+                     reason, "MLflow no longer refuses the read")
+    return _whose(Resolution(None, reason, (
+        f"version {desired} is held unresolved until {until}: whether it may serve (was it "
+        f"rolled back or ramping before the status was lost?) is not known, reading {read} "
+        f"in MLflow failed: {error}; nothing is served or decided of it meanwhile")),
+        spec.model, owner.namespace)
 
 
 def _version_tags(registry: Registry, model: str, version: str) -> Mapping[str, str]:
