@@ -339,6 +339,8 @@ class Resolver:
     # it again.
     _gone: dict[VersionKey, str] = field(default_factory=dict)
     # What the last sweep of each registry identity found out (its size in pages, or a failure).
+    # This, ``_down`` and ``_read_takes`` go with the last client of the identity kept
+    # (``_drop_unused``): an identity names a credentials digest, which a rotation changes.
     _sweeps: dict[Hashable, SweepRecord] = field(default_factory=dict)
     # Aliases a sweep handed back, when: while their own read finds nothing changed, a sweep
     # cannot answer them (not listed as read, a model created at the version's millisecond),
@@ -369,8 +371,9 @@ class Resolver:
         last pass left, which carries credentials someone revoked. A pass that builds one
         again puts it back."""
         with self._lock:
-            self._clients.pop(key, None)
-            self._scope_clients.pop(key[0], None)
+            client = self._clients.pop(key, None)
+            scope_client = self._scope_clients.pop(key[0], None)
+            self._drop_unused(key[0], client, scope_client)
 
     def has_client(self, key: AliasKey) -> bool:
         """Whether ``refresh`` can read the alias ``key``: a pass left a client for it, and no
@@ -410,7 +413,7 @@ class Resolver:
                     self._version_due.pop(key, None)
                     self._gone.pop(key, None)
                     if not any(scope == key[0] for scope, _, _ in self._followers_of):
-                        self._scope_clients.pop(key[0], None)
+                        self._drop_unused(key[0], self._scope_clients.pop(key[0], None))
                 found = self._replaced.get(key)
                 if found is not None and not self._versions.pinned(key):
                     # No resource serves the version replaced any more: the one under its
@@ -438,11 +441,17 @@ class Resolver:
         meanwhile, its pass resolving the alias and leaving its client. Dropped, that client
         was not read with until the new follower's next pass (up to the resync, 10 min), the
         alias's moves unseen meanwhile. The alias's lock stays while a read holds or waits for
-        it (``_holding``): the last of them drops it."""
+        it (``_holding``): the last of them drops it. The client of its scope goes too when no
+        version of that scope is followed (the poller reads none with it), and with the last
+        client of a registry identity what is kept of that identity (``_drop_unused``)."""
         with self._lock:
             if followed(key):
                 return
-            self._clients.pop(key, None)
+            scope_client = None
+            if not any(scope == key[0] for scope, _, _ in self._followers_of):
+                # Nor a version of its scope followed: the poller reads none with it.
+                scope_client = self._scope_clients.pop(key[0], None)
+            self._drop_unused(key[0], self._clients.pop(key, None), scope_client)
             self._aliases.pop(key, None)
             self._failed.pop(key, None)
             self._not_asked.pop(key, None)
@@ -450,6 +459,49 @@ class Resolver:
             held = self._alias_locks.get(key)
             if held is not None and held.users == 0:
                 del self._alias_locks[key]
+
+    def _replace_client(self, table: dict[Any, Registry], key: Any, scope: Scope,
+                        registry: Registry) -> None:
+        """``table[key] = registry`` (``_clients`` or ``_scope_clients``); the client it
+        replaces, of another registry identity (the credentials Secret rotated: another
+        digest), may have been the last of its identity. Under ``_lock``."""
+        before = table.get(key)
+        table[key] = registry
+        if before is not None and before is not registry:
+            old = _identity(before, scope)
+            if old != _identity(registry, scope):
+                self._drop_unused(scope, before)
+
+    def _drop_unused(self, scope: Scope, *clients: Registry | None) -> None:
+        """What is kept per registry identity (``_read_takes``, ``_sweeps``, ``_down``) of the
+        identities of ``clients`` (of ``scope``, just dropped or replaced) that no kept client
+        (``_clients``, ``_scope_clients``) has any more: a client's identity names its
+        credentials' digest, so every rotation of a credentials Secret, and every registry no
+        resource asks any more, left its entries for the process's life (1,000 rotations:
+        1,000 entries). Under ``_lock``. Only an identity with entries is looked for among
+        the clients kept, and the look ends at the first one of it."""
+        kept = (self._read_takes, self._sweeps, self._down)
+        gone = {identity for identity in (_identity(client, scope) for client in clients
+                                          if client is not None)
+                if any(identity in table for table in kept)}
+        if not gone:
+            return
+        for key, client in [*self._scope_clients.items(), *(
+                (alias[0], client) for alias, client in self._clients.items())]:
+            gone.discard(_identity(client, key))
+            if not gone:
+                return
+        for identity in gone:
+            for table in kept:
+                table.pop(identity, None)
+
+    def _in_use(self, identity: Hashable) -> bool:
+        """Whether a kept client (``_clients``, ``_scope_clients``) is of ``identity``: what
+        a read or sweep in flight when its last client went would keep of it otherwise stayed
+        (``_drop_unused`` ran before). Under ``_lock``; ends at the first one found."""
+        return any(_identity(client, scope) == identity
+                   for scope, client in self._scope_clients.items()) or any(
+            _identity(client, alias[0]) == identity for alias, client in self._clients.items())
 
     @contextmanager
     def _holding(self, key: AliasKey) -> Iterator[None]:
@@ -476,7 +528,8 @@ class Resolver:
         alias read by any resource of the same scope within this resource's refresh interval
         is not read again."""
         with self._lock:
-            self._scope_clients[scope] = registry  # the poller reads followed versions with it
+            # The poller reads followed versions with it.
+            self._replace_client(self._scope_clients, scope, scope, registry)
         if ref.alias is None:
             return self._replaced_problem(
                 scope, ref, self._resolve(_pinned_key(scope, ref), ref, registry, now))
@@ -484,7 +537,7 @@ class Resolver:
         # One read per alias and refresh interval, however many passes (threads) find it due
         # at once: the others wait for that read and take its answer.
         with self._lock:
-            self._clients[key] = registry
+            self._replace_client(self._clients, key, scope, registry)
         with self._holding(key):
             return self._replaced_problem(scope, ref, self._resolve(key, ref, registry, now))
 
@@ -692,6 +745,8 @@ class Resolver:
             else:
                 self._heard(aliases[0][0][0], error)
             with self._lock:
+                if not self._in_use(sweep.registry):
+                    return due  # its aliases forgotten meanwhile: nothing kept of it
                 self._sweeps[sweep.registry] = SweepRecord(now, failed=True)
                 if not _unreachable(error):
                     return due
@@ -704,7 +759,9 @@ class Resolver:
         took = dt.timedelta(seconds=time.monotonic() - began)
         self._heard(aliases[0][0][0])
         with self._lock:
-            self._sweeps[sweep.registry] = recorded(listing.pages, listing.complete, now, took)
+            if self._in_use(sweep.registry):  # not forgotten meanwhile (``_drop_unused``)
+                self._sweeps[sweep.registry] = recorded(listing.pages, listing.complete, now,
+                                                        took)
             if self._down.pop(_identity(client, aliases[0][0][0]), None) is not None:
                 self._versions_next = None  # it answered: its versions held back are due
         if not listing.complete:
@@ -861,8 +918,11 @@ class Resolver:
                           now + dt.timedelta(seconds=int(took.total_seconds())))
         if ref.alias is not None:
             with self._lock:
-                last = self._read_takes.get(identity)
-                self._read_takes[identity] = took if last is None else (last * 3 + took) / 4
+                # Of a client still kept for the alias (``_drop_unused`` ran before else).
+                if key in self._clients and _identity(self._clients[key], key[0]) == identity:
+                    last = self._read_takes.get(identity)
+                    self._read_takes[identity] = (took if last is None
+                                                  else (last * 3 + took) / 4)
         if ref.alias is not None and (failed_before != (key in failures) or (
                 failed is not None and failed[1].not_mlflow
                 and resolution.reason != failed[1].reason)):
@@ -903,6 +963,8 @@ class Resolver:
         outage a read confirmed, a sweep failed meanwhile is tried again at once."""
         with self._lock:
             if not answered:
+                if identity not in self._down and not self._in_use(identity):
+                    return  # its last client went meanwhile (``_drop_unused`` ran before)
                 down = self._down.setdefault(identity, _Down(ended))
                 down.probed, down.confirmed = max(down.probed, ended), True
                 return

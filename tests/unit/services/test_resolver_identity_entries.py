@@ -1,0 +1,119 @@
+"""What the resolver keeps per registry identity (tracking URI and credentials digest:
+``_read_takes``, ``_sweeps``, ``_down``) goes with the last client of that identity it keeps:
+before, every rotation of a credentials Secret (a new digest) and every registry no resource
+asks any more left its entries for the process's life (1,000 rotations: 1,000 entries)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tests.unit.services.fakes import FakeRegistry, ListingRegistry
+
+from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
+from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
+from uplift_operator.domain.alias_sweep import Sweep
+from uplift_operator.services.resolution import Resolver
+
+URI = "http://mlflow.test"
+SCOPE = (URI, "ns", "creds tokenKey=token")
+T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+ALIAS = ModelReference.model_validate({"registeredModel": "m", "alias": "champion",
+                                       "aliasRefreshInterval": "1m"})
+PINNED = ModelReference.model_validate({"registeredModel": "m", "version": "1"})
+KEY = (SCOPE, "m", "champion")
+
+
+def _client(digest: str, cls: type[FakeRegistry] = FakeRegistry) -> Any:
+    """A client of the identity (``URI``, ``digest``): ``run_cache.identity``'s shape."""
+    registry = cls()
+    registry.add("m", "1")
+    registry.aliases[("m", "champion")] = "1"
+    registry.who = (URI, digest)  # type: ignore[attr-defined]
+    return registry
+
+
+def _kept(resolver: Resolver) -> dict[str, int]:
+    return {"read_takes": len(resolver._read_takes), "sweeps": len(resolver._sweeps),
+            "down": len(resolver._down)}
+
+
+def test_rotated_credentials_leave_nothing_behind() -> None:
+    resolver, now = Resolver(), T0
+    for rotation in range(50):  # an hourly-rotated token
+        now += dt.timedelta(hours=1)
+        assert resolver.resolve(SCOPE, ALIAS, _client(f"digest-{rotation}"), now).ok
+        assert set(resolver._read_takes) == {(URI, f"digest-{rotation}")}  # the live one
+    resolver.forget_alias(KEY)
+    assert _kept(resolver) == {"read_takes": 0, "sweeps": 0, "down": 0}
+    assert not resolver._scope_clients and not resolver._clients
+
+
+def test_an_identity_found_down_is_not_kept_once_nothing_asks_it() -> None:
+    resolver = Resolver()
+    down = _client("old")
+    down.down = True
+    assert resolver.resolve(SCOPE, ALIAS, down, T0).reason == "RegistryUnavailable"
+    assert resolver._down and (URI, "old") in resolver._down
+    # The Secret rotated: the new digest answers; the old one's outage is no one's.
+    assert resolver.resolve(SCOPE, ALIAS, _client("new"), T0 + dt.timedelta(minutes=2)).ok
+    assert (URI, "old") not in resolver._down and (URI, "old") not in resolver._read_takes
+
+
+def test_a_sweep_record_goes_with_the_last_alias_of_its_identity() -> None:
+    resolver = Resolver()
+    client = _client("d", ListingRegistry)
+    assert resolver.resolve(SCOPE, ALIAS, client, T0).ok
+    later = T0 + dt.timedelta(minutes=2)
+    resolver.sweep(Sweep((URI, "d"), ((KEY, dt.timedelta(minutes=1)),), 5), later)
+    assert (URI, "d") in resolver._sweeps
+    resolver.forget_alias(KEY)
+    assert _kept(resolver) == {"read_takes": 0, "sweeps": 0, "down": 0}
+
+
+def test_an_identity_another_client_still_uses_is_kept() -> None:
+    resolver = Resolver()
+    other = ModelReference.model_validate({"registeredModel": "m", "alias": "challenger",
+                                           "aliasRefreshInterval": "1m"})
+    client = _client("d")
+    client.aliases[("m", "challenger")] = "1"
+    assert resolver.resolve(SCOPE, ALIAS, _client("d"), T0).ok
+    assert resolver.resolve(SCOPE, other, client, T0).ok
+    resolver.forget_alias(KEY)
+    assert set(resolver._read_takes) == {(URI, "d")}  # challenger's client is of it
+    resolver.forget_alias((SCOPE, "m", "challenger"))
+    assert _kept(resolver)["read_takes"] == 0
+
+
+def test_a_pinned_followers_identity_goes_when_it_unfollows() -> None:
+    resolver = Resolver()
+    client = _client("d")
+    client.down = True
+    assert resolver.resolve(SCOPE, PINNED, client, T0).reason == "RegistryUnavailable"
+    resolver.follow_versions("um", [(SCOPE, "m", "1")])
+    assert (URI, "d") in resolver._down
+    resolver.unfollow_versions("um")
+    assert _kept(resolver) == {"read_takes": 0, "sweeps": 0, "down": 0}
+
+
+def test_a_credentials_secret_gone_drops_its_identity() -> None:
+    resolver = Resolver()
+    assert resolver.resolve(SCOPE, ALIAS, _client("d"), T0).ok
+    resolver.forget_client(KEY)
+    assert _kept(resolver)["read_takes"] == 0
+
+
+def test_a_read_in_flight_when_the_last_follower_left_keeps_nothing() -> None:
+    """The read ends after ``forget_alias`` ran: what it found of the identity (an outage, how
+    long it took) is not kept, with no client left to drop it later."""
+    resolver = Resolver()
+
+    class Leaving(FakeRegistry):
+        def resolve(self, *args: Any, **kwargs: Any) -> Any:
+            resolver.forget_alias(KEY)
+            raise RegistryUnavailable("MLflow answered HTTP 503", status_code=503)
+
+    client = Leaving()
+    client.who = (URI, "d")  # type: ignore[attr-defined]
+    resolver.resolve(SCOPE, ALIAS, client, T0)
+    assert _kept(resolver) == {"read_takes": 0, "sweeps": 0, "down": 0}
