@@ -511,12 +511,19 @@ def parse_args(argv: Sequence[str]) -> OperatorConfig:
         peering = (f"--peering {args.peering[:60]!r}" if args.peering is not None
                    else f"UPLIFT_PEERING={env_peering[:60]!r}")
         standalone = "--standalone" if standalone_flag else "UPLIFT_STANDALONE=true"
+        # The peering from the environment alone (the chart's standalone=true renders no
+        # --peering): what to drop is the variable, which the chart takes from peering.name.
+        advice = ("Give one: --peering for replicas of which one acts, or --standalone for a "
+                  "single replica (the chart's values standalone=true with replicas=1)"
+                  if args.peering is not None else
+                  "Unset UPLIFT_PEERING for a single replica (with the chart, remove it from "
+                  f"extraEnv: peering.name names the peering), or drop {standalone} for "
+                  "replicas of which one acts")
         parser.error(f"{standalone} with {peering}: standalone ignores the peering object, so "
-                     "replicas that share it would each act on every resource at once. Give "
-                     "one: --peering for replicas of which one acts, or --standalone for a "
-                     "single replica (the chart's values standalone=true with replicas=1)")
+                     f"replicas that share it would each act on every resource at once. {advice}")
     if args.peering is None:
-        args.peering = _env("PEERING", "uplift-operator")
+        # Empty is unset, as for the refusal above: the default, not a peering named ''.
+        args.peering = _env("PEERING") or "uplift-operator"
     if bool(args.helm_release) != bool(args.helm_release_namespace):
         parser.error("--helm-release and --helm-release-namespace go together")
     try:

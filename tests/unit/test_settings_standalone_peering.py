@@ -20,18 +20,29 @@ def _no_uplift_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(variable, raising=False)
 
 
-@pytest.mark.parametrize(("argv", "environment", "named"), [
-    (["--standalone", "--peering", "ops"], {}, "--standalone with --peering 'ops'"),
-    (["--peering=ops", "--stand"], {}, "--standalone with --peering 'ops'"),  # an abbreviation
-    (["--peering=uplift-operator"], {"UPLIFT_STANDALONE": "true"},
-     "UPLIFT_STANDALONE=true with --peering 'uplift-operator'"),  # the chart's default name
-    (["--standalone"], {"UPLIFT_PEERING": "ops"}, "--standalone with UPLIFT_PEERING='ops'"),
+FLAG_ADVICE = "Give one: --peering for replicas of which one acts, or --standalone"
+# The peering from the environment alone (the chart's standalone=true with UPLIFT_PEERING in its
+# extraEnv): the advice is to drop the variable, not to set the values already set.
+ENV_ADVICE = ("Unset UPLIFT_PEERING for a single replica (with the chart, remove it from "
+              "extraEnv: peering.name names the peering), or drop {} for replicas of which one "
+              "acts")
+
+
+@pytest.mark.parametrize(("argv", "environment", "named", "advice"), [
+    (["--standalone", "--peering", "ops"], {}, "--standalone with --peering 'ops'", FLAG_ADVICE),
+    (["--peering=ops", "--stand"], {}, "--standalone with --peering 'ops'",  # an abbreviation
+     FLAG_ADVICE),
+    (["--peering=uplift-operator"], {"UPLIFT_STANDALONE": "true"},  # the chart's default name
+     "UPLIFT_STANDALONE=true with --peering 'uplift-operator'", FLAG_ADVICE),
+    (["--standalone"], {"UPLIFT_PEERING": "ops"}, "--standalone with UPLIFT_PEERING='ops'",
+     ENV_ADVICE.format("--standalone")),
     ([], {"UPLIFT_STANDALONE": "TRUE", "UPLIFT_PEERING": "ops"},
-     "UPLIFT_STANDALONE=true with UPLIFT_PEERING='ops'"),
+     "UPLIFT_STANDALONE=true with UPLIFT_PEERING='ops'",
+     ENV_ADVICE.format("UPLIFT_STANDALONE=true")),
 ], ids=["flags", "abbreviated", "standalone-from-env", "peering-from-env", "both-from-env"])
 def test_standalone_with_an_explicit_peering_is_refused(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str],
-        environment: dict[str, str], named: str) -> None:
+        environment: dict[str, str], named: str, advice: str) -> None:
     for variable, value in environment.items():
         monkeypatch.setenv(variable, value)
     with pytest.raises(SystemExit) as exit_:
@@ -39,7 +50,7 @@ def test_standalone_with_an_explicit_peering_is_refused(
     assert exit_.value.code == 2
     error = capsys.readouterr().err
     assert f"{named}: standalone ignores the peering object" in error, error
-    assert "Give one: --peering for replicas of which one acts, or --standalone" in error
+    assert advice in error, error
 
 
 def test_either_alone_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +63,9 @@ def test_either_alone_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parse_args(["-A", "--peering", "mine"]).peering_name == "mine"  # the flag wins
     monkeypatch.setenv("UPLIFT_STANDALONE", "false")
     assert not parse_args(["-A"]).standalone
-    # An empty variable is unset, as for the switches: standalone.
+    # An empty variable is unset, as for the switches: the default peering, not one named ''
+    # (for kopf), and beside standalone no peering named on purpose.
     monkeypatch.setenv("UPLIFT_PEERING", "")
+    assert parse_args(["-A"]).peering_name == "uplift-operator"
     monkeypatch.setenv("UPLIFT_STANDALONE", "true")
     assert parse_args(["-A"]).standalone
