@@ -609,7 +609,12 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
     (["--set", "podDisruptionBudget.minAvailable=0"],
      "podDisruptionBudget.minAvailable=0 lets every replica be evicted at once"),
     (["--set", "podDisruptionBudget.minAvailable=0%"],
-     "podDisruptionBudget.minAvailable=0 lets every replica be evicted at once"),
+     "podDisruptionBudget.minAvailable=0% lets every replica be evicted at once"),
+    # Judged on the number Kubernetes reads in the budget pdb.yaml renders, not on the text.
+    (["--set-string", "podDisruptionBudget.minAvailable=00"],
+     "podDisruptionBudget.minAvailable=00 lets every replica be evicted at once"),
+    (["--set-string", "podDisruptionBudget.minAvailable=00%"],
+     "podDisruptionBudget.minAvailable=00% lets every replica be evicted at once"),
     (["--set", "serviceAccount.create=false"],
      "serviceAccount.create=false with rbac.create=true needs serviceAccount.name"),
     (["--set", "serviceAccount.create=false", "--set", "serviceAccount.name=default"],
@@ -639,8 +644,25 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
       "--set", "servingPodMonitor.interval=5m"],
      "Lower prometheus.queryLag to at most 3000"),
     (["--set-json", 'extraEnv=[{"name": "UPLIFT_STANDALONE", "value": "true"}]'],
-     "extraEnv: UPLIFT_STANDALONE: peering is off only with the values standalone=true and "
+     "extraEnv: UPLIFT_STANDALONE=true: peering is off only with the values standalone=true and "
      "replicas=1"),
+    (["--set-json", 'extraEnv=[{"name": "UPLIFT_STANDALONE", "value": " TRUE "}]'],
+     "extraEnv: UPLIFT_STANDALONE=TRUE: peering is off only"),  # as settings' switches read it
+    (["--set-json", 'extraEnv=[{"name": "UPLIFT_STANDALONE", "value": "yes"}]'],
+     "extraEnv: UPLIFT_STANDALONE=yes (the operator takes true or false only): peering is off"),
+    (["--set-json", 'extraEnv=[{"name": "UPLIFT_STANDALONE", "valueFrom": '
+      '{"configMapKeyRef": {"name": "c", "key": "k"}}}]'],
+     "extraEnv: UPLIFT_STANDALONE from valueFrom: peering is off only"),
+    (["--set-json", 'extraEnv=[{"name": "UPLIFT_PEERING", "value": "mine"}]'],
+     "extraEnv: UPLIFT_PEERING: the peering object is the chart's, named by peering.name"),
+    # Beside standalone=true (no --peering rendered) the operator would refuse to start on it.
+    (["--set", "standalone=true", "--set", "replicas=1",
+      "--set-json", 'extraEnv=[{"name": "UPLIFT_PEERING", "value": "mine"}]'],
+     "with standalone=true the operator refuses to start on it. Set peering.name instead (none "
+     "with standalone=true)"),
+    (["--set-json", 'extraEnv=[{"name": "UPLIFT_PEERING", "valueFrom": '
+      '{"configMapKeyRef": {"name": "c", "key": "k"}}}]'],
+     "extraEnv: UPLIFT_PEERING: the peering object is the chart's"),
     (["--set", "standalone=true", "--set", "replicas=1",
       "--set-json", 'extraEnv=[{"name": "UPLIFT_STANDALONE", "value": "true"}]'],
      "Set standalone=true with replicas=1, or keep peering"),
@@ -649,6 +671,10 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
      "would wait for ever: set it to 1 (the default) or more"),
     (["--set-string", "podDisruptionBudget.maxUnavailable=0%"],
      "podDisruptionBudget.maxUnavailable=0% lets no replica be evicted"),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=00"],  # rendered 00: YAML's 0
+     "podDisruptionBudget.maxUnavailable=00 lets no replica be evicted"),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=00%"],
+     "podDisruptionBudget.maxUnavailable=00% lets no replica be evicted"),
     (["--set-string", "podDisruptionBudget.minAvailable=100%"],
      "podDisruptionBudget.minAvailable=100% keeps all 2 replicas: no replica may ever be "
      "evicted, so every node drain would wait for ever. Set minAvailable to at most 1"),
@@ -661,16 +687,26 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
     (["--set-string", "podDisruptionBudget.minAvailable=67%", "--set", "replicas=3"],
      "podDisruptionBudget.minAvailable=67% keeps all 3 replicas: no replica may ever be "
      "evicted, so every node drain would wait for ever. Set minAvailable to at most 2"),
+    (["--set-string", "podDisruptionBudget.minAvailable=099%"],  # Kubernetes: decimal, 99%
+     "podDisruptionBudget.minAvailable=099% keeps all 2 replicas"),
+    (["--set-string", "podDisruptionBudget.minAvailable=08", "--set", "replicas=8"],
+     "podDisruptionBudget.minAvailable=08 keeps all 8 replicas"),  # rendered 08: YAML's 8
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
-        "min-available-0", "min-available-0-percent", "no-service-account",
+        "min-available-0", "min-available-0-percent", "min-available-00",
+        "min-available-00-percent", "no-service-account",
         "default-service-account", "no-service-account-namespaced",
         "created-default-service-account", "created-default-service-account-namespaced",
         "peering-in-extra-args", "peering-in-extra-args-apart", "namespace-twice",
         "alerts-without-a-scrape", "query-lag-past-an-hour", "query-lag-past-an-hour-slow-scrapes",
-        "standalone-in-extra-env", "standalone-in-extra-env-beside-the-value",
-        "max-unavailable-0", "max-unavailable-0-percent", "min-available-100-percent",
+        "standalone-in-extra-env", "standalone-in-extra-env-any-case",
+        "standalone-in-extra-env-neither-true-nor-false", "standalone-in-extra-env-value-from",
+        "peering-in-extra-env", "peering-in-extra-env-beside-standalone",
+        "peering-in-extra-env-value-from", "standalone-in-extra-env-beside-the-value",
+        "max-unavailable-0", "max-unavailable-0-percent", "max-unavailable-00",
+        "max-unavailable-00-percent", "min-available-100-percent",
         "min-available-every-replica", "min-available-over-the-replicas",
-        "min-available-percent-rounded-up", "min-available-percent-of-3"])
+        "min-available-percent-rounded-up", "min-available-percent-of-3",
+        "min-available-099-percent", "min-available-08-of-8"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
@@ -750,7 +786,7 @@ def test_extra_args_next_to_the_namespace_flags_render() -> None:
         "--namespace=team-a", "--namespace=team-b"]
 
 
-def test_the_working_neighbours_of_those_values_render() -> None:
+def test_the_working_neighbours_of_those_values_render(monkeypatch: pytest.MonkeyPatch) -> None:
     docs = helm_template("--set", "standalone=true", "--set", "replicas=1")
     container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
     assert "--standalone" in container["args"] and not by_kind(docs, "PodDisruptionBudget")
@@ -777,9 +813,30 @@ def test_the_working_neighbours_of_those_values_render() -> None:
         assert not by_kind(helm_template("--set", "podDisruptionBudget.maxUnavailable=0",
                                          "--set", "podDisruptionBudget.minAvailable=5", *values),
                            "PodDisruptionBudget")
-    # A variable merely beside UPLIFT_STANDALONE's name.
-    env = [{"name": "UPLIFT_STANDALONE_NOTE", "value": "x"}, {"name": "FOO", "value": "bar"}]
+    # Leading zeros read as Kubernetes does: 07 (octal 7) of 8 and 01% leave a replica to evict.
+    for values, spec in (
+            (["--set", "replicas=8", "--set-string", "podDisruptionBudget.minAvailable=07"],
+             {"minAvailable": 7}),
+            (["--set-string", "podDisruptionBudget.maxUnavailable=01%"],
+             {"maxUnavailable": "01%"})):
+        [pdb] = by_kind(helm_template(*values), "PodDisruptionBudget")
+        assert {k: v for k, v in pdb["spec"].items()
+                if k in ("minAvailable", "maxUnavailable")} == spec, values
+    # A variable merely beside UPLIFT_STANDALONE's or UPLIFT_PEERING's name, and the two with a
+    # value the operator reads as unset or off (settings: a switch's false in any case, blanks
+    # around ignored; an empty peering).
+    env = [{"name": "UPLIFT_STANDALONE_NOTE", "value": "x"}, {"name": "FOO", "value": "bar"},
+           {"name": "UPLIFT_PEERING_LIFETIME", "value": "20"}]
     assert by_kind(helm_template("--set-json", f"extraEnv={json.dumps(env)}"), "Deployment")
+    for env in ([{"name": "UPLIFT_STANDALONE", "value": " False "}],
+                [{"name": "UPLIFT_STANDALONE", "value": ""}], [{"name": "UPLIFT_STANDALONE"}],
+                [{"name": "UPLIFT_PEERING", "value": ""}]):
+        assert by_kind(helm_template("--set-json", f"extraEnv={json.dumps(env)}"),
+                       "Deployment"), env
+        with monkeypatch.context() as patch:
+            patch.setenv(env[0]["name"], env[0].get("value", ""))
+            config = parse_args(["-A", "--peering=uplift-operator"])  # the chart's
+            assert not config.standalone and config.peering_name == "uplift-operator", env
 
 
 def test_an_existing_service_account_is_bound_and_without_rbac_none_is_needed() -> None:
