@@ -8,6 +8,7 @@ import asyncio
 import copy
 import datetime as dt
 import functools
+import json
 import logging
 import os
 import signal
@@ -27,9 +28,11 @@ from uplift_operator.domain.retry import backoff, spread_of
 from uplift_operator.domain.status import status_patch
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.scheduling import (
+    ERROR_BACKOFF_SECONDS,
     Key,
     NamedPassError,
     Signatures,
+    StuckPassError,
     Wakeups,
     status_digest,
 )
@@ -37,9 +40,9 @@ from uplift_operator.services.common import PassResult
 from uplift_operator.settings import OperatorConfig
 
 __all__ = ["CONFLICT_BACKOFF_SECONDS", "CONFLICT_RETRY_SECONDS", "DECISION_FIELDS",
-           "PRUNED_RETRY_SECONDS", "Conflicts", "OwnWrites", "PassRunner", "PrunedFields",
-           "config_of", "decision_change", "deleted", "exit_to_list_afresh", "now", "runner",
-           "task_ended"]
+           "PRUNED_RETRY_SECONDS", "STATUS_TOO_LARGE", "Conflicts", "OwnWrites", "PassRunner",
+           "PrunedFields", "config_of", "decision_change", "deleted", "exit_to_list_afresh",
+           "now", "runner", "task_ended", "too_large"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,9 @@ CONFLICT_BACKOFF_FIRST_SECONDS = 1.0
 #: that decides whether to write) for this long, then sent again once: a CRD upgraded since
 #: keeps it from then on, an outdated one drops it again for as long.
 PRUNED_RETRY_SECONDS = 600.0
+#: The reason of the Warning event on an object whose status write was refused as too large
+#: (``too_large``): its largest status fields, and the events its pass could not tell.
+STATUS_TOO_LARGE = "StatusTooLarge"
 
 
 def config_of(memo: kopf.Memo) -> OperatorConfig:
@@ -399,6 +405,10 @@ class PassRunner:
                         self.cluster.patch_status, f"{GROUP}/{VERSION}", self.plural,
                         namespace, name, change, resource_version=version or None))
             except KubeError as error:
+                if too_large(error):
+                    # Not applied (the store refused it), and the next decision, as large, is
+                    # refused the same way: said on the object, retried at the back-off's cap.
+                    raise self._too_large(body, expected, result, error) from error
                 if error.status == 422:
                     self._check_refused(error)
                 if error.status == 0 or error.status >= 500:
@@ -501,6 +511,29 @@ class PassRunner:
                         "again in %.1f s", *key, in_a_row, delay)
         return delay
 
+    def _too_large(self, body: kopf.Body, status: Mapping[str, Any], result: PassResult,
+                   error: KubeError) -> StuckPassError:
+        """The status write of ``body`` was refused as too large (``too_large``): a Warning
+        event ``STATUS_TOO_LARGE`` says so on the object, naming the largest top-level fields of
+        ``status`` (the status the pass decided) and the events the pass does not tell, since
+        nothing else would (the status stays as it was; each retry logs the same). The error
+        the pass raises: retried at the back-off's cap (``StuckPassError``)."""
+        sizes = sorted(((name, _json_size(value)) for name, value in status.items()),
+                       key=lambda item: -item[1])
+        told = sorted({event.reason for event in result.events})
+        message = (
+            f"status write refused as too large ({_clipped(str(error), 160)}): the status "
+            f"decided is {_shown_size(_json_size(status))} in JSON, largest fields "
+            + ", ".join(f"{name} {_shown_size(size)}" for name, size in sizes[:3])
+            + ". The status stays as it was"
+            + (f", and this pass's events ({', '.join(told)}) are not told" if told else "")
+            + f"; retried every {ERROR_BACKOFF_SECONDS / 60:.0f} min or when the object "
+            "changes. Etcd stores an object of at most 1.5 MiB by default, its spec, "
+            "annotations (kubectl's last-applied-configuration) and managedFields included: "
+            "make the object smaller (fewer features or drift gates, a shorter spec)")
+        kopf.event(body, type="Warning", reason=STATUS_TOO_LARGE, message=message)
+        return StuckPassError(message)
+
     def _check_kept(self, sent: Mapping[str, Any], written: Mapping[str, Any] | None) -> None:
         """Count the status fields the API server dropped (an outdated CRD), and say so once
         per field: the write succeeded, so nothing else would show it. The passes then leave
@@ -565,6 +598,29 @@ class PassRunner:
         self.own_statuses.pop(uid, None)
         self.sent_statuses.pop(uid, None)
         self.conflicts.cleared(uid)
+
+
+def too_large(error: KubeError) -> bool:
+    """Whether a write was refused as too large: etcd's "request is too large", which the API
+    server answers 500 (kubernetes/kubernetes#112152), or its own 413 "Request entity too
+    large" (a request body over its limit)."""
+    text = str(error).lower()
+    return error.status == 413 or (error.status >= 500 and (
+        "request is too large" in text or "entity too large" in text))
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), default=str).encode())
+
+
+def _shown_size(size: int) -> str:
+    if size >= 1 << 20:
+        return f"{size / (1 << 20):.2f} MiB"
+    return f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} B"
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def task_ended(key: Key, wakeups: Wakeups, stopped: kopf.DaemonStopped | None,

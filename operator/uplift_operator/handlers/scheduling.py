@@ -43,8 +43,8 @@ from uplift_operator.domain.retry import backoff, spread_of
 
 __all__ = ["ERROR_BACKOFF_SECONDS", "ERROR_FIRST_RETRY_SECONDS", "FINISHED_KEPT",
            "PREDECESSOR_WAIT_SECONDS", "RESYNC_SECONDS", "RESYNC_SPREAD", "Flag", "Key",
-           "NamedPassError", "Signatures", "Wakeups", "resync_wait", "run_passes",
-           "waiting_task"]
+           "NamedPassError", "Signatures", "StuckPassError", "Wakeups", "resync_wait",
+           "run_passes", "waiting_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,16 @@ class NamedPassError(RuntimeError):
     and said why): logged without a traceback, which would only show where it was raised. A
     namespace being deleted refuses every write in it for a while, and each was logged with a
     stack, as if the operator had a bug."""
+
+
+class StuckPassError(NamedPassError):
+    """A pass failed in a way its retries do not mend: its status write refused as too large
+    for the API server's store (``handlers.common``), which the next decision, as large, meets
+    again. Retried at the back-off's cap (``ERROR_BACKOFF_SECONDS``, spread) from its first
+    failure, not 1 s, 2 s, 4 s ... after it (each retry is a whole decision: its Prometheus and
+    MLflow reads, its serving graph applied, then the same refusal), and not woken by another
+    task's recovery (``Wakeups.passed``); its own object (an edit that may make its status
+    smaller) and what it depends on still wake it."""
 
 
 class Flag(asyncio.Event):
@@ -470,7 +480,8 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
     end was handled before the task started. A pass that raised is run again after
     ``ERROR_FIRST_RETRY_SECONDS``, then backing off to ``ERROR_BACKOFF_SECONDS``, spread by
     the key (``domain.retry.backoff``), or when woken: by its resource or what it depends on,
-    or by another task's pass that succeeds after raising (``Wakeups.passed``)."""
+    or by another task's pass that succeeds after raising (``Wakeups.passed``). One that
+    raised ``StuckPassError`` waits the cap at once, and no other task's recovery wakes it."""
     flag = wakeups.register(key, uid)
     if flag.finished:  # its object was gone before the task started: nothing to pass
         return
@@ -497,8 +508,10 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
                 if failures == 0:
                     failing_since = loop.time()
                 failures += 1
-                wakeups.failed(key, flag, wakeable=failures == 1 or timed)
-                delay = backoff(loop.time() - failing_since, spread,
+                stuck = isinstance(error, StuckPassError)
+                wakeups.failed(key, flag, wakeable=(failures == 1 or timed) and not stuck)
+                delay = backoff(ERROR_BACKOFF_SECONDS if stuck else loop.time() - failing_since,
+                                spread,
                                 first=min(ERROR_FIRST_RETRY_SECONDS, ERROR_BACKOFF_SECONDS),
                                 cap=ERROR_BACKOFF_SECONDS)
                 logger.warning("pass of %s %s/%s failed (%s in a row); next in %.0f s: %s",
