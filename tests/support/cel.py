@@ -7,7 +7,8 @@ unit tests check a rule's generated text here: literals (strings, numbers, true,
 ``c ? a : b``, ``oldSelf`` (a transition rule, given the old object), ``string(x)`` of an int
 or a string, the Kubernetes quantity library's ``quantity(s)`` and ``q.compareTo(q)``, and
 what ``api.v1alpha1.common.cel_seconds`` (a Duration's seconds) is made of: ``double(s)``,
-``*`` of two doubles, ``s.findAll(re)``, ``s.find(re)``, ``s.endsWith(t)``, the list
+``*`` and ``-`` of two numbers of one type (and a negative literal, ``-1.0``), ``l[i]`` and
+``l.size()`` of a list, ``s.findAll(re)``, ``s.find(re)``, ``s.endsWith(t)``, the list
 library's ``l.sum()`` and the macros ``l.map(x, e)`` and ``l.all(x, e)`` (RE2 read as
 Python's ``re``: the same for the expressions the rules use). Reading an absent field raises
 ``NoSuchKeyError``, as the API server's CEL does ("no such key"): a rule that reads an
@@ -30,7 +31,7 @@ from uplift_operator.api.v1alpha1.common import quantity_value
 __all__ = ["NoSuchKeyError", "UnsupportedError", "evaluate"]
 
 _TOKEN = re.compile(r"\s*(?:\d+(?:\.\d+)?|'(?:[^'\\]|\\.)*'|[A-Za-z_][A-Za-z0-9_]*"
-                    r"|==|!=|<=|>=|&&|\|\||[!<>?:.,()\[\]*])")
+                    r"|==|!=|<=|>=|&&|\|\||[!<>?:.,()\[\]*-])")
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
     ">": operator.gt, ">=": operator.ge}
@@ -104,10 +105,17 @@ class _Parser:
         return operands[0] if len(operands) == 1 else (op, *operands)
 
     def relation(self) -> Node:
-        left = self.product()
+        left = self.difference()
         if self.peek() in _RELATIONS:
-            return (self.take(), left, self.product())
+            return (self.take(), left, self.difference())
         return left
+
+    def difference(self) -> Node:
+        value = self.product()
+        while self.peek() == "-":
+            self.take()
+            value = ("-", value, self.product())
+        return value
 
     def product(self) -> Node:
         value = self.unary()
@@ -120,9 +128,15 @@ class _Parser:
         if self.peek() == "!":
             self.take()
             return ("!", self.unary())
-        value = self.primary()
-        while self.peek() == ".":
+        if self.peek() == "-":
             self.take()
+            return ("negate", self.unary())
+        value = self.primary()
+        while self.peek() in (".", "["):
+            if self.take() == "[":
+                value = ("index", value, self.ternary())
+                self.take("]")
+                continue
             name = self.take()
             if self.peek() == "(" and name in _MACROS:
                 value = self.macro(name, value)
@@ -227,6 +241,11 @@ def _eval(node: Node, env: Mapping[str, Any]) -> Any:
         return _METHODS[node[1]](target, *(_eval(arg, env) for arg in node[3:]))
     if kind == "!":
         return not _bool(_eval(node[1], env))
+    if kind == "negate":
+        number = _eval(node[1], env)
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise UnsupportedError(f"-{number!r}: a number only")
+        return -number
     if kind in ("||", "&&"):
         decides = kind == "||"
         error: NoSuchKeyError | None = None
@@ -248,6 +267,16 @@ def _eval(node: Node, env: Mapping[str, Any]) -> Any:
         if type(left) is not float or type(right) is not float:  # CEL: no mixed arithmetic
             raise UnsupportedError(f"{left!r} * {right!r}: two doubles only")
         return left * right
+    if kind == "-":
+        if type(left) is not type(right) or type(left) not in (int, float):  # no mixed either
+            raise UnsupportedError(f"{left!r} - {right!r}: two numbers of one type only")
+        return left - right
+    if kind == "index":
+        if not isinstance(left, list) or type(right) is not int:
+            raise UnsupportedError(f"{left!r}[{right!r}]: a list by an int only")
+        if not 0 <= right < len(left):  # the API server's CEL: an error, the object refused
+            raise UnsupportedError(f"index {right} out of range")
+        return left[right]
     return _COMPARE[kind](left, right)
 
 
@@ -313,6 +342,12 @@ def _ends_with(text: Any, suffix: Any) -> bool:
     return _text(text, "endsWith()").endswith(_text(suffix, "endsWith()"))
 
 
+def _size(items: Any) -> int:
+    if not isinstance(items, list | str):
+        raise UnsupportedError(f"size() of {items!r}")
+    return len(items)
+
+
 def _sum(items: Any) -> float:
     if not isinstance(items, list) or not all(type(item) is float for item in items):
         raise UnsupportedError(f"sum() of {items!r}: a list of doubles only")
@@ -322,7 +357,8 @@ def _sum(items: Any) -> float:
 _FUNCTIONS: dict[str, Callable[..., Any]] = {"string": _string, "quantity": _quantity,
                                              "double": _double}
 _METHODS: dict[str, Callable[..., Any]] = {"compareTo": _compare_to, "findAll": _find_all,
-                                           "find": _find, "endsWith": _ends_with, "sum": _sum}
+                                           "find": _find, "endsWith": _ends_with, "sum": _sum,
+                                           "size": _size}
 _MACROS = frozenset({"map", "all"})
 
 

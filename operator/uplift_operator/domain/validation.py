@@ -30,6 +30,7 @@ from uplift_operator.api.v1alpha1.campaign import (
     CAMPAIGN_NAME_PATTERN,
     CAMPAIGN_SALT_TAKEN,
     DELIVERY_RATE_MIN,
+    INCREMENTAL_CONVERSIONS_MIN,
     ROI_COST,
     ROI_VALUE,
     CampaignSpec,
@@ -52,14 +53,22 @@ from uplift_operator.api.v1alpha1.common import (
     quantity_value,
 )
 from uplift_operator.api.v1alpha1.upliftmodel import (
+    ALIAS_VERSION_RESERVED,
+    DRIFT_MAX,
     ERROR_RATE_MAX,
+    LATENCY_MAX,
+    LATEST_ALIAS_PATTERN,
+    LATEST_RESERVED,
     MODEL_NAME,
     MODEL_NAME_PATTERN,
     RUNTIME_IMAGE_PATTERN,
     UPLIFT_SANITY_BAND,
+    VERSION_ALIAS_PATTERN,
+    VERSION_RESERVED,
     VERSION_SPLIT_SALT,
     VERSION_SPLIT_SALT_TAKEN,
     UpliftModelSpec,
+    no_eviction_problems,
 )
 from uplift_operator.domain import promql
 from uplift_operator.domain import templates as templating
@@ -271,6 +280,10 @@ def validate_upliftmodel(spec: UpliftModelSpec, metric_templates: Mapping[str, s
         problems.append(f"spec.experiment.salt: {VERSION_SPLIT_SALT_TAKEN}")
     problems += _resource_problems(spec)
     problems += _serving_name_problems(spec)
+    problems += _reserved_alias_problems(spec)
+    if spec.serving.disruption_budget is not None:  # the CRD's rules, for one stored before
+        problems += [f"spec.serving.{problem}"
+                     for problem in no_eviction_problems(spec.serving.disruption_budget)]
     if parse_duration(spec.experiment.attribution_window).total_seconds() < 1:
         # The CRD's rule, for one stored before it: the runtime counts it in whole seconds of
         # at least 1 (read as 1s, a window nobody wrote).
@@ -345,6 +358,24 @@ def _serving_name_problems(spec: UpliftModelSpec) -> list[str]:
     if image is not None and not re.fullmatch(RUNTIME_IMAGE_PATTERN, image):
         problems.append(f"spec.serving.runtimeImage: {image!r} is not an image reference (it "
                         "has whitespace or a control character)")
+    return problems
+
+
+def _reserved_alias_problems(spec: UpliftModelSpec) -> list[str]:
+    """The CRD's rules on alias names MLflow reserves, for an object stored before them: a
+    ``promotionAlias`` MLflow refuses to set (``latest`` in any case, ``v<number>``), a followed
+    ``alias`` that never resolves (``v<number>``)."""
+    problems = []
+    promotion = spec.model.promotion_alias
+    if promotion is not None and re.fullmatch(LATEST_ALIAS_PATTERN, promotion):
+        problems.append(f"spec.{LATEST_RESERVED.format(field='model.promotionAlias')} (got "
+                        f"{promotion!r})")
+    elif promotion is not None and re.fullmatch(VERSION_ALIAS_PATTERN, promotion):
+        problems.append(f"spec.{VERSION_RESERVED.format(field='model.promotionAlias')} (got "
+                        f"{promotion!r})")
+    followed = spec.model.alias
+    if followed is not None and re.fullmatch(VERSION_ALIAS_PATTERN, followed):
+        problems.append(f"spec.{ALIAS_VERSION_RESERVED} (got {followed!r})")
     return problems
 
 
@@ -629,6 +660,11 @@ def gate_bound_problems(gate: GateSpecBase, where: str) -> list[str]:
         return [f"{where}.max: {ERROR_RATE_MAX} (got {gate.max:g})"]
     if gate.type == "deliveryRate" and gate.min is not None and not 0 < gate.min < 1:
         return [f"{where}.min: {DELIVERY_RATE_MIN} (got {gate.min:g})"]
+    if gate.type == "incrementalConversions" and gate.min is not None and not -1 < gate.min < 1:
+        return [f"{where}.min: {INCREMENTAL_CONVERSIONS_MIN} (got {gate.min:g})"]
+    if gate.type in ("drift", "latency") and gate.max is not None and not gate.max > 0:
+        return [f"{where}.max: {DRIFT_MAX if gate.type == 'drift' else LATENCY_MAX} "
+                f"(got {gate.max:g})"]
     if gate.type == "upliftSanity":
         low = gate.min if gate.min is not None else -DEFAULT_SANITY_BAND
         high = gate.max if gate.max is not None else DEFAULT_SANITY_BAND

@@ -8,9 +8,11 @@ template), named deterministically within 63 characters and owned by the UpliftM
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 from tests.support.cel import evaluate
 
@@ -21,8 +23,12 @@ from uplift_operator.api.v1alpha1.upliftmodel import (
     BUDGET_MIN_NO_EVICTION,
     BUDGET_PERCENT_PATTERN,
     ServingSpec,
+    UpliftModelSpec,
+    no_eviction_problems,
 )
 from uplift_operator.domain.status import Applied
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.domain.validation import validate_upliftmodel
 from uplift_operator.render import naming
 from uplift_operator.render.disruption import (
     budget_name,
@@ -35,6 +41,7 @@ from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.render.serving import RuntimeSettings, TrafficSplit
 from uplift_operator.services.disruption import served_versions
 
+SAMPLE = Path(__file__).resolve().parents[3] / "manifests" / "samples" / "upliftmodel.yaml"
 OWNER = Owner(name="uplift", namespace="shop", uid="u-1")
 BUDGET = {"maxUnavailable": 1}
 
@@ -216,18 +223,22 @@ def _policy_admits(field: str, value: Any) -> bool:
 def test_a_budget_that_allows_no_eviction_is_refused(field: str, value: Any,
                                                      message: str | None) -> None:
     """maxUnavailable 0 or "0%" and minAvailable "100%" allow no eviction whatever the replicas
-    (every node drain would wait for ever): the CRD refuses them (a CEL rule each) and so does
-    the model; what is admitted renders a budget the operator's admission policy admits."""
+    (every node drain would wait for ever): the CRD refuses them (a CEL rule each); the model
+    takes them (an object stored before the rules parses) and the operator's validation
+    refuses them in the rules' words (InvalidSpec: no budget applied); what is admitted
+    renders a budget the operator's admission policy admits."""
     budget = {field: value}
     rules = _budget_schema()["x-kubernetes-validations"]
     refused_by = [r["message"] for r in rules if not evaluate(r["rule"], budget)]
     assert refused_by == ([message] if message else [])
-    try:
-        ServingSpec.model_validate({"disruptionBudget": budget})
-        by_model = None
-    except ValidationError as error:
-        by_model = message if message and message in str(error) else str(error)
-    assert by_model == message
+    serving = ServingSpec.model_validate({"disruptionBudget": budget})
+    assert serving.disruption_budget is not None
+    assert no_eviction_problems(serving.disruption_budget) == refused_by
+    sample = yaml.safe_load(SAMPLE.read_text())
+    spec = UpliftModelSpec.model_validate({**sample["spec"], "serving": {
+        **sample["spec"].get("serving", {}), "disruptionBudget": budget}})
+    said = validate_upliftmodel(spec, BUILTIN_TEMPLATES, name=sample["metadata"]["name"])
+    assert said == ([f"spec.serving.{message}"] if message else [])
     assert _policy_admits(field, value) is (message is None)
 
 

@@ -40,7 +40,7 @@ from uplift_operator.api.v1alpha1.common import (
     split_tolerance_field,
     step_pause_field,
 )
-from uplift_operator.api.v1alpha1.upliftmodel import VERSION_SPLIT_SALT
+from uplift_operator.api.v1alpha1.upliftmodel import DRIFT_MAX, VERSION_SPLIT_SALT
 
 __all__ = [
     "BUDGET_LEDGERS_FOLDED_MAX",
@@ -349,6 +349,12 @@ class ExposureStep(ApiModel):
 #: judge.
 DELIVERY_RATE_MIN = ("a deliveryRate gate's min is a share of the decisions delivered: it must "
                      "be above 0 and below 1 (at 0 the gate could never fail, at 1 never pass)")
+#: A difference of two conversion rates (each a share of decisions) lies within [-1, 1]: at
+#: min 1 or above the gate could never pass, at -1 or below never fail.
+INCREMENTAL_CONVERSIONS_MIN = (
+    "an incrementalConversions gate's min is a difference of two conversion rates (treated "
+    "minus holdout), within -1 and 1: it must be above -1 and below 1 (at 1 or above the gate "
+    "could never pass, at -1 or below never fail; default 0)")
 ROI_VALUE = ("a roi gate needs a value per conversion above 0 for each treatment it judges (its "
              "treatments, else all): the treatment's valuePerConversion, else spec.economics."
              "valuePerConversion (an ROI is measured in it); a treatment the gate does not "
@@ -487,7 +493,12 @@ class CampaignGate(GateSpecBase):
             *gate_rules(["custom"]), *field_rules(CAMPAIGN_GATE_FIELDS, "Campaign"),
             {"rule": "self.type != 'deliveryRate' || !has(self.min) || "
                      "self.min > 0.0 && self.min < 1.0",
-             "message": DELIVERY_RATE_MIN, "fieldPath": ".min"}]})
+             "message": DELIVERY_RATE_MIN, "fieldPath": ".min"},
+            {"rule": "self.type != 'incrementalConversions' || !has(self.min) || "
+                     "self.min > -1.0 && self.min < 1.0",
+             "message": INCREMENTAL_CONVERSIONS_MIN, "fieldPath": ".min"},
+            {"rule": "self.type != 'drift' || !has(self.max) || self.max > 0.0",
+             "message": DRIFT_MAX, "fieldPath": ".max"}]})
 
 
 _DEFAULT_INTERVAL = "5m"

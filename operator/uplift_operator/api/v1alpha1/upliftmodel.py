@@ -9,7 +9,6 @@ conditions and a bounded audit trail.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Literal
 
 import pydantic
@@ -97,7 +96,10 @@ REGISTERED_MODEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f?/]+$"
 #: alias read answers the newest version for it) and ``v<number>`` (a version by number). MLflow
 #: refuses to set either: a ``promotionAlias`` of one was accepted here and its write refused for
 #: good at the first promotion, days later; a followed ``alias`` ``v3`` never exists, so never
-#: resolves (``latest`` may be followed: MLflow answers it).
+#: resolves (``latest`` may be followed: MLflow answers it). The CRD's CEL rules refuse them in
+#: an apply; the typed model takes them, so that an object stored before the rules (the API
+#: server keeps an unchanged value) parses and ``domain.validation`` reports it: InvalidSpec,
+#: its abort or emergency rollback still acted on, nothing written to MLflow.
 LATEST_ALIAS_PATTERN = r"^[Ll][Aa][Tt][Ee][Ss][Tt]$"
 VERSION_ALIAS_PATTERN = r"^[vV][0-9]+$"
 LATEST_RESERVED = ("{field} must not be 'latest' (in any case): MLflow reserves that alias "
@@ -107,22 +109,6 @@ VERSION_RESERVED = ("{field} must not be v<number> (e.g. v3): MLflow reserves th
 ALIAS_VERSION_RESERVED = ("model.alias must not be v<number> (e.g. v3): MLflow reserves those "
                           "alias names, so no alias has one and it never resolves; to serve "
                           "version 3, set version: \"3\"")
-
-
-def _settable_promotion_alias(alias: str) -> str:
-    """``alias`` unless MLflow reserves it (the CEL rules' twin, for an object stored before
-    them)."""
-    if re.fullmatch(LATEST_ALIAS_PATTERN, alias):
-        raise ValueError(LATEST_RESERVED.format(field="model.promotionAlias"))
-    if re.fullmatch(VERSION_ALIAS_PATTERN, alias):
-        raise ValueError(VERSION_RESERVED.format(field="model.promotionAlias"))
-    return alias
-
-
-def _followable_alias(alias: str) -> str:
-    if re.fullmatch(VERSION_ALIAS_PATTERN, alias):
-        raise ValueError(ALIAS_VERSION_RESERVED)
-    return alias
 
 
 #: An http(s) URL whose authority holds no userinfo (``user:password@``): requests would send it
@@ -165,8 +151,7 @@ class ModelReference(ApiModel):
                     "delete this one.")
     version: Annotated[str, Field(pattern=r"^[1-9][0-9]*$", max_length=16)] | None = Field(
         default=None, description="A model version number. Exclusive with alias.")
-    alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64),
-                     AfterValidator(_followable_alias)] | None = Field(
+    alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)] | None = Field(
         default=None,
         json_schema_extra={"x-kubernetes-validations": [
             {"rule": f"!self.matches('{VERSION_ALIAS_PATTERN}')",
@@ -192,8 +177,7 @@ class ModelReference(ApiModel):
                     "serves, so for another model create a new UpliftModel.")
     credentials: SecretCredentials | None = Field(
         default=None, description="Secret with MLflow basic-auth or token credentials.")
-    promotion_alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64),
-                               AfterValidator(_settable_promotion_alias)] | None = (
+    promotion_alias: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=64)] | None = (
         Field(default=None,
               json_schema_extra={"x-kubernetes-validations": [
                   {"rule": f"!self.matches('{LATEST_ALIAS_PATTERN}')",
@@ -499,7 +483,9 @@ BUDGET_EXACTLY_ONE = ("a disruptionBudget takes exactly one of maxUnavailable an
                       "(as a PodDisruptionBudget does)")
 #: A budget that never allows an eviction holds every node drain and cluster upgrade for ever;
 #: the operator's admission policy (manifests/poddisruptionbudgets-policy.yaml) refuses the
-#: operator's identity such a budget, so the CRD refuses the spec first.
+#: operator's identity such a budget, so the CRD refuses the spec first. The typed model takes
+#: it, so that an object stored before the rules parses: ``domain.validation`` reports it
+#: (InvalidSpec: no budget is applied, a stop request is still acted on).
 BUDGET_MAX_NO_EVICTION = ("disruptionBudget.maxUnavailable 0 (or \"0%\") allows no eviction: every "
                           "node drain and cluster upgrade would wait for ever; at least 1 (or "
                           "\"1%\")")
@@ -512,14 +498,24 @@ _MIN_NO_EVICTION = ("100%",)
 
 
 def _check_budget(budget: DisruptionBudget) -> DisruptionBudget:
-    """The CEL rules' twin (``DisruptionBudget``), for a spec built in Python."""
+    """The CEL rule's twin (``DisruptionBudget``: exactly one count, a rule since the field
+    came), for a spec built in Python. The no-eviction rules came later: an object stored
+    before them holds such a count, which ``domain.validation`` reports
+    (``no_eviction_problems``)."""
     if (budget.max_unavailable is None) == (budget.min_available is None):
         raise ValueError(BUDGET_EXACTLY_ONE)
-    if budget.max_unavailable is not None and str(budget.max_unavailable) in _MAX_NO_EVICTION:
-        raise ValueError(BUDGET_MAX_NO_EVICTION)
-    if budget.min_available is not None and str(budget.min_available) in _MIN_NO_EVICTION:
-        raise ValueError(BUDGET_MIN_NO_EVICTION)
     return budget
+
+
+def no_eviction_problems(budget: DisruptionBudget) -> list[str]:
+    """What the no-eviction rules say of ``budget`` (the messages name the field under
+    ``spec.serving``)."""
+    problems = []
+    if budget.max_unavailable is not None and str(budget.max_unavailable) in _MAX_NO_EVICTION:
+        problems.append(BUDGET_MAX_NO_EVICTION)
+    if budget.min_available is not None and str(budget.min_available) in _MIN_NO_EVICTION:
+        problems.append(BUDGET_MIN_NO_EVICTION)
+    return problems
 
 
 class DisruptionBudget(ApiModel):
@@ -685,6 +681,12 @@ class RolloutStep(ApiModel):
 #: Why the API server (and ``domain.validation``) refuses a gate bound the evaluator cannot judge.
 ERROR_RATE_MAX = ("an errorRate gate's max is a share of requests: it must be above 0 and below 1 "
                   "(at 0 the gate could never pass, at 1 never fail)")
+#: PSI is never below 0, a p95 never at or below 0 s: at max 0 or below, the gate's Fail is
+#: shown at the first look and every canary (a Campaign's exposure) is rolled back.
+DRIFT_MAX = ("a drift gate's max is a PSI bound: it must be above 0 (a PSI is never below 0, so "
+             "at 0 or below the gate fails at the first look; default 0.1)")
+LATENCY_MAX = ("a latency gate's max is a p95 in seconds: it must be above 0 (at 0 or below "
+               "every canary's p95 is above it, so the gate fails at the first look)")
 RELATIVE_MARGIN = ("a relative margin must be below 1: it is a fraction of the stable's value "
                    "(marginType absent: relative for latency, errorRate and qini)")
 #: The gate types whose margin is relative when marginType is absent
@@ -743,6 +745,10 @@ class ModelGate(GateSpecBase):
             {"rule": "self.type != 'errorRate' || !has(self.max) || "
                      "self.max > 0.0 && self.max < 1.0",
              "message": ERROR_RATE_MAX, "fieldPath": ".max"},
+            {"rule": "self.type != 'drift' || !has(self.max) || self.max > 0.0",
+             "message": DRIFT_MAX, "fieldPath": ".max"},
+            {"rule": "self.type != 'latency' || !has(self.max) || self.max > 0.0",
+             "message": LATENCY_MAX, "fieldPath": ".max"},
             {"rule": "!has(self.margin) || self.margin < 1.0 || (has(self.marginType) ? "
                      "self.marginType == 'absolute' : !(self.type in "
                      f"[{', '.join(repr(t) for t in RELATIVE_BY_DEFAULT)}]))",
@@ -793,13 +799,14 @@ class RolloutSpec(RampSpecBase):
          "message": "gates[].name must be unique", "fieldPath": ".gates"},
         *ramp_rules(_DEFAULT_INTERVAL, "UpliftModel"),
         # A step at 100 % leaves the stable no traffic: comparative gates could never conclude.
+        # A dry-run gate never holds a step (it is judged and reported only).
         {"rule": "self.steps[self.steps.size() - 1].weight < 100 || self.gates.all(g, "
-                 "g.type != 'onlineEffect' && !(g.type in ['errorRate', 'latency'] && "
-                 "!has(g.max)))",
+                 "(has(g.dryRun) && g.dryRun) || g.type != 'onlineEffect' && "
+                 "!(g.type in ['errorRate', 'latency'] && !has(g.max)))",
          "message": "a last step at weight 100 leaves the stable version no traffic to compare "
                     "with: onlineEffect, and errorRate or latency gates without max, could never "
-                    "pass there; end the ramp below 100 (the canary is promoted after the last "
-                    "step)",
+                    "pass there (a dryRun gate, which holds no step, may stay); end the ramp "
+                    "below 100 (the canary is promoted after the last step)",
          "fieldPath": ".steps"},
     ]})
 
@@ -837,7 +844,10 @@ class UpliftModelSpec(ApiModel):
         description="Feature schema, unique by name; checked against the model signature.",
         json_schema_extra=LIST_MAP_BY_NAME)
     experiment: ExperimentSpec = Field(
-        default_factory=ExperimentSpec, description="The randomized holdout of the online gates.")
+        default_factory=ExperimentSpec,
+        description="The randomized holdout of the online gates. Cannot change while a canary "
+                    "runs (status.canaryVersion); change it once the canary is promoted or "
+                    "rolled back.")
     serving: ServingSpec = Field(default_factory=ServingSpec, description="How versions are served.")
     rollout: RolloutSpec = Field(description="The canary ramp and its gates.")
     rollback: RollbackPolicy = Field(default_factory=RollbackPolicy,
