@@ -17,6 +17,7 @@ __all__ = [
     "EMERGENCY_ROLLBACK_ANNOTATION",
     "HANDLED_TOKENS_KEPT",
     "PROMOTE_ANNOTATION",
+    "REMEMBERED_FORM_MAX",
     "REMEMBERED_TOKEN_MAX",
     "RETRY_ANNOTATION",
     "ManualRequest",
@@ -26,6 +27,7 @@ __all__ = [
     "is_replayed",
     "parse_requests",
     "remembered",
+    "remembered_as_kept",
 ]
 
 PROMOTE_ANNOTATION = "uplift.dev/promote"  # value: step[:token] or full[:token]
@@ -40,11 +42,15 @@ _ACTOR_TOKEN_MAX = 64
 #: retry`` writes a new token, and Argo CD's self-heal (or its next sync) puts ``git-1`` back,
 #: which a status holding only the on-call token took for a new request, acted on again.
 HANDLED_TOKENS_KEPT = 8
-#: The longest token kept as written among the earlier ones; a longer one (an annotation value
-#: may be 256 KiB) is kept as ``sha256:<hex digest>`` (71 characters, so never equal to a token
-#: kept as written), which bounds the status whatever the tokens.
+#: The longest token kept as written, the last handled one (``status.handledRequests``) and the
+#: earlier ones alike; a longer one (an annotation value may be 256 KiB) is kept as
+#: ``sha256:<hex digest>`` (``REMEMBERED_FORM_MAX``, 71 characters, so never equal to a token
+#: kept as written), which bounds the status whatever the tokens. A status written before
+#: the last one was kept so holds it as written: read as the same token (``is_handled``).
 REMEMBERED_TOKEN_MAX = 64
 _DIGEST_PREFIX = "sha256:"
+#: The longest token as remembered (``remembered``): ``sha256:`` and 64 hex digits.
+REMEMBERED_FORM_MAX = len(_DIGEST_PREFIX) + 64
 
 
 class RequestKind(StrEnum):
@@ -120,11 +126,28 @@ def _shown(value: str) -> str:
 
 
 def remembered(token: str) -> str:
-    """How ``token`` is kept among the earlier handled tokens: as written up to
-    ``REMEMBERED_TOKEN_MAX`` characters, else as its SHA-256 digest."""
+    """How ``token`` is kept among the handled tokens (``status.handledRequests`` and
+    ``status.earlierHandledRequests``): as written up to ``REMEMBERED_TOKEN_MAX`` characters,
+    else as its SHA-256 digest."""
     if len(token) <= REMEMBERED_TOKEN_MAX:
         return token
     return _DIGEST_PREFIX + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _is_digest(value: str) -> bool:
+    return (len(value) == REMEMBERED_FORM_MAX and value.startswith(_DIGEST_PREFIX)
+            and all(c in "0123456789abcdef" for c in value[len(_DIGEST_PREFIX):]))
+
+
+def remembered_as_kept(stored: str) -> str:
+    """A handled token as stored (``remembered`` already, or as written by a release that kept
+    the last one whole) in its remembered form: a digest stays as it is (not hashed again)."""
+    return stored if _is_digest(stored) else remembered(stored)
+
+
+def _forms(token: str) -> tuple[str, str]:
+    """How ``token`` may be stored: as written (short, or by an earlier release) or remembered."""
+    return token, remembered(token)
 
 
 def _earlier(earlier: Mapping[str, object], key: str) -> list[str]:
@@ -136,12 +159,18 @@ def _earlier(earlier: Mapping[str, object], key: str) -> list[str]:
     return [t for t in tokens if isinstance(t, str)]
 
 
+def _is_last(request: ManualRequest, last: Mapping[str, object]) -> bool:
+    """Whether ``last`` (``status.handledRequests``) holds ``request``'s token, remembered or,
+    as a release before that stored it, as written."""
+    return last.get(request.key) in _forms(request.token)
+
+
 def is_replayed(request: ManualRequest, last: Mapping[str, object],
                 earlier: Mapping[str, object]) -> bool:
     """Whether ``request``'s token was handled before the last one of its key: a value put
     back (by a GitOps sync restoring what Git holds, or by hand), not a new request. ``last``
     is ``status.handledRequests``, ``earlier`` ``status.earlierHandledRequests``."""
-    return (last.get(request.key) != request.token
+    return (not _is_last(request, last)
             and remembered(request.token) in _earlier(earlier, request.key))
 
 
@@ -150,26 +179,31 @@ def is_handled(request: ManualRequest, last: Mapping[str, object],
     """Whether ``request``'s token was handled already: the last one of its key, or one of the
     earlier ones (``is_replayed``). A request not handled is pending: acted on once. A status
     written before ``status.earlierHandledRequests`` (a plain token per key) holds the last
-    one only, read as such."""
-    return last.get(request.key) == request.token or is_replayed(request, last, earlier)
+    one only, read as such; one written before the last one was ``remembered`` holds it as
+    written, read as the same token."""
+    return _is_last(request, last) or is_replayed(request, last, earlier)
 
 
 def handled_after(request: ManualRequest, last: Mapping[str, str],
                   earlier: Mapping[str, list[str]]
                   ) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """``(handledRequests, earlierHandledRequests)`` once ``request`` is handled: its token the
-    last of its key, the one it replaces the newest of the earlier ones (``remembered``), its
-    own token no longer among them, at most ``HANDLED_TOKENS_KEPT`` in all (the oldest
-    dropped). Other keys stay as they are."""
+    """``(handledRequests, earlierHandledRequests)`` once ``request`` is handled: its token,
+    ``remembered``, the last of its key, the one it replaces the newest of the earlier ones
+    (``remembered`` too), its own token no longer among them, at most ``HANDLED_TOKENS_KEPT``
+    in all (the oldest dropped). Other keys stay as they are, but for a token a release before
+    this one kept whole in ``handledRequests``: remembered too (each value at most
+    ``REMEMBERED_FORM_MAX`` characters, as the CRD declares)."""
     key, token = request.key, request.token
+    forms = _forms(token)
     kept = [t for t in _earlier(earlier, key) if t != remembered(token)]
     previous = last.get(key)
-    if previous is not None and previous != token:
-        shown = remembered(previous)
+    if previous is not None and previous not in forms:
+        shown = remembered_as_kept(previous)
         kept = [shown, *(t for t in kept if t != shown)]
     after = {**earlier}
     if kept:
         after[key] = kept[:HANDLED_TOKENS_KEPT - 1]
     else:
         after.pop(key, None)
-    return {**last, key: token}, after
+    handled = {k: remembered_as_kept(v) if isinstance(v, str) else v for k, v in last.items()}
+    return {**handled, key: remembered(token)}, after

@@ -8,6 +8,7 @@ here, in the models, and never in the CRD schema, so what a user applied stays w
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -870,6 +871,14 @@ class GateSpecBase(ApiModel):
                 if name in set_here and self.type not in types]
 
 
+def _remembered_token(token: str) -> str:
+    """``domain.requests.remembered_as_kept``, which the API layer cannot import: ``token`` as
+    written up to 64 characters or already a ``sha256:`` digest, else its digest."""
+    if len(token) <= 64 or (len(token) == 71 and re.fullmatch(r"sha256:[0-9a-f]{64}", token)):
+        return token
+    return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
 class StatusBase(StatusPart):
     """What every kind's status reports, in the same shape (Argo CD, kubectl and dashboards rely
     on it): phase, message, observed generation, conditions, gate verdicts, the audit trail and
@@ -901,9 +910,12 @@ class StatusBase(StatusPart):
         default_factory=list, max_length=50,
         description="Audit trail of promotions, rollbacks, steps and manual actions (newest "
                     "last, bounded).")
-    handled_requests: dict[str, str] = Field(
-        default_factory=dict,
-        description="Manual request annotations already acted on, by key, with their token.")
+    # Bounds: the four request annotations (domain.requests), with room as the earlier ones
+    # have, and remembered() (a token longer than 64 characters kept as sha256:<64 hex digits>).
+    handled_requests: dict[str, Annotated[str, Field(max_length=71)]] = Field(
+        default_factory=dict, max_length=8,
+        description="Manual request annotations already acted on, by key, with their token (one "
+                    "longer than 64 characters kept as sha256:<hex digest>).")
     # Bounds: domain.requests.HANDLED_TOKENS_KEPT (8 tokens a key, the last one above) and
     # remembered() (a token longer than 64 characters kept as sha256:<64 hex digits>).
     earlier_handled_requests: dict[str, Annotated[
@@ -918,6 +930,18 @@ class StatusBase(StatusPart):
                     "history entry RequestIgnored). Absent until a second token of a key is "
                     "handled, and from a status written before it: the last token alone is "
                     "then remembered.")
+
+    @field_validator("handled_requests", mode="before")
+    @classmethod
+    def _handled_remembered(cls, value: Any) -> Any:
+        """A token an earlier release kept whole (an annotation value may be 256 KiB) read as
+        its digest, as ``domain.requests.remembered`` keeps it (the same token to
+        ``is_handled``): the pass's next status write stores it so, within the CRD's bound.
+        Anything else as it is (a number is the status repair's: ``domain.status``)."""
+        if not isinstance(value, dict):
+            return value
+        return {key: _remembered_token(token) if isinstance(token, str) else token
+                for key, token in value.items()}
 
 
 RollbackMode = Literal["Automatic", "Manual"]
