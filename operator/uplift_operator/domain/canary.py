@@ -124,12 +124,15 @@ class Observed(steps.ObservedBase):
     #: version is not kept in the graph while it is (``_CanaryPass.kept_serves``); empty: none,
     #: or not known
     partial_versions: frozenset[str] = frozenset()
-    #: the versions with traffic, and their weights, of a serving graph decided on this very
-    #: body (its ``uplift.dev/decided-on`` stamp is the resourceVersion this pass read) that
-    #: does not split traffic as the status says: only a pass that decided on this very status
-    #: stamps it so, and its status write, had it landed, would have moved the resourceVersion
-    #: on: a replica killed between its apply and its status write, or a write lost
-    #: (``services.upliftmodel._decided_here``; ``_CanaryPass.lost_advance``); empty: none
+    #: the versions with traffic, and their weights, of a serving graph that does not split
+    #: traffic as the status says and was last applied by a pass on this very status (its
+    #: ``uplift.dev/decided-on`` stamp is the resourceVersion this pass read, or the one a pass
+    #: of this process applied it on whose status write was refused, the status unchanged
+    #: since): usually the decision of a pass whose status write was lost (a replica killed
+    #: between its apply and its status write, a write refused 409); also a hand edit made
+    #: after a pass that applied the status's own split again without a status write
+    #: (``services.upliftmodel._decided_here``; ``_CanaryPass.lost_advance``,
+    #: ``lost_rollback``); empty: none
     decided_here: frozenset[tuple[str, int]] = frozenset()
 
 
@@ -492,6 +495,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.apply_analysis()
         self.act_on_gates()
         self.act_on_serving()
+        self.adopt_lost_rollback()
         self.follow_step_level()
         self.check_deadline()
         self.advance()
@@ -607,7 +611,7 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         other split; not before traffic (its offline gates are judged again). Such a graph does
         not hold the step (``split_not_carried``): the advance is this pass's own decision
         again, and one this pass does not make is made all the same unless its own evidence
-        speaks against it (``adopt_lost_advance``). Before, the last step held ("the promotion
+        speaks against it (``adopts_lost_advance``). Before, the last step held ("the promotion
         waits for an analysis of the split it carries") and applied 90/10 again over the
         promotion, which a later pass made again: canary 100 → 90 → 100 (CI, the failover
         test)."""
@@ -625,27 +629,47 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             weights = {s.stable_version: 100 - weight, s.canary_version: weight}
         return self.seen.decided_here == frozenset((v, w) for v, w in weights.items() if w)
 
+    def adopts_lost_advance(self) -> bool:
+        """Whether this pass makes the lost advance of a pass on this very status
+        (``lost_advance``) if it does not advance on its own: the pass that decided it saw
+        every acting gate pass, the pause elapsed and the canary serve, on the same status; a
+        sequential test's Pass at its crossing keeps its error guarantee whatever a later look
+        says, and a graph not ready yet is usually that pass's own apply rolling. Not when
+        this pass's own evidence speaks against it — an acting gate at Fail or Error (a
+        dry-run gate acts on nothing, here as in ``gates_passed_at_step``), the canary's own
+        predictor not serving, or a backend failure reported — nor while the ramp is held for
+        a human (``pause_reason``: a gate demanding a pause or a rollback, the spec's removal
+        of the canary pending; ``stays_paused``: the spec's ``paused`` too; a step without a
+        pause, which only a promote by hand ends) or the model reference does not resolve:
+        this step's split is applied again then, the safe way (less traffic on the canary)."""
+        s = self.status
+        acting = {g.name for g in self.spec.rollout.gates if not g.dry_run}
+        return (self.lost_advance() and self.pause_reason is None and not self.stays_paused()
+                and self.steps[self.step_index()].pause is not None
+                and self.unresolved() is None
+                and self.seen.serving_failure is None and self.serves(s.canary_version)
+                and not any(g.verdict in (GateVerdict.FAIL, GateVerdict.ERROR)
+                            for g in s.gates if g.name in acting))
+
+    def check_deadline(self) -> None:
+        """Not exceeded in a pass that makes a lost advance (``adopts_lost_advance``, decided
+        before the deadline is looked at): the step is over, and a ``ProgressDeadlineExceeded``
+        (a Warning, a history entry, Degraded) said of it in the very pass that advances it
+        read as a ramp stuck that was not."""
+        if self.adopts_lost_advance():
+            self.note_resume()
+            return
+        super().check_deadline()
+
     def adopt_lost_advance(self) -> None:
         """A pass that finds the lost advance of a pass on this very status (``lost_advance``)
         and does not advance itself: it makes that advance (``StepAdvanced``, or ``Promoted``
-        on the last step), the graph kept as it is. Applying this step's split again over it
-        stepped the traffic back, and the next pass forward again. The pass that decided it
-        saw every gate pass, the pause elapsed and the canary serve, on the same status: a
-        sequential test's Pass at its crossing keeps its error guarantee whatever a later look
-        says, and a graph not ready yet is usually that pass's own apply rolling. Not when this
-        pass's own evidence speaks against it — a gate at Fail or Error, the canary's own
-        predictor not serving, or a backend failure reported — nor while the ramp is held for
-        a human (the spec's ``paused``, a gate demanding a pause or a rollback; a step without
-        a pause, which only a promote by hand ends) or the model reference does not resolve:
-        this step's split is applied again then, the safe way (less traffic on the canary). A
-        rollback or an abort of this pass has already removed the canary: nothing to adopt
-        then."""
+        on the last step), the graph kept as it is, unless ``adopts_lost_advance`` says no.
+        Applying this step's split again over it stepped the traffic back, and the next pass
+        forward again. A rollback or an abort of this pass has already removed the canary:
+        nothing to adopt then."""
         s = self.status
-        if (not self.lost_advance() or self.pause_reason is not None or self.ramp.paused
-                or self.steps[self.step_index()].pause is None or self.stays_paused()
-                or self.unresolved() is not None
-                or self.seen.serving_failure is not None or not self.serves(s.canary_version)
-                or any(g.verdict in (GateVerdict.FAIL, GateVerdict.ERROR) for g in s.gates)):
+        if not self.adopts_lost_advance():
             return
         why = ("made by a pass that decided on this same status and whose status write was "
                "lost; the serving graph carries it")
@@ -656,6 +680,50 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             self.complete(why=why)
         else:
             self.advance_step(why=why)
+
+    def lost_rollback(self) -> bool:
+        """Whether the serving graph carries the rollback of this status's canary (the stable
+        alone, at 100 %, the canary removed) decided on this very body
+        (``Observed.decided_here``): a pass that decided on this status rolled the canary back
+        (a gate past its limits, a canary not serving past its grace), its apply went
+        through and its status write was lost. This pass's own look may not demand it (the
+        Fail that tripped it is not in the status it reads: a failure count one lower), and
+        applying the canary's split again put traffic back on a canary rolled back. Not a
+        refused apply, a graph stamped on an older body or not stamped, nor before traffic
+        (the graph carries the stable alone then anyway: the offline gates are judged
+        again)."""
+        s, before = self.status, self.previous
+        if (not self.seen.decided_here or self.seen.split_as_status
+                or self.seen.split_refused is not None or s.canary_version is None
+                or s.stable_version is None or _pre_traffic(s)
+                or (s.canary_version, s.canary_weight, s.current_step)
+                != (before.canary_version, before.canary_weight, before.current_step)):
+            return False
+        return self.seen.decided_here == frozenset({(s.stable_version, 100)})
+
+    def adopt_lost_rollback(self) -> None:
+        """A lost rollback (``lost_rollback``) is made again: ``RolledBack``, the canary
+        removed and ``abortedVersion`` set as by any rollback, whatever ``rollback.mode``, the
+        spec's ``paused`` or this pass's gates say — safety first: the traffic is not moved
+        back onto a canary a pass on this status rolled back. Its reason went with the lost
+        status write: the history says so, with this pass's gates that did not pass. Called
+        after this pass's requests (an abort or a promote by hand on this body acts first: a
+        step or canary changed, nothing is adopted), gates and serving (a rollback of its own
+        leaves nothing to adopt). Not while a rollback would wait (``rollback_held``: the
+        stable does not serve and the canary does): the canary's split is applied again
+        then, as the pending rollback of a gate holds it."""
+        if not self.lost_rollback() or self.rollback_held() is not None:
+            return
+        s = self.status
+        pending = [f"{g.name} {g.verdict.value}" for g in s.gates
+                   if g.verdict is not GateVerdict.PASS]
+        why = ("made by a pass that decided on this same status and whose status write was "
+               "lost, with the rollback's reason; the serving graph carries stable "
+               f"{s.stable_version} alone"
+               + (f" (gates in this pass: {', '.join(pending)})" if pending else ""))
+        self.rollback_pending = False  # a gate's pending rollback: this one does it
+        self.pause_reason = None
+        self.roll_back(Reason.ROLLED_BACK, why)
 
     def graph_not_ready(self) -> str:
         """Why a canary whose own predictor serves (``Observed.ready_versions``) is held while

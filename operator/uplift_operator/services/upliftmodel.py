@@ -51,6 +51,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
+import json
 import logging
 import re
 import secrets
@@ -202,6 +204,12 @@ REASON_TAG = "uplift.dev/reason"
 DELETED_MID_RAMP = "its UpliftModel was deleted mid-ramp"
 
 
+#: How many models' applies with their status write outstanding ``Dependencies.unwritten``
+#: keeps: one is forgotten as soon as a status write of its model goes through, so only models
+#: whose writes keep failing stay (a forgotten one is stepped back once, as before it was kept).
+UNWRITTEN_KEPT = 1024
+
+
 @dataclass
 class Dependencies:
     """What a pass needs from the outside world; built once at start-up (handlers/lifecycle)."""
@@ -256,6 +264,11 @@ class Dependencies:
     # What this process applied of each model's PodDisruptionBudgets (``services.disruption``).
     disruption_budgets: disruption.DisruptionBudgets = field(
         default_factory=disruption.DisruptionBudgets)
+    # By model uid: the resourceVersion a pass of this process applied the graph on, and the
+    # status it read then (``_status_digest``), until a status write of the model goes through
+    # (``_decided_here``: a status write refused 409 after the apply). At most
+    # ``UNWRITTEN_KEPT``, the oldest dropped first.
+    unwritten: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
@@ -355,7 +368,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
         gate_outcomes=outcomes, requests=ramp.parse_requests(meta.get("annotations") or {}),
         generation=generation, split_as_status=split_as_status,
         split_refused=_split_refused(current, split_as_status), ready_versions=serves,
-        decided_here=_decided_here(child, meta, current, split_as_status, deps),
+        decided_here=_decided_here(child, meta, current, split_as_status, deps,
+                                   body.get("status")),
         serving_failure=failure, graph_short=_graph_short(child, current, deps),
         partial_versions=_partial_versions(child, deps, serves), name=name,
         namespace=namespace), now)
@@ -488,7 +502,40 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
         following = grace_ends if following is None else min(following, grace_ends)
     if applied is not None and applied.roll_timed_out is not None:
         deps.rolls.said((KIND, namespace, name))  # its event is in this pass's result
+    after_write = _unwritten(deps, owner.uid, meta, body.get("status"), applied, after_write)
     return read.told(PassResult(status.to_wire(), tuple(events), following, after_write))
+
+
+def _unwritten(deps: Dependencies, uid: str, meta: Mapping[str, Any], read: Any,
+               applied: status_logic.Applied | None,
+               after_write: Callable[[], None] | None) -> Callable[[], None] | None:
+    """A pass that applied the graph (stamped with the resourceVersion it read) remembers it,
+    with the status it read, in ``Dependencies.unwritten`` until a status write of the model
+    goes through (``after_write``, which the pass runner calls then and only then): a write
+    refused 409 (a label, an annotation or a finalizer changed meanwhile) leaves the graph
+    stamped on a body older than the next pass reads, the status as it was, and the next pass
+    finds it its own decision all the same (``_decided_here``)."""
+    version = str(meta.get("resourceVersion") or "")
+    if applied is not None and applied.changed and applied.error is None and version:
+        deps.unwritten.pop(uid, None)
+        deps.unwritten[uid] = (version, _status_digest(read))
+        while len(deps.unwritten) > UNWRITTEN_KEPT:
+            deps.unwritten.pop(next(iter(deps.unwritten)))
+    if uid not in deps.unwritten:
+        return after_write
+    return functools.partial(_written, deps, uid, after_write)
+
+
+def _written(deps: Dependencies, uid: str, after_write: Callable[[], None] | None) -> None:
+    """The pass's status is written: nothing of the model's is unwritten any more."""
+    deps.unwritten.pop(uid, None)
+    if after_write is not None:
+        after_write()
+
+
+def _status_digest(status: Any) -> str:
+    """A status as read, in a digest that two reads of it unchanged share."""
+    return hashlib.sha256(json.dumps(status, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _submit_write_backs(deps: Dependencies, writer: WriterOwner, registry: Registry,
@@ -928,21 +975,31 @@ def _decided_on_newer(child: Mapping[str, Any] | None, meta: Mapping[str, Any]) 
 
 def _decided_here(child: Mapping[str, Any] | None, meta: Mapping[str, Any],
                   current: UpliftModelStatus, split_as_status: bool,
-                  deps: Dependencies) -> frozenset[tuple[str, int]]:
+                  deps: Dependencies, read: Any = None) -> frozenset[tuple[str, int]]:
     """``ramp.Observed.decided_here``: the versions with traffic of a serving graph that does
-    not split traffic as ``current`` says and was decided on this very body (its ``DECIDED_ON``
-    stamp is this pass's resourceVersion, as etcd's integers). Only a pass that read this body
-    stamps it so, and its status write, had it landed, would have moved the resourceVersion
-    on: the decision of a pass on this very status whose status write was lost (a replica
-    killed between its apply and its status write). A refused apply leaves the graph's stamp
-    as it was, and a hand edit or another controller's revert finds it older than the body
-    once a pass has written the status since (empty then)."""
+    not split traffic as ``current`` says and was last applied by a pass on this very status:
+    its ``DECIDED_ON`` stamp is this pass's resourceVersion (as etcd's integers), or the one
+    a pass of this process applied it on when the status as read (``read``) is still the one
+    that pass read (``Dependencies.unwritten``: its status write refused 409, a label or an
+    annotation changed meanwhile). A pass that moved the traffic and wrote its status moved
+    the resourceVersion on, so such a graph is usually the decision of a pass whose status
+    write was lost (a replica killed between its apply and its status write). Not always: a
+    pass that applies the status's own split again or re-renders the graph writes no status
+    when nothing else changed, and stamps the graph all the same, so a hand edit after it
+    that keeps the annotation reads as that pass's decision too (taken for a lost advance or
+    rollback when it is at exactly the next step's, the promotion's or the rollback's
+    weights). A refused apply leaves the graph's stamp as it was, and a hand edit or another
+    controller's revert finds it older than the body once a status has been written since
+    (empty then)."""
     split = _split_of(current)
     if split_as_status or child is None or split is None:
         return frozenset()
     stamped = str(((child.get("metadata") or {}).get("annotations") or {}).get(DECIDED_ON, ""))
     seen = str(meta.get("resourceVersion", ""))
-    if not (stamped.isdigit() and seen.isdigit() and int(stamped) == int(seen)):
+    here = stamped.isdigit() and seen.isdigit() and int(stamped) == int(seen)
+    unwritten = deps.unwritten.get(str(meta.get("uid", "")))
+    if not here and (unwritten is None or unwritten[0] != stamped
+                     or unwritten[1] != _status_digest(read)):
         return frozenset()
     return frozenset((v, w) for v, w in deps.backend.observe(child, split).weights if w)
 

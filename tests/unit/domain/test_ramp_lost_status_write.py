@@ -9,6 +9,7 @@ gate at Error, a rollback) still hold or act as before."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from tests.unit.domain.test_ramp import (
@@ -24,7 +25,7 @@ from tests.unit.domain.test_ramp import (
     with_canary,
 )
 
-from uplift_operator.api.v1alpha1.common import GateVerdict
+from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
 from uplift_operator.domain import ramp
 from uplift_operator.domain.ramp import Decision, Observed, Reason, TrafficSplit, decide
 
@@ -43,13 +44,19 @@ def on_last_step() -> Sim:
 def successor(sim: Sim, decided_here: frozenset[tuple[str, int]], *,
               verdict: GateVerdict | None = P, minutes: float = 6,
               split_refused: str | None = None, canary_ready: bool = True,
+              verdicts: Mapping[str, GateVerdict] | None = None, desired: str | None = "2",
+              annotations: Mapping[str, str] | None = None, stable_ready: bool = True,
               **observed: Any) -> Decision:
-    """The pass of the replica that took over, on the status the killed one decided on."""
+    """The pass of the replica that took over, on the status the killed one decided on: every
+    gate says ``verdict`` (None: no analysis due), or each what ``verdicts`` says."""
     now = sim.now + dt.timedelta(minutes=minutes)
-    outcomes = (None if verdict is None
-                else [outcome(g.name, verdict, now) for g in sim.spec.rollout.gates])
-    seen = Observed(desired_version="2", stable_ready=True, canary_ready=canary_ready,
-                    gate_outcomes=outcomes, requests=ramp.parse_requests({}), generation=3,
+    if verdicts is None and verdict is not None:
+        verdicts = {g.name: verdict for g in sim.spec.rollout.gates}
+    outcomes = (None if verdicts is None
+                else [outcome(name, v, now) for name, v in verdicts.items()])
+    seen = Observed(desired_version=desired, stable_ready=stable_ready,
+                    canary_ready=canary_ready, gate_outcomes=outcomes,
+                    requests=ramp.parse_requests(dict(annotations or {})), generation=3,
                     split_as_status=False, split_refused=split_refused,
                     decided_here=decided_here, **observed)
     decision = decide(sim.spec, sim.status, seen, now)
@@ -131,3 +138,128 @@ def test_a_lost_step_mid_ramp_is_not_stepped_back_while_the_gates_hold() -> None
     # A Fail rolls the canary back, the lost advance notwithstanding.
     d = successor(sim, ahead, verdict=F, minutes=4)
     assert d.status.canary_version is None and d.traffic == TrafficSplit("1", None, 0)
+
+
+AHEAD = frozenset({("1", 75), ("2", 25)})  # the default ramp's second step, decided on step 1
+
+
+def on_first_step(**spec: Any) -> Sim:
+    """Stable 1, canary 2 at the first of the default steps (10 %), its gates passed once."""
+    sim = with_canary(make_spec(**spec))
+    sim.passing(1)
+    assert (sim.status.current_step, sim.status.canary_weight) == (0, 10)
+    return sim
+
+
+def test_a_failing_dry_run_gate_does_not_keep_a_lost_advance_from_being_made() -> None:
+    """A dry-run gate acts on nothing (``gates_passed_at_step`` skips it): the pass that
+    decided the advance made it over the dry-run gate's Fail, and the pass after it makes it
+    too, rather than stepping the traffic back (the default spec's ``shadow`` is one)."""
+    for verdicts in ({"latency": INC, "shadow": F}, {"latency": INC, "shadow": E}):
+        sim = on_last_step()
+        d = successor(sim, PROMOTED, verdicts=verdicts)
+        assert d.status.stable_version == "2" and d.traffic == TrafficSplit("2", None, 0), verdicts
+        assert Reason.PROMOTED in [e.reason for e in d.events], verdicts
+        sim = on_first_step()
+        d = successor(sim, AHEAD, verdicts=verdicts, minutes=4)
+        assert (d.status.current_step, d.traffic) == (1, TrafficSplit("1", "2", 25)), verdicts
+    # An acting gate's Error still holds it: the step's split applied again.
+    sim = on_first_step()
+    d = successor(sim, AHEAD, verdicts={"latency": E, "shadow": P}, minutes=4)
+    assert (d.status.current_step, d.traffic) == (0, TrafficSplit("1", "2", 10))
+
+
+def test_a_lost_advance_past_the_progress_deadline_is_made_without_saying_it_exceeded() -> None:
+    """The step passed its ``progressDeadline`` in the pass that advances it (its
+    predecessor's advance, made again): no ProgressDeadlineExceeded (a Warning, a history
+    entry counted as a decision, Degraded) of a step that is over in that very pass."""
+    sim = with_canary(make_spec(progressDeadline="10m"))
+    sim.tick(14, verdicts={"latency": INC})  # the deadline runs out at 15 (pause 5m + 10m)
+    d = successor(sim, AHEAD, verdict=INC, minutes=1.5)
+    assert (d.status.current_step, d.traffic) == (1, TrafficSplit("1", "2", 25))
+    assert Reason.STEP_ADVANCED in [e.reason for e in d.events]
+    assert Reason.PROGRESS_DEADLINE_EXCEEDED not in [e.reason for e in d.events]
+    assert Reason.PROGRESS_DEADLINE_EXCEEDED.value not in [h.action for h in d.status.history]
+    assert d.status.phase is Phase.PROGRESSING
+    # Not made (its gate at Error): the deadline is said exceeded as ever.
+    d = successor(sim, AHEAD, verdict=E, minutes=1.5)
+    assert (d.status.current_step, d.status.phase) == (0, Phase.DEGRADED)
+    assert Reason.PROGRESS_DEADLINE_EXCEEDED in [e.reason for e in d.events]
+
+
+STABLE_ALONE = frozenset({("1", 100)})  # the graph of a rollback: stable 1 alone
+
+
+def test_a_lost_rollback_is_made_again_not_undone() -> None:
+    """A pass rolled the canary back (a gate's Fail past its failureLimit) and its status
+    write was lost: the graph carries stable 1 alone, stamped on this very body. The pass
+    after it, whose own look does not demand it (the Fail is not in the status it reads), rolls
+    back too, as a rollback is recorded (``RolledBack``, ``abortedVersion``), rather than put
+    the canary's traffic back; even when it would advance on its own, or the spec is paused."""
+    rows: list[tuple[str, GateVerdict | None, float, dict[str, Any]]] = [
+        ("inconclusive look", INC, 1, {}),
+        ("no analysis due", None, 1, {}),
+        ("a look that would advance", P, 5, {}),
+        ("spec paused", P, 1, {"paused": True}),
+    ]
+    for what, verdict, minutes, spec in rows:
+        sim = on_first_step()
+        sim.spec = make_spec(**spec)
+        d = successor(sim, STABLE_ALONE, verdict=verdict, minutes=minutes)
+        assert d.status.canary_version is None and d.status.stable_version == "1", what
+        assert d.status.aborted_version == "2" and d.traffic == TrafficSplit("1", None, 0), what
+        assert d.status.phase is Phase.DEGRADED, what
+        assert [e.reason for e in d.events].count(Reason.ROLLED_BACK) == 1, what
+        last = d.status.history[-1]
+        assert (last.action, last.version, last.actor) == ("RolledBack", "2", "operator"), what
+        assert "whose status write was lost" in last.reason, what
+    # Stamped on an older body, or an apply refused: the canary's split, as before.
+    for decided_here, refused in ((frozenset(), None), (STABLE_ALONE, REFUSED)):
+        sim = on_first_step()
+        d = successor(sim, decided_here, verdict=INC, minutes=1, split_refused=refused)
+        assert d.status.canary_version == "2" and d.traffic == TrafficSplit("1", "2", 10)
+    # An abort by hand on this body acts first: it is the human's, recorded once.
+    sim = on_first_step()
+    d = successor(sim, STABLE_ALONE, verdict=INC, minutes=1,
+                  annotations={"uplift.dev/abort": "1"})
+    assert d.status.canary_version is None and d.traffic == TrafficSplit("1", None, 0)
+    assert [e.reason for e in d.events].count(Reason.ROLLED_BACK) == 0
+    assert d.status.history[-1].action == "ManualAbort"
+    # The stable does not serve and the canary does: a rollback would wait, so none is made.
+    sim = on_first_step()
+    d = successor(sim, STABLE_ALONE, verdict=INC, minutes=1, stable_ready=False,
+                  ready_versions=frozenset({"2"}))
+    assert d.status.canary_version == "2" and d.traffic == TrafficSplit("1", "2", 10)
+
+
+def test_a_lost_advance_is_not_made_while_the_ramp_is_held() -> None:
+    """Each hold keeps the lost advance from being made: this step's split is applied again
+    (the safe way). One row per condition of ``adopts_lost_advance``."""
+    step_without_pause = [(10, None), (25, "5m"), (50, "5m")]
+    limit = [{"name": "latency", "type": "latency", "inconclusiveLimit": 1}]
+    rows: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("inconclusiveLimit exceeded", {"gates": limit}, {"verdict": INC}),
+        ("model reference unresolved", {}, {"desired": None}),
+        ("step without a pause", {"steps": step_without_pause}, {}),
+        ("spec paused", {"paused": True}, {}),
+        # The spec back at stable 1, which does not serve: the canary's removal is pending.
+        ("removal pending", {}, {"desired": "1", "stable_ready": False,
+                                 "ready_versions": frozenset({"2"})}),
+    ]
+    for what, spec, observed in rows:
+        sim = with_canary(make_spec(**{k: v for k, v in spec.items() if k != "paused"}))
+        sim.tick(2, verdicts={g.name: INC if "gates" in spec else P
+                              for g in sim.spec.rollout.gates})
+        assert (sim.status.current_step, sim.status.canary_weight) == (0, 10), what
+        sim.spec = make_spec(**spec)
+        d = successor(sim, AHEAD, minutes=2, **observed)
+        assert d.status.current_step == 0 and d.status.canary_version == "2", what
+        assert d.traffic == TrafficSplit("1", "2", 10), what
+        assert Reason.STEP_ADVANCED not in [e.reason for e in d.events], what
+    # A step without a pause whose promote is asked on this body: the human's promote, made.
+    sim = with_canary(make_spec(steps=step_without_pause))
+    sim.passing(2)
+    d = successor(sim, AHEAD, minutes=2, annotations={"uplift.dev/promote": "step:1"})
+    assert (d.status.current_step, d.traffic) == (1, TrafficSplit("1", "2", 25))
+    assert d.status.history[-1].reason == "promoted by hand"
+    assert d.status.history[-1].actor != "operator"

@@ -6,10 +6,11 @@ decides on the very body the killed one decided on. The graph stamped on that bo
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 import pytest
-from tests.unit.services.test_upliftmodel import PROBE, SELDON, Sim, reasons
+from tests.unit.services.test_upliftmodel import PROBE, SELDON, Sim, reasons, status_written
 
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
 from uplift_operator.services import upliftmodel
@@ -62,3 +63,58 @@ def test_decided_here_is_a_graph_stamped_on_this_very_body_off_the_status(
     current = UpliftModelStatus.model_validate(sim.status)
     assert upliftmodel._decided_here(graph, {"resourceVersion": seen}, current, as_status,
                                      sim.deps) == expected
+
+
+def promotion_written_409(sim: Sim) -> tuple[dict[str, Any], int]:
+    """Ramps the canary to its promotion; the pass that promotes applies the graph, and its
+    status write is refused 409 (``after_write`` never called): someone labelled the model
+    meanwhile, so the next pass reads a newer resourceVersion with the status as it was."""
+    version = 40
+    sim.body["metadata"]["resourceVersion"] = str(version)
+    sim.with_canary()
+    sim.metrics.values[PROBE] = 0.5
+    for _ in range(20):
+        read = copy.deepcopy(sim.body)
+        version += 1
+        sim.body["metadata"]["resourceVersion"] = str(version)
+        sim.now += dt.timedelta(seconds=30)
+        result = upliftmodel.reconcile(copy.deepcopy(sim.body), sim.deps, sim.now)
+        if sim.weights() == {"2": 100}:
+            break  # refused: nothing after the write, the status as read
+        status_written(result)
+        sim.body["status"] = result.status
+        sim.seldon()
+    assert sim.weights() == {"2": 100} and read["status"]["canaryWeight"] == 50
+    stamped = sim.cluster.objects[SELDON]["metadata"]["annotations"][upliftmodel.DECIDED_ON]
+    assert stamped == str(version)
+    sim.body = read
+    sim.body["metadata"].setdefault("labels", {})["team"] = "x"
+    sim.body["metadata"]["resourceVersion"] = str(version + 1)
+    return read, version + 1
+
+
+def test_a_promotion_whose_status_write_was_refused_409_is_made_again_not_stepped_back() -> None:
+    sim = Sim()
+    promotion_written_409(sim)
+    applied = len(sim.cluster.applied)
+    result = sim.tick(1)
+    assert sim.status["stableVersion"] == "2" and "canaryVersion" not in sim.status
+    assert "Promoted" in reasons(result)
+    assert len(sim.cluster.applied) == applied and sim.weights() == {"2": 100}
+    assert sim.deps.unwritten == {}  # written: nothing of the model's unwritten any more
+
+
+def test_a_graph_stamped_on_an_older_body_is_not_taken_for_this_process_s_own_otherwise() -> None:
+    """The status changed since the pass that applied the graph read it (another writer), or
+    the process never applied it (another replica did, then lost its lease): the graph is
+    stamped on an older body, and the step's split is applied again, as before."""
+    for what in ("status changed", "not this process's apply"):
+        sim = Sim()
+        promotion_written_409(sim)
+        if what == "status changed":
+            sim.body["status"]["message"] = "written by someone else"
+        else:
+            sim.deps.unwritten.clear()
+        result = sim.tick(1)
+        assert sim.status["canaryVersion"] == "2" and "Promoted" not in reasons(result), what
+        assert sim.weights() == {"1": 50, "2": 50}, what
