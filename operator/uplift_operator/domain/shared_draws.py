@@ -23,6 +23,13 @@ The condition names the others while they are at most ``NAMES_SHOWN``; past that
 none and gives no count, so that another Campaign joining (or leaving) a crowd changes nobody
 else's status (``others_told``): n Campaigns with one salt, created one by one, cost about n
 status writes, not n²/2 (each join rewrote every sharer's count).
+The UpliftModel's own holdout (its ``spec.experiment.salt``, else ``<namespace>/<name>``,
+``services.upliftmodel``) is drawn by the same hash: a Campaign named like its UpliftModel, with
+neither setting a salt, draws its holdout from the same unit positions as the model's own (the
+smaller inside the larger). Its treated units are then held in by the model too and its holdout
+takes the model's holdout, so its incremental conversions and ROI count the effect of the
+treatments the model's own decisions send as the campaign's. Said in the same condition
+(``model_salt``); the defaults are kept (changing one would re-draw every existing holdout).
 This is a warning (``HoldoutShared``): nothing holds, pauses or rolls back on it. The fix is a
 distinct salt for one of them, which, the salt being immutable, means a new Campaign (a new
 holdout draw: its results start from nothing).
@@ -76,26 +83,32 @@ def sharing(campaign: Draw, others: Iterable[Draw]) -> tuple[str, ...]:
 
 
 def holdout_shared(previous: Sequence[Condition], campaign: Draw, shared_with: Sequence[str],
-                   generation: int, now: dt.datetime) -> list[Condition]:
+                   generation: int, now: dt.datetime, *,
+                   model_salt: str | None = None) -> list[Condition]:
     """``previous`` with ``HoldoutShared``: True (reason ``SaltShared``) while ``shared_with``
-    names Campaigns drawing with this one's salt, the message naming them and what it means for
-    the results; False (``SaltNotShared``) once none does any more; absent while none ever did
-    (no condition on the Campaigns that never shared, as ``SettingsDelivered``). The transition
-    time moves only with the status (``cond.set_condition``); a False one is stamped with a new
-    generation once (``cond.restamped``)."""
+    names Campaigns drawing with this one's salt, or its UpliftModel's own holdout draws with it
+    (``model_salt``, the model's effective salt; None: not known), the message naming them and
+    what it means for the results; False (``SaltNotShared``) once none does any more; absent
+    while none ever did (no condition on the Campaigns that never shared, as
+    ``SettingsDelivered``). The transition time moves only with the status
+    (``cond.set_condition``); a False one is stamped with a new generation once
+    (``cond.restamped``)."""
     before = cond.find(previous, cond.HOLDOUT_SHARED)
-    if shared_with:
+    with_model = model_salt is not None and model_salt == campaign.salt
+    if shared_with or with_model:
+        said = [_shared_message(campaign, shared_with)] if shared_with else []
+        if with_model:
+            said.append(_model_shared_message(campaign))
         return cond.set_condition(previous, type_=cond.HOLDOUT_SHARED, status="True",
-                                  reason=cond.SALT_SHARED,
-                                  message=_shared_message(campaign, shared_with), now=now,
+                                  reason=cond.SALT_SHARED, message="; ".join(said), now=now,
                                   observed_generation=generation)
     if before is None or before.status != "True":
         return cond.restamped(previous, cond.HOLDOUT_SHARED, generation)
     return cond.set_condition(previous, type_=cond.HOLDOUT_SHARED, status="False",
                               reason=cond.SALT_NOT_SHARED,
-                              message=f"no other Campaign of UpliftModel {campaign.model} draws "
-                                      f"with salt {campaign.salt!r} any more", now=now,
-                              observed_generation=generation)
+                              message=f"neither another Campaign of UpliftModel {campaign.model} "
+                                      f"nor its own holdout draws with salt {campaign.salt!r} "
+                                      "any more", now=now, observed_generation=generation)
 
 
 def others_told(others_before: int, others_after: int) -> bool:
@@ -104,6 +117,18 @@ def others_told(others_before: int, others_after: int) -> bool:
     them while they are at most ``NAMES_SHOWN`` and turns True or False with the first or the
     last; among more, one more or fewer changes nothing, and its pass need not be woken."""
     return min(others_before, others_after) <= NAMES_SHOWN
+
+
+def _model_shared_message(campaign: Draw) -> str:
+    """What drawing with the model's own salt means (``holdout_shared``)."""
+    return (f"UpliftModel {campaign.model}'s own holdout draws with the same salt "
+            f"{campaign.salt!r} (a Campaign named like its UpliftModel, neither setting a salt, "
+            "has the same default namespace/name): the same units are held out of both (the "
+            "smaller holdout inside the larger), so this one's incremental conversions and ROI "
+            "include the effect of the treatments the model's own decisions send. Nothing is "
+            "held for it; to measure the campaign apart, give it a salt of its own (salt is "
+            "immutable: a new Campaign, with a new holdout draw), or set the model's "
+            "spec.experiment.salt between canaries (a new draw of the model's holdout)")
 
 
 def _shared_message(campaign: Draw, shared_with: Sequence[str]) -> str:

@@ -234,7 +234,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     own = shared_draws.draw(namespace, spec.model_ref.name, str(meta["name"]),
                             spec.experiment.salt)
     decision.status.conditions = shared_draws.holdout_shared(
-        decision.status.conditions, own, shared_draws.sharing(own, draws), generation, now)
+        decision.status.conditions, own, shared_draws.sharing(own, draws), generation, now,
+        model_salt=_model_salt(model, namespace, spec.model_ref.name))
     # Degraded while its settings have not reached the runtime for longer than a grace (Argo
     # CD's health passes the phase through); Ready, the exposure and every decision as decided.
     published = stuck.campaign_phase(decision.status.phase, decision.status.message,
@@ -273,8 +274,9 @@ def _refused_pass(spec: CampaignSpec, stopped: CampaignStatus, current: Campaign
     conditions = exposure.settings_delivered(stopped.conditions, problem, generation, now,
                                              reason=reason, model_found=not _file_gone(model))
     own = shared_draws.draw(namespace, spec.model_ref.name, name, spec.experiment.salt)
-    conditions = shared_draws.holdout_shared(conditions, own, shared_draws.sharing(own, draws),
-                                             generation, now)
+    conditions = shared_draws.holdout_shared(
+        conditions, own, shared_draws.sharing(own, draws), generation, now,
+        model_salt=_model_salt(model, namespace, spec.model_ref.name))
     consequence = exposure.refused_consequence(
         stopped, exposure.undelivered(stopped.conditions, undelivered))
     # Whether the refusal is news is judged on its own words, not on the problems
@@ -387,6 +389,17 @@ def _shared_draw_news(before: Sequence[Condition], after: Sequence[Condition]) -
     if new.status == "True":
         return (Event("Warning", cond.SALT_SHARED, new.message, decision=False),)
     return (Event("Normal", cond.SALT_NOT_SHARED, new.message, decision=False),)
+
+
+def _model_salt(model: _Model, namespace: str, name: str) -> str | None:
+    """The salt the UpliftModel's own holdout is drawn with (its ``spec.experiment.salt``, else
+    ``<namespace>/<name>``, as ``services.upliftmodel`` renders it), read from its body
+    unparsed; None when the model was not read."""
+    if model.body is None:
+        return None
+    experiment = (model.body.get("spec") or {}).get("experiment") or {}
+    salt = experiment.get("salt") if isinstance(experiment, Mapping) else None
+    return shared_draws.effective_salt(namespace, name, salt if isinstance(salt, str) else None)
 
 
 def holdout_draw(body: Mapping[str, Any]) -> shared_draws.Draw | None:
