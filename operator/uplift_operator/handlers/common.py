@@ -36,13 +36,13 @@ from uplift_operator.handlers.scheduling import (
     Wakeups,
     status_digest,
 )
-from uplift_operator.services.common import PassResult
+from uplift_operator.services.common import Event, PassResult
 from uplift_operator.settings import OperatorConfig
 
 __all__ = ["CONFLICT_BACKOFF_SECONDS", "CONFLICT_RETRY_SECONDS", "DECISION_FIELDS",
-           "PRUNED_RETRY_SECONDS", "STATUS_TOO_LARGE", "Conflicts", "OwnWrites", "PassRunner",
-           "PrunedFields", "config_of", "decision_change", "deleted", "exit_to_list_afresh",
-           "now", "runner", "task_ended", "too_large"]
+           "PRUNED_RETRY_SECONDS", "STATUS_TOO_LARGE", "UNTOLD_KEPT", "Conflicts", "OwnWrites",
+           "PassRunner", "PrunedFields", "config_of", "decision_change", "deleted",
+           "exit_to_list_afresh", "now", "runner", "task_ended", "too_large"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ PRUNED_RETRY_SECONDS = 600.0
 #: The reason of the Warning event on an object whose status write was refused as too large
 #: (``too_large``): its largest status fields, and the events its pass could not tell.
 STATUS_TOO_LARGE = "StatusTooLarge"
+#: The passes whose status write's answer was lost (status 0, a 5xx) whose events are kept per
+#: object, until a pass finds which of their statuses is stored (``PassRunner.untold``).
+UNTOLD_KEPT = 4
 
 
 def config_of(memo: kopf.Memo) -> OperatorConfig:
@@ -339,6 +342,13 @@ class PassRunner:
     #: The status a write sent whose answer was lost (a read timeout, a 5xx: the API server
     #: may have applied it), by uid: own too, until a pass's write is confirmed again.
     sent_statuses: dict[str, str] = field(default_factory=dict)
+    #: The events of the passes whose status write's answer was lost (``sent_statuses``), by uid
+    #: (at most ``UNTOLD_KEPT`` each, oldest first), with the digest of the status each sent:
+    #: the retry decides on the status stored, and where a lost write was applied it records
+    #: that decision already, so nothing would tell them. A later pass finding one's status
+    #: stored tells its events then (``_tell_applied``); a pass's write that succeeds shows
+    #: that none was (the status it was conditional on is none of theirs): they are dropped.
+    untold: dict[str, list[tuple[str, tuple[Event, ...]]]] = field(default_factory=dict)
     #: The status writes refused 409 in a row, by uid: how soon each is decided again.
     conflicts: Conflicts = field(default_factory=Conflicts)
     #: The clock the conflicts in a row are timed by (seconds).
@@ -379,6 +389,7 @@ class PassRunner:
         snapshot = self.own_writes.newest(uid, body)
         current = dict(snapshot.get("status") or {})
         _, namespace, name = key
+        self._tell_applied(key, uid, body, current, per_resource)
         asked = time.monotonic()
 
         def decide_now() -> PassResult:
@@ -417,6 +428,10 @@ class PassRunner:
                     # not another's (``foreign_status``: read as another replica's, it dropped
                     # this process's pending MLflow write-back).
                     self.sent_statuses[uid] = status_digest(expected)
+                    if result.events:  # told if a later pass finds it applied
+                        kept = self.untold.setdefault(uid, [])
+                        kept.append((status_digest(expected), result.events))
+                        del kept[:-UNTOLD_KEPT]
                 if error.status not in (404, 409):
                     raise
                 # Deleted while the pass decided (404), or deleted and its name taken by a new
@@ -456,6 +471,7 @@ class PassRunner:
             self.own_writes.wrote(uid, written)
             self.own_statuses[uid] = status_digest((written or {}).get("status"))
             self.sent_statuses.pop(uid, None)
+            self._drop_untold(key, uid)
             # The status as kept is this pass's own (a field pruned for the first time, or
             # again after ``PRUNED_RETRY_SECONDS``, is missing from it and from its echo).
             self.signatures.produced(key, (written or {}).get("status") or {})
@@ -477,7 +493,8 @@ class PassRunner:
                 logger.exception("%s %s/%s: what its pass does after its status write failed",
                                  *key)
         # Events only once the status that records the decision is written: a failed write
-        # fails the pass, and the retry decides (and tells) again, once.
+        # fails the pass, and the retry decides (and tells) again, once; one whose answer was
+        # lost is told by the pass that finds it applied (``untold``).
         for event in result.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         if per_resource:
@@ -485,6 +502,41 @@ class PassRunner:
                 self.kind, namespace, name,
                 [event.reason for event in result.events if event.decision])
         return result.requeue_after
+
+    def _tell_applied(self, key: Key, uid: str, body: kopf.Body, current: Mapping[str, Any],
+                      per_resource: bool) -> None:
+        """Before a pass of ``uid`` decides on ``current`` (its status as stored, as far as
+        this process knows): if that is the status a write whose answer was lost sent
+        (``untold``), the write was applied and the decision it records was never told: its
+        events are told now (before this pass's own), and its decisions counted, once. Kept
+        otherwise: ``current`` may be a body the watch has not brought up to date yet (after a
+        5xx, ``OwnWrites`` holds no answer), until this pass's write succeeds."""
+        kept = self.untold.get(uid)
+        if not kept:
+            return
+        digest = status_digest(current)
+        # The latest of them that sent this status (a later pass may have sent the same).
+        found = next((events for sent, events in reversed(kept) if sent == digest), None)
+        if found is None:
+            return
+        del self.untold[uid]
+        logger.info("%s %s/%s: its status write whose answer was lost was applied: telling "
+                    "its events now (%s)", *key, ", ".join(event.reason for event in found))
+        for event in found:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        if per_resource:
+            _, namespace, name = key
+            observability.count_decisions(
+                self.kind, namespace, name, [event.reason for event in found if event.decision])
+
+    def _drop_untold(self, key: Key, uid: str) -> None:
+        """A pass of ``uid`` wrote its status, conditional on one that none of the writes
+        whose answer was lost sent (``_tell_applied`` found none stored): none was applied,
+        and their events, which this pass decided again, are dropped untold."""
+        if dropped := self.untold.pop(uid, None):
+            logger.info("%s %s/%s: %d status write(s) whose answer was lost were not applied: "
+                        "their events are not told (this pass decided again)", *key,
+                        len(dropped))
 
     def _conflict(self, key: Key, uid: str, live: Mapping[str, Any] | None,
                   decision: str | None) -> float:
@@ -597,6 +649,7 @@ class PassRunner:
         self.own_writes.forget(uid)
         self.own_statuses.pop(uid, None)
         self.sent_statuses.pop(uid, None)
+        self.untold.pop(uid, None)
         self.conflicts.cleared(uid)
 
 
