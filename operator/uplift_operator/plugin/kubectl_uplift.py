@@ -643,10 +643,18 @@ def _requests(meta: dict[str, Any], status: dict[str, Any]) -> list[str]:
              for r in _pending({"metadata": meta, "status": status})]
     # The history names a request by its actor, its token clipped (``ManualRequest.actor``).
     by_actor = {h.get("actor"): h for h in status.get("history") or [] if isinstance(h, dict)}
-    for key, token in sorted(handled.items()):
+    annotations = meta.get("annotations") or {}
+    for key, stored in sorted(handled.items()):
+        token = str(stored)
+        # A token over 64 characters is stored as its digest (``remembered``): the annotation
+        # still holding it gives the token itself, which the history's actor names.
+        written = annotations.get(key) if isinstance(annotations, dict) else None
+        if (isinstance(written, str) and written != token
+                and contract.remembered(written) == token):
+            token = written
         entry = by_actor.get(contract.ManualRequest(
-            contract.RequestKind.UNRECOGNISED, key, str(token)).actor)
-        shown.append(f"handled  {key}={_clipped(str(token))}"
+            contract.RequestKind.UNRECOGNISED, key, token).actor)
+        shown.append(f"handled  {key}={_clipped(token, _shown_limit(token))}"
                      + (f"  ({entry.get('action')} at {entry.get('time')}: "
                         f"{entry.get('reason', '')})" if entry else ""))
     if not shown:
@@ -657,6 +665,14 @@ def _requests(meta: dict[str, Any], status: dict[str, Any]) -> list[str]:
 def _clipped(token: str, limit: int = 64) -> str:
     """A token as the history's actor shows it: an annotation value may be 256 KiB."""
     return token if len(token) <= limit else token[:limit - 1] + "…"
+
+
+def _shown_limit(token: str) -> int:
+    """How much of a handled token to show: a digest (``sha256:<hex>``, the token not in the
+    annotation any more) whole, for comparing; any other as the history's actor clips it."""
+    return (contract.REMEMBERED_FORM_MAX
+            if contract.remembered_as_kept(token) == token
+            and len(token) == contract.REMEMBERED_FORM_MAX else 64)
 
 
 def _unobserved(meta: dict[str, Any], status: dict[str, Any]) -> str | None:

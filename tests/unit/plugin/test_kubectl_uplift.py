@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from uplift_operator.domain.requests import RequestKind, parse_requests
+from uplift_operator.domain.requests import RequestKind, parse_requests, remembered
 from uplift_operator.plugin import bundle
 from uplift_operator.plugin import kubectl_uplift as plugin
 
@@ -561,6 +561,29 @@ def test_status_shows_the_requests_pending_and_the_last_handled() -> None:
     text = plugin.render_status(_model({"uplift.dev/abort": long}, {}))
     assert f"pending  uplift.dev/abort={'x' * 63}…  (not acted on yet" in text
     assert len(_line(text, "Requests:")) < 300
+
+
+def test_status_finds_a_long_handled_tokens_history_by_the_annotation() -> None:
+    """``status.handledRequests`` keeps a token over 64 characters as its digest
+    (``remembered``): the history's actor names the token itself, clipped, so the lookup by the
+    stored digest never found it, and the digest showed clipped (no use for comparing). The
+    annotation still holding the token gives it; a digest whose token is gone shows whole."""
+    long = "retry-" + "y" * 200
+    digest = remembered(long)
+    body = _model({"uplift.dev/retry": long},
+                  {"handledRequests": {"uplift.dev/retry": digest},
+                   "history": [{"time": "2026-12-07T09:00:01Z", "action": "Retry",
+                                "version": "2", "reason": "retried by hand",
+                                "actor": f"annotation uplift.dev/retry={long[:63]}…"}]})
+    text = plugin.render_status(body)
+    assert "pending" not in text
+    assert (f"Requests:  handled  uplift.dev/retry={long[:63]}…  "
+            "(Retry at 2026-12-07T09:00:01Z: retried by hand)\n") in text
+    # The annotation removed (or a new token written): the digest, whole, with no entry.
+    body["metadata"]["annotations"] = {}
+    assert (f"Requests:  handled  uplift.dev/retry={digest}\n"
+            in plugin.render_status(body))
+    assert len(digest) == 71
 
 
 def test_campaign_status_shows_the_requests_too() -> None:
