@@ -655,11 +655,16 @@ class PassRunner:
 
 def too_large(error: KubeError) -> bool:
     """Whether a write was refused as too large: etcd's "request is too large", which the API
-    server answers 500 (kubernetes/kubernetes#112152), or its own 413 "Request entity too
-    large" (a request body over its limit)."""
+    server answers 500 (kubernetes/kubernetes#112152), its own 413 "Request entity too large"
+    (a request body over its limit), or a 500 "rpc error: code = ResourceExhausted desc =
+    trying to send message larger than max (N vs. 2097152)": the object, stored as protobuf,
+    over the API server's etcd client's send limit (2 MiB), refused before it was sent. Not
+    every ResourceExhausted: etcd's "database space exceeded" and "too many requests" are
+    too, and say nothing of this object's size."""
     text = str(error).lower()
     return error.status == 413 or (error.status >= 500 and (
-        "request is too large" in text or "entity too large" in text))
+        "request is too large" in text or "entity too large" in text
+        or "message larger than max" in text))
 
 
 def _json_size(value: Any) -> int:

@@ -132,7 +132,13 @@ def test_another_5xx_may_have_been_applied_and_backs_off_as_any_failure(
     (413, "Request entity too large: limit is 3145728", True),
     (413, "", True),
     (504, "Request Entity Too Large", True),
+    # The API server's etcd client refusing to send it (java-operator-sdk#1634).
+    (500, "rpc error: code = ResourceExhausted desc = trying to send message larger than max "
+          "(2179626 vs. 2097152)", True),
     (500, "etcdserver: leader changed", False),
+    # ResourceExhausted of another kind: nothing to do with this object's size.
+    (500, "etcdserver: mvcc: database space exceeded", False),
+    (500, "rpc error: code = ResourceExhausted desc = etcdserver: too many requests", False),
     (422, "request is too large", False),  # a refusal of its own kind (the schema's)
     (0, "API server not reached (no answer in time)", False),
 ])
