@@ -1,6 +1,6 @@
 """What each kind of request costs the control plane: CPU per request, by kind, no watchers.
 
-    .venv/bin/python bench/api_costs.py [--count 1000] [--threads 8]
+    .venv/bin/python bench/api_costs.py [--count 1000] [--threads 8] [--pause 1]
 
 Issue #10's scale bench (``bench/scale.py``) compares the apply of N UpliftModels with the raw
 create of their children on one 2-core machine, where the control plane and the operator share
@@ -135,6 +135,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000, help="requests of each kind")
     parser.add_argument("--threads", type=int, default=8, help="requesting threads")
+    parser.add_argument("--pause", type=float, default=1.0,
+                        help="seconds between two kinds (the smoke run needs none)")
     args = parser.parse_args()
     plane = ControlPlane()
     try:
@@ -155,7 +157,7 @@ def main() -> int:
             failures = f" ({failed} failed)" if failed else ""
             print(f"| {label} | {seconds:.2f} s | {used:.2f} s "
                   f"| {1000 * used / args.count:.2f} ms{failures} |", flush=True)
-            time.sleep(1)  # the tail of one kind (etcd's compaction, the GC) not in the next
+            time.sleep(args.pause)  # the tail of one kind (etcd's compaction, the GC) not in the next
     finally:
         plane.stop()
     return 0

@@ -27,13 +27,14 @@ SMOKE = {
     # control plane + the operator idling 1 s, from the dev virtualenv (the image's is built
     # from the lock by the bench itself when --venv is not given: minutes on a cold cache)
     "operator_footprint": (["--idle", "1", "--venv", sys.prefix], ["| RSS after 1 s idle MB |"]),
-    # control plane + MLflow + two operator replicas, one SIGKILL of the acting one
-    "failover": (["--kills", "1"], ["kill 1: reaction"]),
-    # control plane + MLflow + the operator, 5 UpliftModels, 5 s at rest (1 s settling before
+    # control plane + MLflow + two operator replicas, one change without a kill, then one
+    # SIGKILL of the acting replica
+    "failover": (["--kills", "1", "--baseline", "1"], ["kill 1: reaction"]),
+    # control plane + MLflow + the operator, 5 UpliftModels, 1 s at rest (1 s settling before
     # the idle reading and before the rest window, instead of 10 s each)
-    "scale": (["--counts", "5", "--rest", "5", "--settle", "1"], ["| 5 |"]),
-    # a control plane alone, 5 requests of each kind
-    "api_costs": (["--count", "5", "--threads", "2"], ["| POST Event |"]),
+    "scale": (["--counts", "5", "--rest", "1", "--settle", "1"], ["| 5 |"]),
+    # a control plane alone, 5 requests of each kind, no pause between two kinds
+    "api_costs": (["--count", "5", "--threads", "2", "--pause", "0"], ["| POST Event |"]),
     # a real Prometheus backfilled with one day of a drift gate's counters
     "prometheus_ranges": (["--days", "1"], ["| 24 h | 23 |"]),
     # control plane + the samples, the plugin packed as one file, 2 runs of each command
