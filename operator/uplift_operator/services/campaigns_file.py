@@ -8,7 +8,9 @@ pass lists anything):
    then forgets it and refuses its requests, ``404 unknown_campaign``) and its status, whose
    ``exposurePercent`` the Campaign pass decided;
 2. decide ``active`` (``domain.exposure.treating``: Suspended, Completed, Degraded — but a step
-   past its progress deadline, which keeps treating —, 0 % or being deleted → false);
+   past its progress deadline, which keeps treating —, 0 % or being deleted → false; an
+   abort or emergency rollback its status has not handled yet → false at 0 %, so a kill
+   switch does not wait for the Campaign's status write: ``_stop_pending``);
 3. render the document (``render.campaigns``; the same Campaigns give the same bytes), within
    what a ConfigMap and the runtime take (``render.campaigns.fitted``), with room kept for
    what changes with no spec edit (each entry's exposure, a canary's split): when the
@@ -79,8 +81,14 @@ from uplift_operator.api.v1alpha1.common import (
 )
 from uplift_operator.api.v1alpha1.upliftmodel import ExperimentSpec
 from uplift_operator.domain import conditions as cond
-from uplift_operator.domain import exposure
+from uplift_operator.domain import exposure, steps
 from uplift_operator.domain import status as status_logic
+from uplift_operator.domain.requests import (
+    ABORT_ANNOTATION,
+    EMERGENCY_ROLLBACK_ANNOTATION,
+    is_handled,
+    parse_requests,
+)
 from uplift_operator.domain.status import Conflict
 from uplift_operator.render import campaigns, naming
 from uplift_operator.render.naming import Owner
@@ -288,12 +296,15 @@ def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
     """What the index keeps of a Campaign: the fields the file needs, as plain data — its
     phase, exposure, budget anchor (the budget's ``periodStart``) and Ready condition (without
     its message: ``exposure.treating`` reads why a Degraded Campaign is Degraded, a step past
-    its deadline still treating), nothing else of its status, so a status write that changes
-    none of them leaves the snapshot equal."""
+    its deadline still treating) and the requests it handled (``handledRequests``,
+    ``earlierHandledRequests``), nothing else of its status, so a status write that changes
+    none of them leaves the snapshot equal; of its annotations, only an abort's and an
+    emergency rollback's (``_stop_pending``)."""
     meta = body.get("metadata") or {}
     status = body.get("status") or {}
     kept: dict[str, Any] = {key: _plain(value) for key, value in status.items()
-                            if key in ("phase", "exposurePercent", "budgetAnchor")}
+                            if key in ("phase", "exposurePercent", "budgetAnchor",
+                                       "handledRequests", "earlierHandledRequests")}
     ready = [{key: _plain(value) for key, value in condition.items()
               if key in ("type", "status", "reason", "lastTransitionTime",
                          "observedGeneration")}
@@ -301,9 +312,13 @@ def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
              if isinstance(condition, Mapping) and condition.get("type") == cond.READY]
     if ready:
         kept["conditions"] = ready
+    annotations = meta.get("annotations") or {}
+    stops = {key: str(annotations[key]) for key in _STOP_ANNOTATIONS if key in annotations}
     return {
-        "metadata": {key: meta.get(key) for key in ("name", "namespace", "uid", "generation",
-                                                      "creationTimestamp", "deletionTimestamp")},
+        "metadata": {**{key: meta.get(key) for key in ("name", "namespace", "uid", "generation",
+                                                         "creationTimestamp",
+                                                         "deletionTimestamp")},
+                     **({"annotations": stops} if stops else {})},
         "spec": _plain(body.get("spec") or {}),
         "status": kept,
     }
@@ -341,11 +356,16 @@ def _entry(body: Mapping[str, Any]) -> campaigns.CampaignEntry | None:
     status, _ = status_logic.readable(CampaignStatus, body.get("status"))
     created = meta.get("creationTimestamp")
     ready = cond.find(status.conditions, cond.READY)
+    # An abort or emergency rollback asked and not yet handled in its status: carried as
+    # stopped now, so the kill switch does not wait for the Campaign's status write (one the
+    # API server keeps refusing would never deliver it).
+    stopping = _stop_pending(meta, status)
     return campaigns.CampaignEntry(
         name=str(meta["name"]), namespace=str(meta["namespace"]),
         generation=int(meta.get("generation") or 0), spec=spec,
-        exposure_percent=status.exposure_percent,
-        active=exposure.treating(status, deleting=meta.get("deletionTimestamp") is not None),
+        exposure_percent=0.0 if stopping else status.exposure_percent,
+        active=not stopping and exposure.treating(
+            status, deleting=meta.get("deletionTimestamp") is not None),
         created=dt.datetime.fromisoformat(str(created)) if created else None,
         budget_anchor=status.budget_anchor,
         uid=str(meta["uid"]) if meta.get("uid") else None,
@@ -358,6 +378,24 @@ def _entry(body: Mapping[str, Any]) -> campaigns.CampaignEntry | None:
         # generation: one said of an earlier spec does not tell whether this edit serves.
         keeps_previous=(ready is not None and ready.reason == cond.TREATMENT_NOT_SERVED
                         and _of_generation(ready.observed_generation, meta.get("generation"))))
+
+
+#: The annotations of the requests that stop a Campaign (``domain.steps.STOP_REQUESTS``).
+_STOP_ANNOTATIONS = (ABORT_ANNOTATION, EMERGENCY_ROLLBACK_ANNOTATION)
+
+
+def _stop_pending(meta: Mapping[str, Any], status: CampaignStatus) -> bool:
+    """Whether the Campaign's annotations ask an abort or an emergency rollback
+    (``domain.steps.STOP_REQUESTS``) its status has not handled yet (its token neither
+    ``handledRequests``' nor among ``earlierHandledRequests``: ``domain.requests.is_handled``,
+    so a token put back by a GitOps sync is not taken as new), as the Campaign pass judges it
+    (``services.campaign``): its entry is carried stopped (exposure 0, inactive) until that
+    pass's status says so itself (a rollback to 0 %, which the file then carries the same: no
+    flap), even while every status write of the Campaign is refused."""
+    annotations = meta.get("annotations") or {}
+    return any(request.kind in steps.STOP_REQUESTS and not is_handled(
+        request, status.handled_requests, status.earlier_handled_requests or {})
+               for request in parse_requests(annotations))
 
 
 def version_split(status: Mapping[str, Any] | None,
