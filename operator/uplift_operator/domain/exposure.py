@@ -39,8 +39,11 @@ not run (``deadline_held``), as while Paused, unless the step was past it alread
 before the hold: it stays exceeded). When the runtime did not treat at the step's exposure
 until a pass (that file written again, or given room for the edit, unless it carried the
 campaign's entry all along: ``Observed.carried_since``; or the spec refused by the pass
-before: ``Observed.spec_was_refused``), the step starts over there (``start_step_again``), as
-at a budget renewal; otherwise its deadline runs from the write (``written_again_at``).
+before: ``Observed.spec_was_refused``; or a process's first write of the file delivering it
+after the step started: ``Observed.delivered_at``), the step starts over there
+(``start_step_again``), as at a budget renewal; otherwise its deadline runs from the write
+(``written_again_at``). Before the model's file pass in this process has run
+(``Observed.delivery_not_known``) the step does not end.
 A budget is always enforced by a budget gate: ``spec.economics.budget`` without one declared
 implies one (``implied_budget_gate``), which the pass measures, judges and shows like a
 declared one (``enforced``). A budget gate's Fail (``domain.gates.Suspension``: the period's
@@ -557,6 +560,18 @@ class Observed(steps.ObservedBase):
     #: did not. Since no later than the hold began, its level was at the pods all along, so
     #: the step need not start over once the file is written again (``start_step_again``).
     carried_since: dt.datetime | None = None
+    #: When this process's first write of the model's campaigns file delivered this
+    #: Campaign's entry (``services.campaigns_file.FileDependencies.delivered_at``): the file
+    #: there did not carry it as its status says (a predecessor decided it and stopped before
+    #: its file pass wrote it), so the runtime treated at its exposure only from then; a step
+    #: started before starts over (``start_step_again``). None: not known so.
+    delivered_at: dt.datetime | None = None
+    #: The model's file pass has not run in this process yet (a restart: ``undelivered`` as
+    #: ``SettingsDelivered`` last said), so whether the file there carries the step's
+    #: exposure is not known: a predecessor may have decided it and stopped before its file
+    #: pass wrote it. The step does not end on time that may not have been at its exposure
+    #: until that pass has run (``advance``), which wakes the Campaign.
+    delivery_not_known: bool = False
     #: The pass before refused the spec (``InvalidSpec`` True in status): the campaigns file
     #: carried the entry inactive at 0 % meanwhile (``treating``), so that time was not time
     #: at the step (``start_step_again``).
@@ -1003,6 +1018,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.unserved = observed.treatment_not_served if self.model.serving else None
         self.undelivered = observed.undelivered
         self.carried_since = observed.carried_since
+        self.delivered_at = observed.delivered_at
+        self.delivery_not_known = observed.delivery_not_known
         self.spec_was_refused = observed.spec_was_refused
         self.settle = (budget_settle() if observed.budget_settle is None
                        else observed.budget_settle)
@@ -1778,7 +1795,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         kept its previous settings) and this pass finds it written (``delivered_again``),
         unless the file there carried this Campaign's entry as its status says all along
         (``carried_all_along``: the failed writes were other Campaigns' changes, or wrote
-        its level again). That time was not time at the step's exposure, so, as at a budget
+        its level again), or the first write of the file by this process delivered its entry
+        after the step started (``delivered_late``: a predecessor decided the step and
+        stopped before its file pass wrote it, the runtime treating at the exposure before
+        meanwhile). That time was not time at the step's exposure, so, as at a budget
         renewal
         (``follow_budget``), the step's pause and deadline run again from now and its gates
         count from now: each gate but the budget's moves to a new stratum (``next_step``: its
@@ -1789,8 +1809,28 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         started, a new model version) or the ramp is not underway (completed, ended)."""
         if not self.active():
             return
-        if self.spec_was_refused or (self.delivered_again() and not self.carried_all_along()):
+        if (self.spec_was_refused or (self.delivered_again() and not self.carried_all_along())
+                or self.delivered_late()):
             self.restart_step()
+
+    def advance(self) -> None:
+        """The step machine's ``advance``, but not before the model's file pass in this
+        process has run (``delivery_not_known``): whether the runtime treated at the step's
+        exposure is not known yet, and that pass, which says so (``delivered_late``), comes
+        within seconds of a start and wakes the Campaign. Nothing is said meanwhile (a
+        restart is no news of the ramp); a promote by hand still acts."""
+        if self.delivery_not_known:
+            return
+        super().advance()
+
+    def delivered_late(self) -> bool:
+        """Whether the model's campaigns file delivered this Campaign's entry, as its status
+        says, only after the step underway started (``delivered_at``: the first write of the
+        file by this process found the ConfigMap there not carrying it). Once the step started
+        over from this pass (``restart_step``), the write is no longer after its start."""
+        started = self.status.step_started_at
+        return (self.delivered_at is not None and started is not None
+                and self.delivered_at > started)
 
     def restart_step(self) -> None:
         """The step underway starts again at its exposure (``start_step_again``, a budget

@@ -87,7 +87,7 @@ def campaign_dependencies(memo: kopf.Memo) -> service.CampaignDependencies:
             cluster=uplift.cluster, prometheus=uplift.prometheus,
             metric_templates=config_of(memo).metric_templates, models=uplift,
             left_out=files.left_out, undelivered=files.undelivered,
-            carried_since=files.carried_since)
+            carried_since=files.carried_since, delivered_at=files.delivered_at)
         memo["campaign_dependencies"] = deps
     assert isinstance(deps, service.CampaignDependencies)
     return deps

@@ -38,7 +38,9 @@
    step starts over, unless the file there carried its entry all along
    (``Observed.carried_since``); before the model's first file pass in this process (a
    restart) whether it can is not known, and the stored condition stands for it
-   (``exposure.undelivered``).
+   (``exposure.undelivered``); a step whose exposure the first write of the file in this
+   process delivered (a predecessor decided it and stopped before its file pass) starts over
+   too (``Observed.delivered_at``).
 
 Beside the ramp, a warning that never acts: other Campaigns of its model drawing with the same
 salt expose and hold out the same units (``domain.shared_draws``), said by ``HoldoutShared``
@@ -112,6 +114,12 @@ class CampaignDependencies:
     # (``services.campaigns_file.FileDependencies.carried_since``): the step then starts
     # over once the file is written again.
     carried_since: Callable[[str, str, str], dt.datetime | None] = (
+        lambda namespace, model, campaign: None)
+    # When this process's first write of the model's campaigns file delivered a Campaign's
+    # entry (namespace, model, campaign), the ConfigMap there not carrying it as its status
+    # says; None when not known so (``services.campaigns_file.FileDependencies.delivered_at``):
+    # a step started before then starts over.
+    delivered_at: Callable[[str, str, str], dt.datetime | None] = (
         lambda namespace, model, campaign: None)
 
 
@@ -222,6 +230,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         # had no room for: released, the step starts over (``exposure.start_step_again``).
         carried_since=None if _edit_held(current) is not None else deps.carried_since(
             namespace, spec.model_ref.name, str(meta["name"])),
+        delivered_at=deps.delivered_at(namespace, spec.model_ref.name, str(meta["name"])),
+        delivery_not_known=isinstance(undelivered, exposure.NotKnownYet),
         spec_was_refused=_refused(current), budget_settle=settle)
     valid = current.model_copy(update={
         "conditions": status_logic.spec_valid(current.conditions, generation, now)})

@@ -140,6 +140,14 @@ class FileDependencies:
     #: there carried, as their status said, at every one of those passes, and since which of
     #: them (``carried_since``).
     carried: dict[tuple[str, str], dict[str, dt.datetime]] = field(default_factory=dict)
+    #: The models whose file a pass in this process wrote, or found carrying what it would
+    #: write (``delivered``: known from then on).
+    reached: set[tuple[str, str]] = field(default_factory=set)
+    #: Each model's Campaigns whose entry the pass that first wrote its file in this process
+    #: delivered (the ConfigMap there did not carry it at the exposure and activity its status
+    #: says: a predecessor decided it and stopped before its own file pass), and when
+    #: (``delivered_at``).
+    delivered: dict[tuple[str, str], dict[str, dt.datetime]] = field(default_factory=dict)
     #: Seconds a change of the canary's percent takes to reach every pod
     #: (``--split-propagation-grace``): the split's ``graceSeconds`` (``carried_split``).
     propagation_grace: int = campaigns.PROPAGATION_GRACE_SECONDS
@@ -170,6 +178,16 @@ class FileDependencies:
         the ConfigMap was gone, someone else's, or could not be read; or not known (no
         failure seen in this process)."""
         return self.carried.get((namespace, model), {}).get(campaign)
+
+    def delivered_at(self, namespace: str, model: str, campaign: str) -> dt.datetime | None:
+        """When the first pass of this process that wrote model's campaigns file delivered
+        ``campaign``'s entry: the ConfigMap there did not carry it at the exposure (and
+        activity) its status says, which a predecessor decided and stopped before its own
+        file pass wrote. The runtime treated at the step's exposure only from then, so the
+        Campaign pass starts the step over when it started before (``domain.exposure``
+        ``start_step_again``). None when not known so: that pass found it carried, or has not
+        run (the stored status stands), or wrote nothing (failing: ``carried_since`` then)."""
+        return self.delivered.get((namespace, model), {}).get(campaign)
 
     def first_told(self, namespace: str, model: str) -> bool:
         """Whether a Campaign pass asked ``undelivered`` about model before its file pass in
@@ -290,6 +308,10 @@ class Synced:
     #: (the pods mount it optional). Still refused and said (``error``), never undelivered
     #: (``sync`` keeps no cause: ``FileDependencies.unwritten``, the page).
     nothing_to_deliver: bool = False
+    #: The Campaigns whose entry a ``first`` pass (``_sync``) wrote over a ConfigMap that did
+    #: not carry it at that exposure and activity (``_delivered``); empty otherwise. Kept
+    #: for ``sync`` (``FileDependencies.delivered``), not part of what the pass did.
+    delivered: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 def snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -432,11 +454,15 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
     (``FileDependencies.undelivered``), which know it from now on (``passed``). While it is
     not, and at the pass that writes it again, which Campaigns the ConfigMap there went on
     carrying as their status says, since when (``now``, the pass's time: the wall clock's
-    when not given), for their passes (``FileDependencies.carried_since``)."""
+    when not given), for their passes (``FileDependencies.carried_since``). At the first pass
+    of this process that writes it (or finds it written), the Campaigns whose entry it
+    delivered, at that time (``FileDependencies.delivered_at``)."""
     key = (owner.namespace, owner.name)
     failing = key in deps.unwritten
     at = now if now is not None else dt.datetime.now(dt.UTC).replace(microsecond=0)
-    synced = _sync(owner, snapshots, deps, split, new_model=new_model, track=failing, now=at)
+    first = key not in deps.reached
+    synced = _sync(owner, snapshots, deps, split, new_model=new_model, track=failing, now=at,
+                   first=first)
     cause = synced.error or (synced.conflict.message if synced.conflict is not None else None)
     if synced.nothing_to_deliver:  # a ConfigMap not the model's, but nothing kept from the pods
         cause = None
@@ -446,6 +472,10 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
             deps.carried[key] = {name: before[name] for name in synced.already_there
                                  if name in before}
         deps.unwritten.pop(key, None)
+        if first and synced.conflict is None:  # the file there now carries every status
+            deps.reached.add(key)
+            if synced.delivered:
+                deps.delivered[key] = dict.fromkeys(synced.delivered, at)
     else:  # carried since the failure began, or since this pass saw it so
         deps.carried[key] = {name: before.get(name, at) for name in synced.already_there}
         deps.unwritten[key] = cause
@@ -455,7 +485,7 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
 
 def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDependencies,
           split: campaigns.VersionSplit | None = None, *, new_model: bool = False,
-          track: bool = False, now: dt.datetime | None = None) -> Synced:
+          track: bool = False, now: dt.datetime | None = None, first: bool = False) -> Synced:
     """Make the model's campaigns ConfigMap hold the file of ``snapshots`` (its Campaigns) and
     the model's version ``split``, compared with the ConfigMap as the cluster adapter knows it
     (the watch's store: no API call while the store has it, or knows it absent). Nothing is
@@ -480,7 +510,8 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     that the store has not heard of is not seen before its first apply.
 
     ``already_there`` is worked out when the apply fails, and when it succeeds with ``track``
-    (the file could not be written before): it parses the file there and the new one."""
+    (the file could not be written before): it parses the file there and the new one; so is
+    ``delivered`` when a ``first`` pass (none wrote the file in this process yet) writes it."""
     snapshots = list(snapshots)
     rendered = entries(snapshots)
     key = (owner.namespace, owner.name, owner.uid)
@@ -564,7 +595,8 @@ def _sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepend
     else:
         deps.written.pop(key, None)
     return Synced(changed, None, names, active, left_out, unfit=unfit, stale=fitted.stale,
-                  already_there=_already_there(content, found) if track else frozenset())
+                  already_there=_already_there(content, found) if track else frozenset(),
+                  delivered=_delivered(content, found) if first and changed else frozenset())
 
 
 def _previous(deps: FileDependencies, owner: Owner, snapshots: Iterable[Mapping[str, Any]],
@@ -669,6 +701,22 @@ def _already_there(content: str, there: Mapping[str, Any] | None) -> frozenset[s
                      if held.get(name) == entry)
 
 
+def _delivered(content: str, there: Mapping[str, Any] | None) -> frozenset[str]:
+    """The Campaigns whose entry in ``content`` (the file the pass wrote) the ConfigMap
+    ``there`` (as read before the pass; None: not there, or a new model's, applied unread) did
+    not carry at the same exposure and activity (nor for the same Campaign, by uid): the
+    runtime treats at what their status says only from this write."""
+    held = campaigns.entries_in(((there or {}).get("data") or {}).get(campaigns.DATA_KEY))
+
+    def same(entry: Any, before: Any) -> bool:
+        return (isinstance(entry, dict) and isinstance(before, dict)
+                and all(entry.get(k) == before.get(k)
+                        for k in ("exposurePercent", "active", "uid")))
+
+    return frozenset(name for name, entry in campaigns.entries_in(content).items()
+                     if not same(entry, held.get(name)))
+
+
 def forget(owner: Owner, deps: FileDependencies) -> None:
     """The model is gone (its ConfigMap goes with it, by owner reference)."""
     deps.written.pop((owner.namespace, owner.name, owner.uid), None)
@@ -679,6 +727,8 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
     deps.passed.discard((owner.namespace, owner.name))
     deps.asked.discard((owner.namespace, owner.name))
     deps.carried.pop((owner.namespace, owner.name), None)
+    deps.reached.discard((owner.namespace, owner.name))
+    deps.delivered.pop((owner.namespace, owner.name), None)
     deps.held.pop((owner.namespace, owner.name), None)
     deps.last.pop((owner.namespace, owner.name), None)
     deps.before_edit.pop((owner.namespace, owner.name), None)
