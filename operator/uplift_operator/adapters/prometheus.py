@@ -762,6 +762,9 @@ _REACH = re.compile(
 #: What a subquery's range applies to, read backwards from its ``[``: a parenthesised
 #: expression (a call's arguments), a selector's braces, or a metric's name.
 _NAME_CHAR = re.compile(r"[\w:]")
+#: The end of an aggregation's arguments then its grouping, up to the grouping's ``(``:
+#: ``) by `` in ``sum(...) by (x)``, ``)WITHOUT``.
+_POSTFIX_GROUPING = re.compile(r"\)\s*(?i:by|without)\s*\Z")
 
 
 def _seconds(text: str) -> float:
@@ -777,32 +780,44 @@ def _shift(match: re.Match[str], prefix: str) -> float:
     return -shift if match[prefix + "sign"] else shift
 
 
+def _opening(text: str, closing: int) -> int:
+    """The ``(`` or ``{`` matching the ``)`` or ``}`` at ``closing``; -1 for none."""
+    pairs = {")": "(", "}": "{"}
+    depth = 0
+    at = closing
+    while at >= 0:
+        if text[at] == text[closing]:
+            depth += 1
+        elif text[at] == pairs[text[closing]]:
+            depth -= 1
+            if depth == 0:
+                return at
+        at -= 1
+    return -1
+
+
 def _operand_start(text: str, bracket: int) -> int:
     """Where the expression a subquery's ``[`` (at ``bracket``) applies to begins: its
-    matching ``(`` (a call's name is no part of the reach), its selector's ``{`` and name, or
-    its metric's name; ``bracket`` itself when none is found."""
+    matching ``(`` (a call's name is no part of the reach; for an aggregation whose ``by`` or
+    ``without`` follows its arguments, ``sum(...) by (x)[1h:1m]``, the arguments' ``(``), its
+    selector's ``{`` and name, or its metric's name; ``bracket`` itself when none is found."""
     end = bracket
     while end > 0 and text[end - 1].isspace():
         end -= 1
     if end == 0:
         return bracket
     closing = text[end - 1]
-    pairs = {")": "(", "}": "{"}
     at = end - 1
-    if closing in pairs:
-        depth = 0
-        while at >= 0:
-            if text[at] == closing:
-                depth += 1
-            elif text[at] == pairs[closing]:
-                depth -= 1
-                if depth == 0:
-                    break
-            at -= 1
+    if closing in ")}":
+        at = _opening(text, end - 1)
         if at < 0:
             return bracket
         if closing == ")":
-            return at
+            grouping = _POSTFIX_GROUPING.search(text, 0, at)
+            if grouping is not None:
+                # ``by (x)`` after an aggregation's arguments: the subquery applies to it all.
+                at = _opening(text, grouping.start())
+            return bracket if at < 0 else at
     else:
         at = end
     while at > 0 and _NAME_CHAR.fullmatch(text[at - 1]):

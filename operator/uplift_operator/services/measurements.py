@@ -222,7 +222,7 @@ _SPAN_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 
 def _span_text(seconds: float) -> str:
-    """A retention as a duration: ``15d``, ``1d12h``, ``90m`` (whole seconds)."""
+    """A retention as a duration: ``15d``, ``1d12h``, ``1h30m`` (whole seconds)."""
     left = max(int(seconds), 0)
     parts = []
     for unit, size in _SPAN_UNITS:

@@ -76,6 +76,15 @@ REACHES = [
     ("up", 0.0),
     ("x @ 1700000000", None),            # an instant of its own: not told from the text
     ("histogram_quantile(0.95, sum by (le) (rate(b[300s])))", 300.0),
+    # An aggregation's grouping after its arguments (as before them, ``sum by (x) (...)``):
+    # the subquery applies to it all.
+    ("max_over_time(sum(rate(y[5m] offset 1d)) by (x)[1h:1m])", DAY + 3600.0 + 300.0),
+    ("max_over_time(sum(rate(y[5m] offset 1d)) without (x)[2h:1m])", DAY + 7200.0 + 300.0),
+    ("max_over_time(sum(rate(y[5m] offset 1d))BY(x) [1h:1m])", DAY + 3600.0 + 300.0),
+    ("max_over_time(sum(rate(y[5m] offset 1d))\n  Without (x, z)\n[1h:1m])",
+     DAY + 3600.0 + 300.0),
+    ("max_over_time(max(avg_over_time(sum(rate(y[5m])) by (x)[1h:1m] offset 2h)) by (z)"
+     "[1d:5m])", 300.0 + 3600.0 + 2 * 3600.0 + DAY),
 ]
 
 
