@@ -334,6 +334,14 @@ class Resolver:
     # versions with it (the scope names the URI and the credentials, so any of its clients
     # reads what the others do).
     _scope_clients: dict[Scope, Registry] = field(default_factory=dict)
+    # Per thread running a pass, the scope and client its ``resolve`` left, taken by its
+    # ``follow_versions``: the last other user of the scope leaving in between
+    # (``unfollow_versions``, ``forget_alias``) found no version of it followed yet and
+    # dropped its client, which the pass's ``follow_versions`` puts back for the versions it
+    # follows there (else the poller read none of them until its next pass). A thread's
+    # entry a failed pass left is replaced by its next ``resolve`` or taken by its next
+    # ``follow_versions``; ``forget_client`` drops those of its scope.
+    _passing: dict[int, tuple[Scope, Registry]] = field(default_factory=dict)
     # Followed versions the poller's read found not in MLflow (404), with MLflow's words: a
     # spec pinned to one answers ModelNotFound without a read of its own, until a read finds
     # it again.
@@ -373,6 +381,9 @@ class Resolver:
         with self._lock:
             client = self._clients.pop(key, None)
             scope_client = self._scope_clients.pop(key[0], None)
+            for thread, (scope, _) in list(self._passing.items()):
+                if scope == key[0]:
+                    del self._passing[thread]
             self._drop_unused(key[0], client, scope_client)
 
     def has_client(self, key: AliasKey) -> bool:
@@ -387,10 +398,16 @@ class Resolver:
         """``follower`` (a resource) now follows the versions ``keys`` (its stable, canary and
         desired ones: their facts and contracts are asked at each of its passes), instead of
         those it was told of before: their facts and contracts are kept for as long as some
-        follower follows them, whatever the bounded rest holds (``_Kept``)."""
+        follower follows them, whatever the bounded rest holds (``_Kept``). Called by the
+        thread that ran the follower's pass: the scope client that pass's ``resolve`` left is
+        put back if it went meanwhile (``_passing``)."""
         now_followed = frozenset(keys)
         cleared: set[VersionKey] = set()
         with self._lock:
+            passing = self._passing.pop(threading.get_ident(), None)
+            if (passing is not None and passing[0] not in self._scope_clients
+                    and any(key[0] == passing[0] for key in now_followed)):
+                self._scope_clients[passing[0]] = passing[1]
             before = self._followed.get(follower, frozenset())
             if now_followed == before:
                 return
@@ -530,6 +547,7 @@ class Resolver:
         with self._lock:
             # The poller reads followed versions with it.
             self._replace_client(self._scope_clients, scope, scope, registry)
+            self._passing[threading.get_ident()] = (scope, registry)
         if ref.alias is None:
             return self._replaced_problem(
                 scope, ref, self._resolve(_pinned_key(scope, ref), ref, registry, now))

@@ -6,13 +6,14 @@ asks any more left its entries for the process's life (1,000 rotations: 1,000 en
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 from tests.unit.services.fakes import FakeRegistry, ListingRegistry
 
 from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
-from uplift_operator.domain.alias_sweep import Sweep
+from uplift_operator.domain.alias_sweep import SWEEP_VOUCH_LIMIT, Sweep
 from uplift_operator.services.resolution import Resolver
 
 URI = "http://mlflow.test"
@@ -117,3 +118,34 @@ def test_a_read_in_flight_when_the_last_follower_left_keeps_nothing() -> None:
     client.who = (URI, "d")  # type: ignore[attr-defined]
     resolver.resolve(SCOPE, ALIAS, client, T0)
     assert _kept(resolver) == {"read_takes": 0, "sweeps": 0, "down": 0}
+
+
+def test_a_pass_whose_scope_client_went_before_it_followed_its_versions_puts_it_back() -> None:
+    """A pinned resource's pass resolves (its client the scope's), then the scope's last other
+    user leaves (its versions unfollowed, its alias forgotten: no version of the scope
+    followed yet, the scope's client dropped), then the pass follows its version: the poller
+    reads it with the client that pass left, not only after the resource's next pass."""
+    resolver = Resolver()
+    assert resolver.resolve(SCOPE, ALIAS, _client("d"), T0).ok  # A, following the alias
+    resolver.follow_versions("A", [(SCOPE, "m", "1")])
+    mine = _client("d")
+    resolved, left = threading.Event(), threading.Event()
+
+    def pass_of_b() -> None:  # a pass runs in a pool thread, resolve then follow_versions
+        assert resolver.resolve(SCOPE, PINNED, mine, T0).ok
+        resolved.set()
+        assert left.wait(5)
+        resolver.follow_versions("B", [(SCOPE, "m", "1")])
+
+    thread = threading.Thread(target=pass_of_b)
+    thread.start()
+    assert resolved.wait(5)
+    resolver.unfollow_versions("A")  # A deleted, from the event loop's thread
+    resolver.forget_alias(KEY)
+    left.set()
+    thread.join(5)
+    assert resolver._scope_clients.get(SCOPE) is mine
+    assert resolver.due_versions(T0) == []  # first seen: due a period on
+    later = T0 + SWEEP_VOUCH_LIMIT
+    assert resolver.due_versions(later) == [(SCOPE, "m", "1")]
+    assert resolver.reread_version((SCOPE, "m", "1"), later)
