@@ -91,14 +91,14 @@ watch answered 410 Gone and lists again; debug, left so) to the existence audit
 (``existence.relisted``), which then runs within a minute rather than at its interval: what was
 deleted while that watch was away gets no DELETED event.
 
-A watch-stream kopf gave up on ends the process (``exit_when_a_watcher_ends``): kopf 1.45 runs
-each kind's watch in each namespace as a task of its own, and an error out of it (its paged
-LIST's continue token expired between two pages, 410 "The provided continue parameter is too
-old", which kopf does not list again for; a 5xx past kopf's retries; an error event of the watch
-other than 410) ends that task for good: kopf logs "Watcher for ... has failed" and never starts
-it again, while the process stays up and ready, and no new object of that kind is reconciled
-there. The process exits instead (``common.exit_to_list_afresh``), and its restart lists every
-kind afresh.
+A watch-stream that fails needs nothing here: kopf 1.45 runs each kind's watch in each namespace
+as a task of its own, and when one ends on an error (its paged LIST's continue token expired
+between two pages, 410 "The provided continue parameter is too old", which kopf does not list
+again for; a 5xx past kopf's retries; a 403 or 404; an error event of the watch other than 410),
+kopf logs "Watcher for ... has failed", its orchestrator raises that error, every other task is
+stopped and ``kopf.run`` raises (``handlers.main``): the process exits non-zero, and its restart
+lists every kind afresh. A cause that lasts (RBAC missing for a watched kind) is a crash loop
+with the error in the log.
 """
 
 from __future__ import annotations
@@ -129,7 +129,6 @@ from uplift_operator.settings import PATTERN_CHARS, OperatorConfig
 
 __all__ = ["LeftOut", "Peering", "PeeringCheck", "PeeringObjects", "PeeringReport", "Readiness",
            "SeenPresent", "StartPlan", "check_peerings", "create_answer", "exclude_namespaces",
-           "exit_when_a_watcher_ends",
            "kopf_namespaces", "not_reached_notes", "plan_patterned_start", "plan_start",
            "prepare_peerings", "read_answer", "surface_paused_watches"]
 
@@ -189,51 +188,6 @@ class _PausedWatchAtWarning(logging.Filter):
             with contextlib.suppress(Exception):  # never break kopf's logging
                 self.on_relist()
         return record.levelno > logging.DEBUG or self.verbose
-
-
-#: The logger of kopf's task per watched kind and namespace ("watcher for <kind>@<namespace>").
-_ORCHESTRATION_LOGGER = "kopf._core.reactor.orchestration"
-
-
-class _EndedWatcherExits(logging.Filter):
-    """kopf logs "Watcher for <kind>@<namespace> has failed: <error>" (ERROR, with the
-    traceback) when a watch-stream's task ends on an error, "... has finished unexpectedly"
-    (WARNING) should one ever end without one (kopf's ``aiotasks.guard``); either way kopf
-    never starts it again (the ended task stays in its ensemble), and that kind is watched no
-    more in that namespace. ``on_end`` is called with the line's "Watcher for ..." part. Other
-    tasks' lines (a peering observer's: ``restart_to_leave_out`` handles those) pass by, and
-    every line is kept as it is."""
-
-    def __init__(self, on_end: Callable[[str], None]) -> None:
-        super().__init__()
-        self.on_end = on_end
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if text.startswith("Watcher for "):
-            which, found, _ = text.partition(" has failed")
-            if not found:
-                which, found, _ = text.partition(" has finished unexpectedly")
-            if found:
-                with contextlib.suppress(Exception):  # never break kopf's logging
-                    self.on_end(which)
-        return True
-
-
-def exit_when_a_watcher_ends(
-        exit: Callable[[str], None] = exit_to_list_afresh) -> logging.Filter:
-    """Exit (``exit``) when kopf gives a watch-stream up (``_EndedWatcherExits``): the restart
-    lists and watches every kind afresh, where this process would stay up and ready without
-    reconciling that kind there again (a paged LIST's continue token expired between its pages,
-    410 "The provided continue parameter is too old", ends kopf 1.45's watcher: it lists again
-    only for a watch answered 410)."""
-    def on_end(which: str) -> None:
-        exit(f"kopf's {which[0].lower()}{which[1:]} has ended and kopf does not start it "
-             "again (no object of that kind there would be reconciled any more)")
-
-    ended = _EndedWatcherExits(on_end)
-    logging.getLogger(_ORCHESTRATION_LOGGER).addFilter(ended)
-    return ended
 
 
 def surface_paused_watches(verbose: bool, on_pause: Callable[[], None] | None = None,
@@ -1205,7 +1159,6 @@ async def start(memo: kopf.Memo, **_: Any) -> None:
         loop.call_soon_threadsafe(wake.set)
 
     surface_paused_watches(config.verbose, wake_checker, lambda: existence.relisted(memo))
-    memo["uplift_ended_watcher_filter"] = exit_when_a_watcher_ends()
     readiness = Readiness()
     memo["uplift_readiness"] = readiness
     tasks: list[asyncio.Task[None]] = [
@@ -1260,9 +1213,6 @@ async def serve_healthz(memo: kopf.Memo | dict[str, Any], started: asyncio.Event
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     for task in memo.get("uplift_readiness_tasks", []):
         task.cancel()
-    ended = memo.get("uplift_ended_watcher_filter")
-    if ended is not None:
-        logging.getLogger(_ORCHESTRATION_LOGGER).removeFilter(ended)
     for key in ("uplift_readiness_runner", "uplift_liveness_runner"):
         runner = memo.get(key)
         if runner is not None:
