@@ -655,14 +655,20 @@ def names_the_version(template: str, variables: Mapping[str, str]) -> bool:
 
 def gate_bound_problems(gate: GateSpecBase, where: str) -> list[str]:
     """Bounds the gate's evaluator refuses (an Error at every analysis, then a rollback), as the
-    CRD's rules on the gate refuse them: an object stored before is InvalidSpec instead."""
+    CRD's rules on the gate refuse them: an object stored before is InvalidSpec instead. A
+    dryRun gate's drift/latency max and incrementalConversions min are not checked (nor
+    refused by the CRD): it acts on nothing."""
     if gate.type == "errorRate" and gate.max is not None and not 0 < gate.max < 1:
         return [f"{where}.max: {ERROR_RATE_MAX} (got {gate.max:g})"]
     if gate.type == "deliveryRate" and gate.min is not None and not 0 < gate.min < 1:
         return [f"{where}.min: {DELIVERY_RATE_MIN} (got {gate.min:g})"]
-    if gate.type == "incrementalConversions" and gate.min is not None and not -1 < gate.min < 1:
+    # The later rules leave a dryRun gate be (its Fail holds and rolls back nothing): one
+    # stored with such a bound before them stays valid, judged and reported as before.
+    acts = not gate.dry_run
+    if (acts and gate.type == "incrementalConversions" and gate.min is not None
+            and not -1 < gate.min < 1):
         return [f"{where}.min: {INCREMENTAL_CONVERSIONS_MIN} (got {gate.min:g})"]
-    if gate.type in ("drift", "latency") and gate.max is not None and not gate.max > 0:
+    if acts and gate.type in ("drift", "latency") and gate.max is not None and not gate.max > 0:
         return [f"{where}.max: {DRIFT_MAX if gate.type == 'drift' else LATENCY_MAX} "
                 f"(got {gate.max:g})"]
     if gate.type == "upliftSanity":

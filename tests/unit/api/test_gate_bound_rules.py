@@ -77,6 +77,26 @@ def test_a_campaign_gate_bound_it_could_never_judge_is_refused(
         [f"g.{field}: {message} (got {gate[field]:g})"] if message else [])
 
 
+@pytest.mark.parametrize(("rules", "gate", "typed"), [
+    (MODEL_GATE_RULES, {"type": "drift", "max": 0.0}, ModelGate),
+    (MODEL_GATE_RULES, {"type": "latency", "max": -1.0}, ModelGate),
+    (CAMPAIGN_GATE_RULES, {"type": "drift", "max": -0.1}, CampaignGate),
+    (CAMPAIGN_GATE_RULES, {"type": "incrementalConversions", "min": 1.0}, CampaignGate),
+    (CAMPAIGN_GATE_RULES, {"type": "incrementalConversions", "min": -1.5}, CampaignGate),
+])
+def test_a_dry_run_gate_keeps_a_bound_it_could_never_judge(
+        rules: list[dict[str, Any]], gate: dict[str, Any], typed: Any) -> None:
+    """A dryRun gate's Fail holds and rolls back nothing: the rules that came later leave it
+    be, and one stored before them stays valid (not InvalidSpec: the model's canary judged,
+    the Campaign treating), as the weight-100 rule leaves it be. Not dryRun, still refused."""
+    value = {"name": "g", **gate, "dryRun": True}
+    assert _refused(rules, value) == []
+    assert gate_bound_problems(typed.model_validate(value), "g") == []
+    acting = {**value, "dryRun": False}
+    assert len(_refused(rules, acting)) == 1
+    assert len(gate_bound_problems(typed.model_validate(acting), "g")) == 1
+
+
 FULL_WEIGHT = next(r for r in _spec(UPLIFTMODEL)["properties"]["rollout"][
     "x-kubernetes-validations"] if r["message"].startswith("a last step at weight 100"))
 

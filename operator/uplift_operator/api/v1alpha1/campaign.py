@@ -354,7 +354,7 @@ DELIVERY_RATE_MIN = ("a deliveryRate gate's min is a share of the decisions deli
 INCREMENTAL_CONVERSIONS_MIN = (
     "an incrementalConversions gate's min is a difference of two conversion rates (treated "
     "minus holdout), within -1 and 1: it must be above -1 and below 1 (at 1 or above the gate "
-    "could never pass, at -1 or below never fail; default 0)")
+    "could never pass, at -1 or below never fail; default 0), unless the gate is dryRun")
 ROI_VALUE = ("a roi gate needs a value per conversion above 0 for each treatment it judges (its "
              "treatments, else all): the treatment's valuePerConversion, else spec.economics."
              "valuePerConversion (an ROI is measured in it); a treatment the gate does not "
@@ -494,10 +494,14 @@ class CampaignGate(GateSpecBase):
             {"rule": "self.type != 'deliveryRate' || !has(self.min) || "
                      "self.min > 0.0 && self.min < 1.0",
              "message": DELIVERY_RATE_MIN, "fieldPath": ".min"},
-            {"rule": "self.type != 'incrementalConversions' || !has(self.min) || "
+            # A dryRun gate acts on nothing (its Fail holds and rolls back nothing): it may
+            # keep such a bound, as it could before these two rules came.
+            {"rule": "(has(self.dryRun) && self.dryRun) || "
+                     "self.type != 'incrementalConversions' || !has(self.min) || "
                      "self.min > -1.0 && self.min < 1.0",
              "message": INCREMENTAL_CONVERSIONS_MIN, "fieldPath": ".min"},
-            {"rule": "self.type != 'drift' || !has(self.max) || self.max > 0.0",
+            {"rule": "(has(self.dryRun) && self.dryRun) || self.type != 'drift' || "
+                     "!has(self.max) || self.max > 0.0",
              "message": DRIFT_MAX, "fieldPath": ".max"}]})
 
 

@@ -684,9 +684,11 @@ ERROR_RATE_MAX = ("an errorRate gate's max is a share of requests: it must be ab
 #: PSI is never below 0, a p95 never at or below 0 s: at max 0 or below, the gate's Fail is
 #: shown at the first look and every canary (a Campaign's exposure) is rolled back.
 DRIFT_MAX = ("a drift gate's max is a PSI bound: it must be above 0 (a PSI is never below 0, so "
-             "at 0 or below the gate fails at the first look; default 0.1)")
+             "at 0 or below the gate fails at the first look; default 0.1), unless the gate "
+             "is dryRun")
 LATENCY_MAX = ("a latency gate's max is a p95 in seconds: it must be above 0 (at 0 or below "
-               "every canary's p95 is above it, so the gate fails at the first look)")
+               "every canary's p95 is above it, so the gate fails at the first look), unless "
+               "the gate is dryRun")
 RELATIVE_MARGIN = ("a relative margin must be below 1: it is a fraction of the stable's value "
                    "(marginType absent: relative for latency, errorRate and qini)")
 #: The gate types whose margin is relative when marginType is absent
@@ -745,9 +747,13 @@ class ModelGate(GateSpecBase):
             {"rule": "self.type != 'errorRate' || !has(self.max) || "
                      "self.max > 0.0 && self.max < 1.0",
              "message": ERROR_RATE_MAX, "fieldPath": ".max"},
-            {"rule": "self.type != 'drift' || !has(self.max) || self.max > 0.0",
+            # A dryRun gate acts on nothing (its Fail holds and rolls back nothing): it may
+            # keep such a bound, as it could before these rules came.
+            {"rule": "(has(self.dryRun) && self.dryRun) || self.type != 'drift' || "
+                     "!has(self.max) || self.max > 0.0",
              "message": DRIFT_MAX, "fieldPath": ".max"},
-            {"rule": "self.type != 'latency' || !has(self.max) || self.max > 0.0",
+            {"rule": "(has(self.dryRun) && self.dryRun) || self.type != 'latency' || "
+                     "!has(self.max) || self.max > 0.0",
              "message": LATENCY_MAX, "fieldPath": ".max"},
             {"rule": "!has(self.margin) || self.margin < 1.0 || (has(self.marginType) ? "
                      "self.marginType == 'absolute' : !(self.type in "
