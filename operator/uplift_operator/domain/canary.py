@@ -711,8 +711,16 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         step or canary changed, nothing is adopted), gates and serving (a rollback of its own
         leaves nothing to adopt). Not while a rollback would wait (``rollback_held``: the
         stable does not serve and the canary does): the canary's split is applied again
-        then, as the pending rollback of a gate holds it."""
-        if not self.lost_rollback() or self.rollback_held() is not None:
+        then, as the pending rollback of a gate holds it. Nor while the model reference does
+        not resolve (``unresolved``): the graph at the stable alone may be a spec's
+        withdrawal of the canary (the spec back at the stable) or its replacement (a new
+        version before traffic) whose status write was lost, which only a pass that resolves
+        the reference tells from a rollback; taken for one, the version was recorded rolled
+        back (``abortedVersion``, a Warning, the registry's ``rolled-back`` tag) and blocked.
+        The canary's split is applied again meanwhile, as an unresolved reference holds any
+        lost advance (``adopts_lost_advance``)."""
+        if (not self.lost_rollback() or self.rollback_held() is not None
+                or self.unresolved() is not None):
             return
         s = self.status
         pending = [f"{g.name} {g.verdict.value}" for g in s.gates

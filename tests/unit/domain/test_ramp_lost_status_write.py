@@ -26,6 +26,7 @@ from tests.unit.domain.test_ramp import (
 )
 
 from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
+from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import ramp
 from uplift_operator.domain.ramp import Decision, Observed, Reason, TrafficSplit, decide
 
@@ -263,3 +264,54 @@ def test_a_lost_advance_is_not_made_while_the_ramp_is_held() -> None:
     assert (d.status.current_step, d.traffic) == (1, TrafficSplit("1", "2", 25))
     assert d.status.history[-1].reason == "promoted by hand"
     assert d.status.history[-1].actor != "operator"
+
+
+def test_a_graph_at_the_stable_alone_is_not_taken_for_a_rollback_while_unresolved() -> None:
+    """The lost decision may be the spec's withdrawal of the canary (the spec back at stable
+    1) or its replacement (a new version before traffic: a canary at 0 carries none), which
+    leave the graph at stable 1 alone too. A pass that cannot resolve the model reference
+    cannot tell them from a rollback: it makes none (no ``abortedVersion``, no ``RolledBack``
+    Warning, version 2 not blocked), and the canary's split is applied again, as any lost
+    advance is held then; the pass that resolves the reference withdraws or replaces the
+    canary as the spec says."""
+    for desired, after in (("1", None), ("3", "3")):
+        sim = on_first_step()
+        d = successor(sim, STABLE_ALONE, verdict=INC, minutes=1, desired=None)
+        assert d.status.canary_version == "2" and d.status.aborted_version is None, desired
+        assert d.traffic == TrafficSplit("1", "2", 10), desired
+        assert Reason.ROLLED_BACK not in [e.reason for e in d.events], desired
+        assert "RolledBack" not in [h.action for h in d.status.history], desired
+        sim.status = d.status
+        sim.now += dt.timedelta(minutes=1)
+        d = successor(sim, frozenset(), verdict=None, minutes=1, desired=desired)
+        assert d.status.canary_version == after and d.status.aborted_version is None, desired
+        assert d.status.history[-1].actor == "spec", desired
+        assert d.traffic == TrafficSplit("1", after, 0), desired
+
+
+def test_a_lost_rollback_ends_what_this_pass_held_for_a_human() -> None:
+    """This pass's own look holds the ramp for a human — a Fail under ``rollback.mode``
+    Manual (a rollback pending the human's word), an ``inconclusiveLimit`` exceeded (a pause
+    asked): the lost rollback is made all the same and that hold ends with it, so the status
+    says the rollback (no pause; Ready not ``RollbackPending`` of a canary that is gone), and
+    the next pass on it decides the same (``successor`` asserts it)."""
+    limit = [{"name": "latency", "type": "latency", "inconclusiveLimit": 1}]
+    rows: list[tuple[str, dict[str, Any], GateVerdict, float]] = [
+        ("Manual rollback, a Fail", {"rollback": "Manual"}, F, 1),
+        ("inconclusiveLimit exceeded", {"gates": limit}, INC, 2),
+    ]
+    for what, spec, verdict, minutes in rows:
+        sim = with_canary(make_spec(**spec))
+        sim.tick(2, verdicts={g.name: INC for g in sim.spec.rollout.gates})
+        assert (sim.status.current_step, sim.status.canary_weight) == (0, 10), what
+        assert sim.status.paused_at is None, what
+        d = successor(sim, STABLE_ALONE, verdict=verdict, minutes=minutes)
+        assert d.status.canary_version is None and d.status.aborted_version == "2", what
+        assert d.traffic == TrafficSplit("1", None, 0), what
+        assert d.status.phase is Phase.DEGRADED and d.status.paused_at is None, what
+        assert "rolled back" in d.status.message, what
+        ready = next(c for c in d.status.conditions if c.type == cond.READY)
+        assert (ready.status, ready.reason) == ("True", cond.STABLE_SERVING), what
+        last = d.status.history[-1]
+        assert (last.action, last.actor) == ("RolledBack", "operator"), what
+        assert "whose status write was lost" in last.reason, what
