@@ -29,6 +29,11 @@ def _deps(**experiment: Any) -> campaign.CampaignDependencies:
                                          metric_templates=BUILTIN_TEMPLATES)
 
 
+def _objects(deps: campaign.CampaignDependencies) -> dict[Any, dict[str, Any]]:
+    assert isinstance(deps.cluster, FakeCluster)
+    return deps.cluster.objects
+
+
 def _unsalted(name: str) -> dict[str, Any]:
     body = _body(name)
     del body["spec"]["experiment"]["salt"]
@@ -83,3 +88,68 @@ def test_a_refused_campaign_says_it_too() -> None:
     shared = _shared(result.status)
     assert shared is not None and shared["status"] == "True"
     assert f"UpliftModel {MODEL}'s own holdout" in shared["message"]
+
+
+def test_the_models_salt_holds_out_the_same_units_only_over_the_same_unit_input() -> None:
+    """The runtime hashes the model's own requests' units by the model's unitKey, a
+    Campaign's by the Campaign's: with the same salt over different inputs (customers, a
+    household id) they hold out other units, and nothing is said."""
+    body = _unsalted(MODEL)
+    body["spec"]["experiment"]["unitKey"] = "household_id"
+    apart = campaign.reconcile(copy.deepcopy(body), _deps(), T0)
+    assert _shared(apart.status) is None and not _said(apart, "SaltShared")
+    alike = campaign.reconcile(copy.deepcopy(body), _deps(unitKey="household_id"), T0)
+    shared = _shared(alike.status)
+    assert shared is not None and shared["status"] == "True"
+    assert "over the same unit input 'household_id'" in shared["message"]
+    # Neither sets one: both read unit_id, the same units.
+    del body["spec"]["experiment"]["unitKey"]
+    deps = _deps()
+    model_key = next(k for k in _objects(deps) if k[1] == "upliftmodels")
+    del _objects(deps)[model_key]["spec"]["experiment"]["unitKey"]
+    default = campaign.reconcile(copy.deepcopy(body), deps, T0)
+    assert "over the same unit input 'unit_id'" in (_shared(default.status) or {})["message"]
+    assert not _shared(campaign.reconcile(copy.deepcopy(body), _deps(), T0).status)
+
+
+def test_while_the_model_is_not_read_what_was_said_of_its_holdout_stays() -> None:
+    """The model deleted (or its read failing) says nothing of its salt: the condition keeps
+    its model part, True, without a Normal event, and neither a Warning nor a new transition
+    time when the model is back (its alert's ``for`` would start over)."""
+    body = _unsalted(MODEL)
+    deps = _deps()
+    first = campaign.reconcile(copy.deepcopy(body), deps, T0)
+    said = _shared(first.status)
+    assert said is not None and said["status"] == "True"
+    body["status"] = first.status
+    [model_key] = [k for k in _objects(deps) if k[1] == "upliftmodels"]
+    gone_model = _objects(deps).pop(model_key)
+    gone = campaign.reconcile(copy.deepcopy(body), deps, T0 + dt.timedelta(seconds=5))
+    kept = _shared(gone.status)
+    assert kept is not None and (kept["status"], kept["reason"]) == ("True", "SaltShared")
+    assert kept["message"] == said["message"]
+    assert kept["lastTransitionTime"] == said["lastTransitionTime"]
+    assert not _said(gone, "SaltNotShared") and not _said(gone, "SaltShared")
+    body["status"] = gone.status
+    _objects(deps)[model_key] = gone_model
+    back = campaign.reconcile(copy.deepcopy(body), deps, T0 + dt.timedelta(seconds=10))
+    again = _shared(back.status)
+    assert again is not None and again["status"] == "True"
+    assert again["lastTransitionTime"] == said["lastTransitionTime"]
+    assert not _said(back, "SaltShared") and not _said(back, "SaltNotShared")
+
+    # Only what was said of the model's holdout is kept: another Campaign's sharing ended is
+    # said as before, model or not.
+    body = _body("spring-email")
+    deps = _deps()
+    other = body | {"metadata": {**body["metadata"], "name": "summer-email"}}
+    drawn = campaign.holdout_draw(other)
+    assert drawn is not None
+    first = campaign.reconcile(copy.deepcopy(body), deps, T0, draws=(drawn,))
+    assert (_shared(first.status) or {}).get("status") == "True"
+    body["status"] = first.status
+    _objects(deps).clear()
+    later = campaign.reconcile(copy.deepcopy(body), deps, T0 + dt.timedelta(seconds=5), draws=())
+    released = _shared(later.status)
+    assert released is not None and released["status"] == "False"
+    assert [kind for kind, _ in _said(later, "SaltNotShared")] == ["Normal"]
