@@ -56,6 +56,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
@@ -267,8 +268,12 @@ class Dependencies:
     # By model uid: the resourceVersion a pass of this process applied the graph on, and the
     # status it read then (``_status_digest``), until a status write of the model goes through
     # (``_decided_here``: a status write refused 409 after the apply). At most
-    # ``UNWRITTEN_KEPT``, the oldest dropped first.
+    # ``UNWRITTEN_KEPT``, the oldest dropped first; dropped too when the model's task ends or
+    # it is deleted (``forget_unwritten``). Changed under ``unwritten_lock``: passes of
+    # different models run in threads of the pass pool at once.
     unwritten: dict[str, tuple[str, str]] = field(default_factory=dict)
+    unwritten_lock: threading.Lock = field(default_factory=threading.Lock, repr=False,
+                                           compare=False)
 
 
 def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
@@ -517,10 +522,14 @@ def _unwritten(deps: Dependencies, uid: str, meta: Mapping[str, Any], read: Any,
     finds it its own decision all the same (``_decided_here``)."""
     version = str(meta.get("resourceVersion") or "")
     if applied is not None and applied.changed and applied.error is None and version:
-        deps.unwritten.pop(uid, None)
-        deps.unwritten[uid] = (version, _status_digest(read))
-        while len(deps.unwritten) > UNWRITTEN_KEPT:
-            deps.unwritten.pop(next(iter(deps.unwritten)))
+        digest = _status_digest(read)
+        # Under the lock: another model's pass evicting at once took the same oldest entry
+        # (a KeyError after the graph was applied) or changed the dict under the iteration.
+        with deps.unwritten_lock:
+            deps.unwritten.pop(uid, None)
+            deps.unwritten[uid] = (version, digest)
+            while len(deps.unwritten) > UNWRITTEN_KEPT:
+                deps.unwritten.pop(next(iter(deps.unwritten)))
     if uid not in deps.unwritten:
         return after_write
     return functools.partial(_written, deps, uid, after_write)
@@ -528,9 +537,17 @@ def _unwritten(deps: Dependencies, uid: str, meta: Mapping[str, Any], read: Any,
 
 def _written(deps: Dependencies, uid: str, after_write: Callable[[], None] | None) -> None:
     """The pass's status is written: nothing of the model's is unwritten any more."""
-    deps.unwritten.pop(uid, None)
+    forget_unwritten(deps, uid)
     if after_write is not None:
         after_write()
+
+
+def forget_unwritten(deps: Dependencies, uid: str) -> None:
+    """Nothing of the model ``uid`` is kept as unwritten (``_unwritten``): its status was
+    written, its task ended (paused by peering: another replica decides on it now) or it was
+    deleted (handlers.upliftmodel)."""
+    with deps.unwritten_lock:
+        deps.unwritten.pop(uid, None)
 
 
 def _status_digest(status: Any) -> str:

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from tests.unit.services.test_upliftmodel import PROBE, SELDON, Sim, reasons, status_written
 
 from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelStatus
+from uplift_operator.domain import status as status_logic
 from uplift_operator.services import upliftmodel
 
 
@@ -118,3 +122,40 @@ def test_a_graph_stamped_on_an_older_body_is_not_taken_for_this_process_s_own_ot
         result = sim.tick(1)
         assert sim.status["canaryVersion"] == "2" and "Promoted" not in reasons(result), what
         assert sim.weights() == {"1": 50, "2": 50}, what
+
+
+class _Yielding(dict[str, tuple[str, str]]):
+    """``Dependencies.unwritten`` whose iteration lets another thread run first, as a switch
+    of the GIL between the look at the oldest entry and its pop may."""
+
+    def __iter__(self) -> Iterator[str]:
+        time.sleep(0.005)
+        return super().__iter__()
+
+
+def test_passes_of_many_models_evicting_at_once_raise_nothing_and_keep_the_bound(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passes of different models apply their graphs in threads of the pass pool at once,
+    each past ``UNWRITTEN_KEPT``: both took the same oldest entry and the second pop raised
+    KeyError, after its graph was applied (its status never written)."""
+    monkeypatch.setattr(upliftmodel, "UNWRITTEN_KEPT", 2)
+    sim = Sim()
+    sim.deps.unwritten = _Yielding({"old1": ("1", "d"), "old2": ("1", "d")})
+    applied = status_logic.Applied(what="SeldonDeployment m", split="", changed=True)
+    start = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def apply_and_remember(uid: str) -> None:
+        start.wait()
+        try:
+            upliftmodel._unwritten(sim.deps, uid, {"resourceVersion": "7"}, {}, applied, None)
+        except BaseException as error:  # what the pass thread raised
+            failures.append(error)
+
+    threads = [threading.Thread(target=apply_and_remember, args=(f"u{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert failures == []
+    assert len(sim.deps.unwritten) == 2 and set(sim.deps.unwritten) <= {"u0", "u1", "u2", "u3"}
