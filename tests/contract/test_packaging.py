@@ -691,6 +691,27 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
      "podDisruptionBudget.minAvailable=099% keeps all 2 replicas"),
     (["--set-string", "podDisruptionBudget.minAvailable=08", "--set", "replicas=8"],
      "podDisruptionBudget.minAvailable=08 keeps all 8 replicas"),  # rendered 08: YAML's 8
+    # Signed integers and floats YAML reads as whole numbers (Kubernetes takes them so).
+    (["--set-string", "podDisruptionBudget.maxUnavailable=+0"],
+     "podDisruptionBudget.maxUnavailable=+0 lets no replica be evicted"),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=-0"],
+     "podDisruptionBudget.maxUnavailable=-0 lets no replica be evicted"),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=0.0"],
+     "podDisruptionBudget.maxUnavailable=0.0 lets no replica be evicted"),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=.0"],
+     "podDisruptionBudget.maxUnavailable=.0 lets no replica be evicted"),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=0e5"],
+     "podDisruptionBudget.maxUnavailable=0e5 lets no replica be evicted"),
+    (["--set-string", "podDisruptionBudget.minAvailable=+0x0"],
+     "podDisruptionBudget.minAvailable=+0x0 lets every replica be evicted at once"),
+    (["--set-string", "podDisruptionBudget.minAvailable=0.0"],
+     "podDisruptionBudget.minAvailable=0.0 lets every replica be evicted at once"),
+    (["--set-string", "podDisruptionBudget.minAvailable=08.0", "--set", "replicas=8"],
+     "podDisruptionBudget.minAvailable=08.0 keeps all 8 replicas"),
+    (["--set-string", "podDisruptionBudget.minAvailable=+08", "--set", "replicas=8"],
+     "podDisruptionBudget.minAvailable=+08 keeps all 8 replicas"),
+    (["--set-string", "podDisruptionBudget.minAvailable=0.2e1"],
+     "podDisruptionBudget.minAvailable=0.2e1 keeps all 2 replicas"),
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
         "min-available-0", "min-available-0-percent", "min-available-00",
         "min-available-00-percent", "no-service-account",
@@ -706,7 +727,10 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
         "max-unavailable-00-percent", "min-available-100-percent",
         "min-available-every-replica", "min-available-over-the-replicas",
         "min-available-percent-rounded-up", "min-available-percent-of-3",
-        "min-available-099-percent", "min-available-08-of-8"])
+        "min-available-099-percent", "min-available-08-of-8", "max-unavailable-plus-0",
+        "max-unavailable-minus-0", "max-unavailable-0.0", "max-unavailable-.0",
+        "max-unavailable-0e5", "min-available-plus-0x0", "min-available-0.0",
+        "min-available-08.0-of-8", "min-available-plus-08-of-8", "min-available-0.2e1"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
@@ -818,7 +842,15 @@ def test_the_working_neighbours_of_those_values_render(monkeypatch: pytest.Monke
             (["--set", "replicas=8", "--set-string", "podDisruptionBudget.minAvailable=07"],
              {"minAvailable": 7}),
             (["--set-string", "podDisruptionBudget.maxUnavailable=01%"],
-             {"maxUnavailable": "01%"})):
+             {"maxUnavailable": "01%"}),
+            # Signed and float forms YAML reads as whole numbers that leave a replica to evict.
+            (["--set-string", "podDisruptionBudget.maxUnavailable=+1"], {"maxUnavailable": 1}),
+            (["--set-string", "podDisruptionBudget.maxUnavailable=1.0"],
+             {"maxUnavailable": 1.0}),
+            (["--set", "replicas=8", "--set-string", "podDisruptionBudget.minAvailable=07.0"],
+             {"minAvailable": 7.0}),
+            (["--set", "replicas=3", "--set-string", "podDisruptionBudget.minAvailable=+2"],
+             {"minAvailable": 2})):
         [pdb] = by_kind(helm_template(*values), "PodDisruptionBudget")
         assert {k: v for k, v in pdb["spec"].items()
                 if k in ("minAvailable", "maxUnavailable")} == spec, values
