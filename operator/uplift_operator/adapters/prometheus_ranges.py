@@ -169,7 +169,10 @@ class PiecewiseIncreases:
         """The source's ``storage_retention`` (``PrometheusClient``'s), None if it has none:
         what it keeps is what Prometheus answered while it held the samples, but after a
         restart the same query reads only what Prometheus still holds, so the gates' check
-        of a range against the retention is the same with or without kept pieces."""
+        of a step's range against the retention is the same with or without kept pieces. The
+        counts since the canary or the ramp started (``services.measurements.lifetime``) are
+        not checked: they read past the retention, from kept pieces while this process runs
+        and short by what Prometheus deleted after a restart."""
         read = getattr(self._source, "storage_retention", None)
         retention = read() if callable(read) else None
         return retention if isinstance(retention, StorageRetention) else None
