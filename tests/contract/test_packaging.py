@@ -845,10 +845,10 @@ def test_the_working_neighbours_of_those_values_render(monkeypatch: pytest.Monke
              {"maxUnavailable": "01%"}),
             # Signed and float forms YAML reads as whole numbers that leave a replica to evict.
             (["--set-string", "podDisruptionBudget.maxUnavailable=+1"], {"maxUnavailable": 1}),
-            (["--set-string", "podDisruptionBudget.maxUnavailable=1.0"],
-             {"maxUnavailable": 1.0}),
+            (["--set-string", "podDisruptionBudget.maxUnavailable=1.0"],  # rendered 1.0: 1
+             {"maxUnavailable": 1}),
             (["--set", "replicas=8", "--set-string", "podDisruptionBudget.minAvailable=07.0"],
-             {"minAvailable": 7.0}),
+             {"minAvailable": 7}),
             (["--set", "replicas=3", "--set-string", "podDisruptionBudget.minAvailable=+2"],
              {"minAvailable": 2})):
         [pdb] = by_kind(helm_template(*values), "PodDisruptionBudget")
