@@ -250,6 +250,25 @@ INVALID: list[tuple[str, dict[str, Any], Mutation, list[str]]] = [
       "spec.exposure.gates[4].inconclusiveLimit",
       "inconclusiveLimit applies to deliveryRate, incrementalConversions, roi, drift and "
       "custom gates only"]),
+    # Bounds the evaluators could never judge (tests/unit/api/test_gate_bound_rules.py): a Fail
+    # at the first look (a PSI or a p95 at or below 0), a difference of two rates at |1|.
+    ("drift-max-zero", MODEL, set_path("spec.rollout.gates.2.max", 0),
+     ["spec.rollout.gates[2].max", "a drift gate's max is a PSI bound: it must be above 0"]),
+    ("latency-max-below-zero", MODEL, set_path("spec.rollout.gates.0.max", -0.05),
+     ["spec.rollout.gates[0].max", "a latency gate's max is a p95 in seconds: it must be above 0"]),
+    ("campaign-drift-max-zero", CAMPAIGN, set_path("spec.exposure.gates.3.max", 0.0),
+     ["spec.exposure.gates[3].max", "a drift gate's max is a PSI bound: it must be above 0"]),
+    ("incremental-conversions-min-one", CAMPAIGN, set_path("spec.exposure.gates.1.min", 1),
+     ["spec.exposure.gates[1].min", "an incrementalConversions gate's min is a difference of two "
+      "conversion rates"]),
+    ("incremental-conversions-min-minus-one", CAMPAIGN,
+     set_path("spec.exposure.gates.1.min", -1.0),
+     ["spec.exposure.gates[1].min", "an incrementalConversions gate's min is a difference of two "
+      "conversion rates"]),
+    ("last-step-at-100-with-an-online-effect-gate", MODEL, all_of(
+        set_path("spec.rollout.steps", [{"weight": 10, "pause": "5m"}, {"weight": 100}]),
+        set_path("spec.rollout.gates.1.dryRun", True)),
+     ["spec.rollout", "a last step at weight 100 leaves the stable version no traffic"]),
 ]
 
 
@@ -349,6 +368,24 @@ AT_THE_BOUNDS: list[tuple[str, dict[str, Any], Mutation]] = [
     ("budget-of-the-cheapest-treatment", CAMPAIGN, set_path("spec.economics.budget", 0.1)),
     ("what-a-budget-gate-reads", CAMPAIGN, set_path("spec.exposure.gates.4", {
         "name": "budget", "type": "budget", "dryRun": True, "consecutiveErrorLimit": 2})),
+    # Bounds just inside the gate-bound rules, and a dryRun gate beyond them: it acts on
+    # nothing (its Fail holds and rolls back nothing), so the rules leave it be.
+    ("drift-max-just-above-zero", MODEL, set_path("spec.rollout.gates.2.max", 0.001)),
+    ("incremental-conversions-min-near-one", CAMPAIGN, set_path("spec.exposure.gates.1.min", 0.99)),
+    ("dry-run-drift-max-zero", MODEL, all_of(set_path("spec.rollout.gates.2.max", 0),
+                                             set_path("spec.rollout.gates.2.dryRun", True))),
+    ("dry-run-latency-max-below-zero", MODEL, all_of(
+        set_path("spec.rollout.gates.0.max", -1.0), set_path("spec.rollout.gates.0.dryRun", True))),
+    ("dry-run-campaign-drift-max-zero", CAMPAIGN, all_of(
+        set_path("spec.exposure.gates.3.max", 0.0), set_path("spec.exposure.gates.3.dryRun", True))),
+    ("dry-run-incremental-conversions-min-one", CAMPAIGN, all_of(
+        set_path("spec.exposure.gates.1.min", 1), set_path("spec.exposure.gates.1.dryRun", True))),
+    # A last step at 100 with the gates that need the stable's traffic (errorRate without max,
+    # onlineEffect) dryRun: they hold no step.
+    ("last-step-at-100-with-dry-run-comparative-gates", MODEL, all_of(
+        set_path("spec.rollout.steps", [{"weight": 10, "pause": "5m"}, {"weight": 100}]),
+        set_path("spec.rollout.gates.1.dryRun", True),
+        set_path("spec.rollout.gates.4.dryRun", True))),
 ]
 
 
