@@ -43,7 +43,8 @@ before: ``Observed.spec_was_refused``; or a process's first write of the file de
 after the step started: ``Observed.delivered_at``), the step starts over there
 (``start_step_again``), as at a budget renewal; otherwise its deadline runs from the write
 (``written_again_at``). Before the model's file pass in this process has run
-(``Observed.delivery_not_known``) the step does not end.
+(``Observed.delivery_not_known``) the step does not end, nor is ``AnalysisPassed`` said
+(``stays_paused``), and the phase message says it waits for that pass (``waiting_for``).
 A budget is always enforced by a budget gate: ``spec.economics.budget`` without one declared
 implies one (``implied_budget_gate``), which the pass measures, judges and shows like a
 declared one (``enforced``). A budget gate's Fail (``domain.gates.Suspension``: the period's
@@ -563,7 +564,8 @@ class Observed(steps.ObservedBase):
     #: When this process's first write of the model's campaigns file delivered this
     #: Campaign's entry (``services.campaigns_file.FileDependencies.delivered_at``): the file
     #: there did not carry it as its status says (a predecessor decided it and stopped before
-    #: its file pass wrote it), so the runtime treated at its exposure only from then; a step
+    #: its file pass wrote it; or, at a later write, a stop it carried was withdrawn before
+    #: the status handled it), so the runtime treated at its exposure only from then; a step
     #: started before starts over (``start_step_again``). None: not known so.
     delivered_at: dt.datetime | None = None
     #: The model's file pass has not run in this process yet (a restart: ``undelivered`` as
@@ -1823,6 +1825,25 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return
         super().advance()
 
+    def stays_paused(self) -> bool:
+        """The step machine's, and before the model's file pass in this process has run
+        (``delivery_not_known``): gates that pass then passed on evidence that may be of the
+        exposure before the step's (a predecessor's decision not yet written), so
+        ``AnalysisPassed`` waits, as while held (``passedWhileHeldAt``), for the pass after
+        the file pass, and is said then only if the step did not start over."""
+        return self.delivery_not_known or super().stays_paused()
+
+    def waiting_for(self) -> str:
+        """The step machine's, but before the model's file pass in this process has run
+        (``delivery_not_known``) the step waits for that pass, not for a time already past nor
+        for gates that passed on evidence whose exposure is not known (``advance``)."""
+        if not self.delivery_not_known:
+            return super().waiting_for()
+        blocked = self.blocked_by()
+        return ("waiting for the model's first campaigns-file pass in this operator process "
+                "(whether the runtime treats at this step's exposure is not known yet)"
+                + (f"; and waiting ({blocked})" if blocked is not None else ""))
+
     def delivered_late(self) -> bool:
         """Whether the model's campaigns file delivered this Campaign's entry, as its status
         says, only after the step underway started (``delivered_at``: the first write of the
@@ -1842,7 +1863,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if self.restarted:
             return
         s = self.status
-        s.step_started_at = self.now
+        # From the file's delivery when it came after this pass's time (taken before its
+        # measurement): a start before it would find the delivery late again next pass.
+        s.step_started_at = (max(self.now, self.delivered_at) if self.delivered_at is not None
+                             else self.now)
         s.passed_while_held_at = None  # the old step's passes: this one has none yet
         budget_gates = {gate.name for gate in _budget_gates(self.spec)}
         s.gates = [g if g.name in budget_gates else _next_stratum(g) for g in s.gates]

@@ -86,6 +86,7 @@ from uplift_operator.domain import status as status_logic
 from uplift_operator.domain.requests import (
     ABORT_ANNOTATION,
     EMERGENCY_ROLLBACK_ANNOTATION,
+    ManualRequest,
     is_handled,
     parse_requests,
 )
@@ -145,9 +146,17 @@ class FileDependencies:
     reached: set[tuple[str, str]] = field(default_factory=set)
     #: Each model's Campaigns whose entry the pass that first wrote its file in this process
     #: delivered (the ConfigMap there did not carry it at the exposure and activity its status
-    #: says: a predecessor decided it and stopped before its own file pass), and when
+    #: says: a predecessor decided it and stopped before its own file pass), or a later pass
+    #: carried active again after a stop never handled (``stopped``), and when
     #: (``delivered_at``).
     delivered: dict[tuple[str, str], dict[str, dt.datetime]] = field(default_factory=dict)
+    #: Each model's Campaigns whose entry a pass wrote (or found) stopped for an abort or
+    #: emergency rollback their status had not handled yet (``_stop_pending``), with their uid
+    #: and those stop requests: a later pass that writes one active again, its status not
+    #: having handled any of them (the annotation removed or replaced first), delivers its
+    #: exposure anew (``delivered``: its step starts over; ``_follow_stops``).
+    stopped: dict[tuple[str, str], dict[str, tuple[str | None, frozenset[ManualRequest]]]] = (
+        field(default_factory=dict))
     #: Seconds a change of the canary's percent takes to reach every pod
     #: (``--split-propagation-grace``): the split's ``graceSeconds`` (``carried_split``).
     propagation_grace: int = campaigns.PROPAGATION_GRACE_SECONDS
@@ -186,7 +195,9 @@ class FileDependencies:
         file pass wrote. The runtime treated at the step's exposure only from then, so the
         Campaign pass starts the step over when it started before (``domain.exposure``
         ``start_step_again``). None when not known so: that pass found it carried, or has not
-        run (the stored status stands), or wrote nothing (failing: ``carried_since`` then)."""
+        run (the stored status stands), or wrote nothing (failing: ``carried_since`` then).
+        A later write that carries active again a Campaign a pass wrote stopped for a stop
+        its status never handled (withdrawn first) delivers it anew too (``_follow_stops``)."""
         return self.delivered.get((namespace, model), {}).get(campaign)
 
     def first_told(self, namespace: str, model: str) -> bool:
@@ -414,10 +425,54 @@ def _stop_pending(meta: Mapping[str, Any], status: CampaignStatus) -> bool:
     (``services.campaign``): its entry is carried stopped (exposure 0, inactive) until that
     pass's status says so itself (a rollback to 0 %, which the file then carries the same: no
     flap), even while every status write of the Campaign is refused."""
+    return bool(_pending_stops(meta, status))
+
+
+def _pending_stops(meta: Mapping[str, Any], status: CampaignStatus) -> frozenset[ManualRequest]:
+    """The abort and emergency rollback requests of the Campaign's annotations its status has
+    not handled yet (``_stop_pending``)."""
     annotations = meta.get("annotations") or {}
-    return any(request.kind in steps.STOP_REQUESTS and not is_handled(
-        request, status.handled_requests, status.earlier_handled_requests or {})
-               for request in parse_requests(annotations))
+    return frozenset(request for request in parse_requests(annotations)
+                     if request.kind in steps.STOP_REQUESTS and not _handled(request, status))
+
+
+def _handled(request: ManualRequest, status: CampaignStatus) -> bool:
+    return is_handled(request, status.handled_requests, status.earlier_handled_requests or {})
+
+
+def _follow_stops(key: tuple[str, str], snapshots: Iterable[Mapping[str, Any]], synced: Synced,
+                  deps: FileDependencies, at: dt.datetime) -> None:
+    """After a pass that wrote the model's file (or found it written): the Campaigns it
+    carries stopped for a stop their status has not handled (``_stop_pending``) are kept
+    (``FileDependencies.stopped``); one kept before that it now carries active again, its
+    status having handled none of those stops (the annotation removed or replaced before the
+    Campaign's pass acted on it, e.g. while every status write of it was refused), is
+    delivered at its status's exposure only now: ``delivered[key][name] = at``, so its step
+    starts over (``domain.exposure`` ``delivered_late``) and the time the pods did not treat
+    is not judged as the step's. One whose status handled the stop (rolled back) is dropped."""
+    before = deps.stopped.pop(key, {})
+    carried, active = set(synced.campaigns), set(synced.active)
+    kept: dict[str, tuple[str | None, frozenset[ManualRequest]]] = {}
+    for body in snapshots:
+        meta = body.get("metadata") or {}
+        name, uid = str(meta.get("name")), meta.get("uid")
+        if name not in carried:
+            continue
+        try:
+            status, _ = status_logic.readable(CampaignStatus, body.get("status"))
+        except Exception:  # nothing the file carries it by: ``entries`` left it out
+            continue
+        was_uid, stops = before.get(name, (uid, frozenset()))
+        if was_uid != uid:
+            stops = frozenset()  # another Campaign of that name: not the one stopped
+        pending = _pending_stops(meta, status)
+        if pending and name not in active:
+            kept[name] = (uid, stops | pending)
+        elif (stops and name in active
+              and not any(_handled(request, status) for request in stops)):
+            deps.delivered.setdefault(key, {})[name] = at
+    if kept:
+        deps.stopped[key] = kept
 
 
 def version_split(status: Mapping[str, Any] | None,
@@ -456,8 +511,11 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
     carrying as their status says, since when (``now``, the pass's time: the wall clock's
     when not given), for their passes (``FileDependencies.carried_since``). At the first pass
     of this process that writes it (or finds it written), the Campaigns whose entry it
-    delivered, at that time (``FileDependencies.delivered_at``)."""
+    delivered, at that time (``FileDependencies.delivered_at``); so, at any pass that writes
+    it, are the Campaigns it carries active again after one wrote them stopped for a stop
+    their status never handled (``_follow_stops``)."""
     key = (owner.namespace, owner.name)
+    snapshots = list(snapshots)
     failing = key in deps.unwritten
     at = now if now is not None else dt.datetime.now(dt.UTC).replace(microsecond=0)
     first = key not in deps.reached
@@ -476,6 +534,8 @@ def sync(owner: Owner, snapshots: Iterable[Mapping[str, Any]], deps: FileDepende
             deps.reached.add(key)
             if synced.delivered:
                 deps.delivered[key] = dict.fromkeys(synced.delivered, at)
+        if synced.conflict is None:
+            _follow_stops(key, snapshots, synced, deps, at)
     else:  # carried since the failure began, or since this pass saw it so
         deps.carried[key] = {name: before.get(name, at) for name in synced.already_there}
         deps.unwritten[key] = cause
@@ -729,6 +789,7 @@ def forget(owner: Owner, deps: FileDependencies) -> None:
     deps.carried.pop((owner.namespace, owner.name), None)
     deps.reached.discard((owner.namespace, owner.name))
     deps.delivered.pop((owner.namespace, owner.name), None)
+    deps.stopped.pop((owner.namespace, owner.name), None)
     deps.held.pop((owner.namespace, owner.name), None)
     deps.last.pop((owner.namespace, owner.name), None)
     deps.before_edit.pop((owner.namespace, owner.name), None)
