@@ -712,6 +712,42 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
      "podDisruptionBudget.minAvailable=+08 keeps all 8 replicas"),
     (["--set-string", "podDisruptionBudget.minAvailable=0.2e1"],
      "podDisruptionBudget.minAvailable=0.2e1 keeps all 2 replicas"),
+    # pdb.yaml renders the number judged, not the text (YAML read " 0", "0 # none", "!!int 0"
+    # as 0 behind a judge of the text); text that is no number, or out of range, is refused.
+    (["--set-string", "podDisruptionBudget.maxUnavailable= 0"],
+     "podDisruptionBudget.maxUnavailable= 0 lets no replica be evicted"),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=\t0"],
+     "podDisruptionBudget.maxUnavailable=\t0 lets no replica be evicted"),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=0 # none"],
+     'podDisruptionBudget.maxUnavailable="0 # none" is neither a whole number nor a percent: '
+     'set it to a whole number (e.g. 1) or a percent (e.g. "50%")'),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=!!int 0"],
+     'podDisruptionBudget.maxUnavailable="!!int 0" is neither a whole number nor a percent'),
+    (["--set-string", "podDisruptionBudget.minAvailable= 2"],
+     "podDisruptionBudget.minAvailable= 2 keeps all 2 replicas"),
+    (["--set-string", "podDisruptionBudget.minAvailable=2 # all"],
+     'podDisruptionBudget.minAvailable="2 # all" is neither a whole number nor a percent'),
+    (["--set-string", "podDisruptionBudget.minAvailable= 200%"],
+     'podDisruptionBudget.minAvailable=" 200%" is out of range: Kubernetes takes a whole number '
+     "from 0 to 2147483647 or a percent from 0% to 100%"),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=101%"],
+     'podDisruptionBudget.maxUnavailable="101%" is out of range'),
+    (["--set", "podDisruptionBudget.maxUnavailable=2147483648"],
+     'podDisruptionBudget.maxUnavailable="2147483648" is out of range'),
+    (["--set", "podDisruptionBudget.maxUnavailable=9223372036854775808"],  # Sprig's int: 0
+     'podDisruptionBudget.maxUnavailable="9223372036854775808" is out of range'),
+    (["--set", "podDisruptionBudget.minAvailable=99999999999999999999"],
+     'podDisruptionBudget.minAvailable="99999999999999999999" is out of range'),
+    (["--set", "podDisruptionBudget.maxUnavailable=1e400"],  # Sprig's float64: 0
+     'podDisruptionBudget.maxUnavailable="1e400" is out of range'),
+    (["--set", "podDisruptionBudget.maxUnavailable=-1"],
+     'podDisruptionBudget.maxUnavailable="-1" is out of range'),
+    (["--set", "podDisruptionBudget.maxUnavailable=1.5"],
+     'podDisruptionBudget.maxUnavailable="1.5" is neither a whole number nor a percent'),
+    (["--set-string", "podDisruptionBudget.maxUnavailable=-"],  # was a YAML error of pdb.yaml
+     'podDisruptionBudget.maxUnavailable="-" is neither a whole number nor a percent'),
+    (["--set-string", "podDisruptionBudget.minAvailable=%"],
+     'podDisruptionBudget.minAvailable="%" is neither a whole number nor a percent'),
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
         "min-available-0", "min-available-0-percent", "min-available-00",
         "min-available-00-percent", "no-service-account",
@@ -730,7 +766,13 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
         "min-available-099-percent", "min-available-08-of-8", "max-unavailable-plus-0",
         "max-unavailable-minus-0", "max-unavailable-0.0", "max-unavailable-.0",
         "max-unavailable-0e5", "min-available-plus-0x0", "min-available-0.0",
-        "min-available-08.0-of-8", "min-available-plus-08-of-8", "min-available-0.2e1"])
+        "min-available-08.0-of-8", "min-available-plus-08-of-8", "min-available-0.2e1",
+        "max-unavailable-blank-0", "max-unavailable-tab-0", "max-unavailable-0-comment",
+        "max-unavailable-int-tag-0", "min-available-blank-2", "min-available-2-comment",
+        "min-available-blank-200-percent", "max-unavailable-101-percent",
+        "max-unavailable-past-int32", "max-unavailable-past-int64",
+        "min-available-past-int64", "max-unavailable-past-float", "max-unavailable-negative",
+        "max-unavailable-1.5", "max-unavailable-dash", "min-available-percent-sign"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
@@ -841,8 +883,8 @@ def test_the_working_neighbours_of_those_values_render(monkeypatch: pytest.Monke
     for values, spec in (
             (["--set", "replicas=8", "--set-string", "podDisruptionBudget.minAvailable=07"],
              {"minAvailable": 7}),
-            (["--set-string", "podDisruptionBudget.maxUnavailable=01%"],
-             {"maxUnavailable": "01%"}),
+            (["--set-string", "podDisruptionBudget.maxUnavailable=01%"],  # rendered as judged
+             {"maxUnavailable": "1%"}),
             # Signed and float forms YAML reads as whole numbers that leave a replica to evict.
             (["--set-string", "podDisruptionBudget.maxUnavailable=+1"], {"maxUnavailable": 1}),
             (["--set-string", "podDisruptionBudget.maxUnavailable=1.0"],  # rendered 1.0: 1
@@ -850,10 +892,19 @@ def test_the_working_neighbours_of_those_values_render(monkeypatch: pytest.Monke
             (["--set", "replicas=8", "--set-string", "podDisruptionBudget.minAvailable=07.0"],
              {"minAvailable": 7}),
             (["--set", "replicas=3", "--set-string", "podDisruptionBudget.minAvailable=+2"],
-             {"minAvailable": 2})):
+             {"minAvailable": 2}),
+            # The number judged is rendered, an integer as an integer, whatever the text.
+            (["--set", "replicas=3", "--set-string", "podDisruptionBudget.minAvailable= 2 "],
+             {"minAvailable": 2}),
+            (["--set", "replicas=3", "--set-string", "podDisruptionBudget.minAvailable=0x2"],
+             {"minAvailable": 2}),
+            (["--set-string", "podDisruptionBudget.maxUnavailable=\t100%"],
+             {"maxUnavailable": "100%"}),
+            (["--set", "podDisruptionBudget.maxUnavailable=2147483647"],
+             {"maxUnavailable": 2147483647})):
         [pdb] = by_kind(helm_template(*values), "PodDisruptionBudget")
-        assert {k: v for k, v in pdb["spec"].items()
-                if k in ("minAvailable", "maxUnavailable")} == spec, values
+        budget = {k: v for k, v in pdb["spec"].items() if k in ("minAvailable", "maxUnavailable")}
+        assert budget == spec and all(type(budget[k]) is type(spec[k]) for k in spec), values
     # A variable merely beside UPLIFT_STANDALONE's or UPLIFT_PEERING's name, and the two with a
     # value the operator reads as unset or off (settings: a switch's false in any case, blanks
     # around ignored; an empty peering).
