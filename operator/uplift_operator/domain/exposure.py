@@ -1394,12 +1394,32 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         ``budgetLedgers``, ``spend``, ``budgetRemaining`` and the removed budget gate's result,
         as the pass that refuses a spec without a budget does too."""
         if self.spec.economics.budget is None:
+            self.warn_budget_reset()
             self.status = forget_budget(self.spec, self.status)
             return
         s = self.status
         if (s.budget_anchor is None and self.budget_anchor is not None
                 and (exposing(s) or s.ramp_started_at is not None)):
             s.budget_anchor, s.budget_since = self.budget_anchor, self.now
+
+    def warn_budget_reset(self) -> None:
+        """A Warning ``BudgetReset`` (once: the pass that drops the budget's record) when a
+        budget is removed after its budget gates recorded a spend (``status.spend`` above 0):
+        set again, it is counted afresh from the time it is set (``status.budgetSince``), a
+        whole ``amount`` more in the same period whatever the removed one spent, as each
+        replica counts it from zero under a new ledger. The ledgers' semantics stay; the
+        event says it, since the status keeps nothing of the removed budget to tell a budget
+        set again apart from a first one (nor does a Campaign deleted and created again)."""
+        s = self.status
+        if s.budget_anchor is None or s.spend <= 0:
+            return
+        self.emit("Warning", Reason.BUDGET_RESET, (
+            f"spec.economics.budget removed after {s.spend:g} was spent in its current budget "
+            f"period (status.spend, as last read): a budget set again counts from the time it "
+            f"is set, with its whole amount, that spend not counted (so does this Campaign "
+            f"deleted and created again); to change budgetPeriod without a refill, set it "
+            f"again where a period of both lengths starts, or with its amount less this "
+            f"spend until then"), decision=False)
 
     # -- exposure -----------------------------------------------------------------------------
 

@@ -160,6 +160,9 @@ class Reason(StrEnum):
     #: A spend unreadable for spec.economics.budgetUnreadable.after suspends (action Suspend).
     BUDGET_UNREADABLE = "BudgetUnreadable"
     BUDGET_RENEWED = "BudgetRenewed"
+    #: A Warning only: a budget removed after spending, counted afresh if set again
+    #: (``domain.exposure`` ``warn_budget_reset``).
+    BUDGET_RESET = "BudgetReset"
     MODEL_VERSION_CHANGED = "ModelVersionChanged"
     TREATMENT_NOT_SERVED = "TreatmentNotServed"  # a Warning only: nothing is decided
 
