@@ -28,15 +28,12 @@ The UpliftModel's own holdout (its ``spec.experiment.salt``, else ``<namespace>/
 neither setting a salt, draws its holdout from the same unit positions as the model's own (the
 smaller inside the larger). Its treated units are then held in by the model too and its holdout
 takes the model's holdout, so its incremental conversions and ROI count the effect of the
-treatments the model's own decisions send as the campaign's. That needs both to read their unit
-ids by the same input (``unitKey``; ``ModelDraw``): the runtime hashes the units of the model's
-own requests by the model's unitKey, a Campaign's by the Campaign's, and a model and a Campaign
-of it keyed by different inputs are taken for different kinds of units (the same salt holds out
-other units), not said to share; two Campaigns stay compared by salt alone, as above. Said in
-the same condition (``model``); while the model is not read (not found, or its read failed) the
-condition keeps what it said of the model's holdout, so that the model's absence neither turns
-it False nor, back, True again (a Normal event, then a Warning, its alert's ``for`` started
-over). The defaults are kept (changing one would re-draw every existing holdout).
+treatments the model's own decisions send as the campaign's. As between two Campaigns, the salt
+alone decides, whatever the model's and the Campaign's ``unitKey``: the runtime hashes the id's
+value, not the name of the input it was read by. Said in the same condition (``model_salt``);
+a model not found (deleted: no holdout of its own any more) says nothing of it, and a failed
+read of the model fails the Campaign's pass (its status stays as it was). The defaults are
+kept (changing one would re-draw every existing holdout).
 This is a warning (``HoldoutShared``): nothing holds, pauses or rolls back on it. The fix is a
 distinct salt for one of them, which, the salt being immutable, means a new Campaign (a new
 holdout draw: its results start from nothing).
@@ -49,11 +46,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from uplift_operator.api.v1alpha1.common import Condition
-from uplift_operator.api.v1alpha1.upliftmodel import DEFAULT_UNIT_KEY
 from uplift_operator.domain import conditions as cond
 
-__all__ = ["Draw", "ModelDraw", "draw", "effective_salt", "holdout_shared", "others_told",
-           "sharing"]
+__all__ = ["Draw", "draw", "effective_salt", "holdout_shared", "others_told", "sharing"]
 
 #: How many of the Campaigns sharing a salt the condition names (a copied sample could be
 #: hundreds): with more, it names none and counts none (``_shared_message``).
@@ -69,16 +64,6 @@ class Draw:
     model: str
     name: str
     salt: str
-
-
-@dataclass(frozen=True)
-class ModelDraw:
-    """What decides which units an UpliftModel's own holdout takes: its effective salt and the
-    input its units' ids are read by (its effective ``unitKey``, default ``unit_id``). A
-    Campaign holds out the same units only with both the same (``holdout_shared``)."""
-
-    salt: str
-    unit_key: str
 
 
 def effective_salt(namespace: str, name: str, salt: str | None) -> str:
@@ -102,27 +87,23 @@ def sharing(campaign: Draw, others: Iterable[Draw]) -> tuple[str, ...]:
 
 
 def holdout_shared(previous: Sequence[Condition], campaign: Draw, shared_with: Sequence[str],
-                   generation: int, now: dt.datetime, *, model: ModelDraw | None = None,
-                   unit_key: str = DEFAULT_UNIT_KEY) -> list[Condition]:
+                   generation: int, now: dt.datetime, *,
+                   model_salt: str | None = None) -> list[Condition]:
     """``previous`` with ``HoldoutShared``: True (reason ``SaltShared``) while ``shared_with``
     names Campaigns drawing with this one's salt, or its UpliftModel's own holdout draws with it
-    over the same unit input (``model``, the model's effective salt and unitKey, against this
-    one's salt and ``unit_key``; None: the model not read, and what a True condition said of it
-    stays said), the message naming them and what it means for the results; False
-    (``SaltNotShared``) once none does any more; absent while none ever did (no condition on
-    the Campaigns that never shared, as ``SettingsDelivered``). The transition time moves only
-    with the status (``cond.set_condition``); a False one is stamped with a new generation
-    once (``cond.restamped``)."""
+    (``model_salt``, the model's effective salt, whatever either's unitKey; None: the model not
+    found, with no holdout of its own, so what was said of it goes), the message naming them and
+    what it means for the results; False (``SaltNotShared``) once none does any more; absent
+    while none ever did (no condition on the Campaigns that never shared, as
+    ``SettingsDelivered``). The transition time moves only with the status
+    (``cond.set_condition``); a False one is stamped with a new generation once
+    (``cond.restamped``)."""
     before = cond.find(previous, cond.HOLDOUT_SHARED)
-    if model is not None:
-        with_model = model == ModelDraw(campaign.salt, unit_key)
-    else:  # not known: as the condition said it (its words' start has not changed)
-        with_model = (before is not None and before.status == "True"
-                      and _model_shared_start(campaign) in before.message)
+    with_model = model_salt is not None and model_salt == campaign.salt
     if shared_with or with_model:
         said = [_shared_message(campaign, shared_with)] if shared_with else []
         if with_model:
-            said.append(_model_shared_message(campaign, unit_key))
+            said.append(_model_shared_message(campaign))
         return cond.set_condition(previous, type_=cond.HOLDOUT_SHARED, status="True",
                                   reason=cond.SALT_SHARED, message="; ".join(said), now=now,
                                   observed_generation=generation)
@@ -132,8 +113,7 @@ def holdout_shared(previous: Sequence[Condition], campaign: Draw, shared_with: S
                               reason=cond.SALT_NOT_SHARED,
                               message=f"neither another Campaign of UpliftModel {campaign.model} "
                                       f"nor its own holdout draws with salt {campaign.salt!r} "
-                                      "(the model's over the same unit input) any more",
-                              now=now, observed_generation=generation)
+                                      "any more", now=now, observed_generation=generation)
 
 
 def others_told(others_before: int, others_after: int) -> bool:
@@ -144,18 +124,11 @@ def others_told(others_before: int, others_after: int) -> bool:
     return min(others_before, others_after) <= NAMES_SHOWN
 
 
-def _model_shared_start(campaign: Draw) -> str:
-    """How the model's part of the message starts: the same words since it was first said, so
-    a condition written by an earlier release is read alike while the model is not known."""
-    return f"UpliftModel {campaign.model}'s own holdout draws with the same salt {campaign.salt!r}"
-
-
-def _model_shared_message(campaign: Draw, unit_key: str) -> str:
-    """What drawing with the model's own salt, over the same unit input, means
-    (``holdout_shared``)."""
-    return (f"{_model_shared_start(campaign)} over the same unit input {unit_key!r} (a "
-            "Campaign named like its UpliftModel, neither setting a salt, has the same default "
-            "namespace/name): the same units are held out of both (the "
+def _model_shared_message(campaign: Draw) -> str:
+    """What drawing with the model's own salt means (``holdout_shared``)."""
+    return (f"UpliftModel {campaign.model}'s own holdout draws with the same salt "
+            f"{campaign.salt!r} (a Campaign named like its UpliftModel, neither setting a salt, "
+            "has the same default namespace/name): the same units are held out of both (the "
             "smaller holdout inside the larger), so this one's incremental conversions and ROI "
             "include the effect of the treatments the model's own decisions send. Nothing is "
             "held for it; to measure the campaign apart, give it a salt of its own (salt is "

@@ -65,11 +65,7 @@ from uplift_operator.adapters.mlflow_registry import RegistryError
 from uplift_operator.api.v1alpha1 import API_VERSION
 from uplift_operator.api.v1alpha1.campaign import BudgetLedgers, CampaignSpec, CampaignStatus
 from uplift_operator.api.v1alpha1.common import Condition, Phase, clamp_durations
-from uplift_operator.api.v1alpha1.upliftmodel import (
-    DEFAULT_UNIT_KEY,
-    UpliftModelSpec,
-    UpliftModelStatus,
-)
+from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftModelStatus
 from uplift_operator.domain import conditions as cond
 from uplift_operator.domain import exposure, gates, shared_draws, steps, stuck, validation
 from uplift_operator.domain import status as status_logic
@@ -249,8 +245,7 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
                             spec.experiment.salt)
     decision.status.conditions = shared_draws.holdout_shared(
         decision.status.conditions, own, shared_draws.sharing(own, draws), generation, now,
-        model=_model_draw(model, namespace, spec.model_ref.name),
-        unit_key=spec.experiment.unit_key)
+        model_salt=_model_salt(model, namespace, spec.model_ref.name))
     # Degraded while its settings have not reached the runtime for longer than a grace (Argo
     # CD's health passes the phase through); Ready, the exposure and every decision as decided.
     published = stuck.campaign_phase(decision.status.phase, decision.status.message,
@@ -291,8 +286,7 @@ def _refused_pass(spec: CampaignSpec, stopped: CampaignStatus, current: Campaign
     own = shared_draws.draw(namespace, spec.model_ref.name, name, spec.experiment.salt)
     conditions = shared_draws.holdout_shared(
         conditions, own, shared_draws.sharing(own, draws), generation, now,
-        model=_model_draw(model, namespace, spec.model_ref.name),
-        unit_key=spec.experiment.unit_key)
+        model_salt=_model_salt(model, namespace, spec.model_ref.name))
     consequence = exposure.refused_consequence(
         stopped, exposure.undelivered(stopped.conditions, undelivered))
     # Whether the refusal is news is judged on its own words, not on the problems
@@ -407,20 +401,18 @@ def _shared_draw_news(before: Sequence[Condition], after: Sequence[Condition]) -
     return (Event("Normal", cond.SALT_NOT_SHARED, new.message, decision=False),)
 
 
-def _model_draw(model: _Model, namespace: str, name: str) -> shared_draws.ModelDraw | None:
+def _model_salt(model: _Model, namespace: str, name: str) -> str | None:
     """The salt the UpliftModel's own holdout is drawn with (its ``spec.experiment.salt``, else
-    ``<namespace>/<name>``, as ``services.upliftmodel`` renders it) and the input its units are
-    read by (``spec.experiment.unitKey``, else ``unit_id``: the runtime hashes the model's own
-    requests' units by it), read from its body unparsed; None when the model was not read."""
+    ``<namespace>/<name>``, as ``services.upliftmodel`` renders it), read from its body
+    unparsed; None when the model was not found (deleted: it holds out no one any more; a read
+    that failed raised in ``_resolve``, the pass lost and the status kept as it was). Its
+    ``unitKey`` does not count: the runtime hashes the unit id's value with the salt, not the
+    name of the input it was read by."""
     if model.body is None:
         return None
     experiment = (model.body.get("spec") or {}).get("experiment") or {}
-    if not isinstance(experiment, Mapping):
-        experiment = {}
-    salt, unit_key = experiment.get("salt"), experiment.get("unitKey")
-    return shared_draws.ModelDraw(
-        shared_draws.effective_salt(namespace, name, salt if isinstance(salt, str) else None),
-        unit_key if isinstance(unit_key, str) and unit_key else DEFAULT_UNIT_KEY)
+    salt = experiment.get("salt") if isinstance(experiment, Mapping) else None
+    return shared_draws.effective_salt(namespace, name, salt if isinstance(salt, str) else None)
 
 
 def holdout_draw(body: Mapping[str, Any]) -> shared_draws.Draw | None:

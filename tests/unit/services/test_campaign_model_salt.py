@@ -9,9 +9,11 @@ existing holdout). A warning only: the ramp is what it would be without it."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from typing import Any
 
+import pytest
 from tests.unit.services.fakes import FakeCluster, FakeMetrics
 from tests.unit.services.test_campaign_holdout_shared import MODEL, _body, _said, _shared
 from tests.unit.services.test_campaigns_file import NS, T0, serving_model
@@ -90,66 +92,59 @@ def test_a_refused_campaign_says_it_too() -> None:
     assert f"UpliftModel {MODEL}'s own holdout" in shared["message"]
 
 
-def test_the_models_salt_holds_out_the_same_units_only_over_the_same_unit_input() -> None:
-    """The runtime hashes the model's own requests' units by the model's unitKey, a
-    Campaign's by the Campaign's: with the same salt over different inputs (customers, a
-    household id) they hold out other units, and nothing is said."""
+def test_the_models_salt_is_shared_whatever_either_s_unit_key() -> None:
+    """The runtime hashes the unit id's value with the salt, not the name of the input it was
+    read by (``runtime.assignment.unit_position``): a model and its Campaign reading their ids
+    under different inputs (a column renamed, two request formats) hold out the same ids alike,
+    as two Campaigns do (``test_campaign_holdout_shared``)."""
     body = _unsalted(MODEL)
     body["spec"]["experiment"]["unitKey"] = "household_id"
-    apart = campaign.reconcile(copy.deepcopy(body), _deps(), T0)
-    assert _shared(apart.status) is None and not _said(apart, "SaltShared")
-    alike = campaign.reconcile(copy.deepcopy(body), _deps(unitKey="household_id"), T0)
-    shared = _shared(alike.status)
-    assert shared is not None and shared["status"] == "True"
-    assert "over the same unit input 'household_id'" in shared["message"]
-    # Neither sets one: both read unit_id, the same units.
-    del body["spec"]["experiment"]["unitKey"]
-    deps = _deps()
-    model_key = next(k for k in _objects(deps) if k[1] == "upliftmodels")
-    del _objects(deps)[model_key]["spec"]["experiment"]["unitKey"]
-    default = campaign.reconcile(copy.deepcopy(body), deps, T0)
-    assert "over the same unit input 'unit_id'" in (_shared(default.status) or {})["message"]
-    assert not _shared(campaign.reconcile(copy.deepcopy(body), _deps(), T0).status)
+    for deps in (_deps(), _deps(unitKey="customer_id"), _deps(unitKey="household_id")):
+        result = campaign.reconcile(copy.deepcopy(body), deps, T0)
+        shared = _shared(result.status)
+        assert shared is not None and (shared["status"], shared["reason"]) == (
+            "True", "SaltShared")
+        assert f"UpliftModel {MODEL}'s own holdout draws with the same salt '{NS}/{MODEL}'" in (
+            shared["message"])
+        assert "unit input" not in shared["message"]
 
 
-def test_while_the_model_is_not_read_what_was_said_of_its_holdout_stays() -> None:
-    """The model deleted (or its read failing) says nothing of its salt: the condition keeps
-    its model part, True, without a Normal event, and neither a Warning nor a new transition
-    time when the model is back (its alert's ``for`` would start over)."""
+class _ReadFails(FakeCluster):
+    """The API server does not answer the model's read."""
+
+    def get(self, api_version: str, plural: str, namespace: str,
+            name: str) -> dict[str, Any] | None:
+        if plural == "upliftmodels":
+            raise RuntimeError("the API server did not answer")
+        return super().get(api_version, plural, namespace, name)
+
+
+def test_a_deleted_model_s_holdout_is_no_longer_said_and_a_failed_read_changes_nothing() -> None:
+    """The model deleted holds out no one any more: what was said of its holdout goes
+    (False, ``SaltNotShared``, a Normal event), and comes back (a Warning) with a model
+    re-created with the same salt. A read of the model that fails fails the pass: the status,
+    the condition with it, stays as the last pass wrote it."""
     body = _unsalted(MODEL)
     deps = _deps()
     first = campaign.reconcile(copy.deepcopy(body), deps, T0)
     said = _shared(first.status)
     assert said is not None and said["status"] == "True"
     body["status"] = first.status
+    failing = _ReadFails()
+    failing.objects.update(_objects(deps))
+    with pytest.raises(RuntimeError):
+        campaign.reconcile(copy.deepcopy(body), dataclasses.replace(deps, cluster=failing),
+                           T0 + dt.timedelta(seconds=5))
     [model_key] = [k for k in _objects(deps) if k[1] == "upliftmodels"]
     gone_model = _objects(deps).pop(model_key)
-    gone = campaign.reconcile(copy.deepcopy(body), deps, T0 + dt.timedelta(seconds=5))
-    kept = _shared(gone.status)
-    assert kept is not None and (kept["status"], kept["reason"]) == ("True", "SaltShared")
-    assert kept["message"] == said["message"]
-    assert kept["lastTransitionTime"] == said["lastTransitionTime"]
-    assert not _said(gone, "SaltNotShared") and not _said(gone, "SaltShared")
+    gone = campaign.reconcile(copy.deepcopy(body), deps, T0 + dt.timedelta(seconds=10))
+    released = _shared(gone.status)
+    assert released is not None and (released["status"], released["reason"]) == (
+        "False", "SaltNotShared")
+    assert [kind for kind, _ in _said(gone, "SaltNotShared")] == ["Normal"]
     body["status"] = gone.status
     _objects(deps)[model_key] = gone_model
-    back = campaign.reconcile(copy.deepcopy(body), deps, T0 + dt.timedelta(seconds=10))
+    back = campaign.reconcile(copy.deepcopy(body), deps, T0 + dt.timedelta(seconds=15))
     again = _shared(back.status)
     assert again is not None and again["status"] == "True"
-    assert again["lastTransitionTime"] == said["lastTransitionTime"]
-    assert not _said(back, "SaltShared") and not _said(back, "SaltNotShared")
-
-    # Only what was said of the model's holdout is kept: another Campaign's sharing ended is
-    # said as before, model or not.
-    body = _body("spring-email")
-    deps = _deps()
-    other = body | {"metadata": {**body["metadata"], "name": "summer-email"}}
-    drawn = campaign.holdout_draw(other)
-    assert drawn is not None
-    first = campaign.reconcile(copy.deepcopy(body), deps, T0, draws=(drawn,))
-    assert (_shared(first.status) or {}).get("status") == "True"
-    body["status"] = first.status
-    _objects(deps).clear()
-    later = campaign.reconcile(copy.deepcopy(body), deps, T0 + dt.timedelta(seconds=5), draws=())
-    released = _shared(later.status)
-    assert released is not None and released["status"] == "False"
-    assert [kind for kind, _ in _said(later, "SaltNotShared")] == ["Normal"]
+    assert [kind for kind, _ in _said(back, "SaltShared")] == ["Warning"]
