@@ -184,9 +184,9 @@ CAMPAIGN_BUDGET_UNREADABLE_SINCE = Gauge(
 CAMPAIGN_HOLDOUT_SHARED = Gauge(
     "uplift_operator_campaign_holdout_shared",
     "1 while a Campaign's holdout draw is shared with other Campaigns of its model or its "
-    "UpliftModel's own holdout (condition HoldoutShared True: the same effective salt, the "
-    "model's over the same unit input, so the same units are held out and treated in each, and "
-    "each reports their joint effect as its own), else 0.",
+    "UpliftModel's own holdout (condition HoldoutShared True: the same effective salt, whatever "
+    "the unitKey, so the same units are held out and treated in each, and each reports their "
+    "joint effect as its own), else 0.",
     ["namespace", "name"], registry=REGISTRY)
 CAMPAIGN_BUDGET_SPEND = Gauge(
     "uplift_operator_campaign_budget_spend",
