@@ -338,9 +338,12 @@ class Resolver:
     # ``follow_versions``: the last other user of the scope leaving in between
     # (``unfollow_versions``, ``forget_alias``) found no version of it followed yet and
     # dropped its client, which the pass's ``follow_versions`` puts back for the versions it
-    # follows there (else the poller read none of them until its next pass). A thread's
-    # entry a failed pass left is replaced by its next ``resolve`` or taken by its next
-    # ``follow_versions``; ``forget_client`` drops those of its scope.
+    # follows there (else the poller read none of them until its next pass). Only the same
+    # pass's: each pass starts by dropping its thread's entry (``pass_begins``), so one a
+    # failed pass left (raised after its ``resolve``) is never put back by a later pass that
+    # did not resolve (an invalid spec, a deletion, unreadable credentials), a client whose
+    # credentials may have been rotated or revoked since; ``forget_client`` drops those of
+    # its scope.
     _passing: dict[int, tuple[Scope, Registry]] = field(default_factory=dict)
     # Followed versions the poller's read found not in MLflow (404), with MLflow's words: a
     # spec pinned to one answers ModelNotFound without a read of its own, until a read finds
@@ -386,6 +389,14 @@ class Resolver:
                     del self._passing[thread]
             self._drop_unused(key[0], client, scope_client)
 
+    def pass_begins(self) -> None:
+        """A resource's pass starts on this thread: what an earlier pass here left for its
+        ``follow_versions`` (``_passing``) is not this one's (that pass raised before following
+        its versions) and goes, so this pass's ``follow_versions`` puts back only the client
+        of its own ``resolve``, if any."""
+        with self._lock:
+            self._passing.pop(threading.get_ident(), None)
+
     def has_client(self, key: AliasKey) -> bool:
         """Whether ``refresh`` can read the alias ``key``: a pass left a client for it, and no
         later pass took it away (``forget_client``). The poller reads no other alias: such an
@@ -400,7 +411,7 @@ class Resolver:
         those it was told of before: their facts and contracts are kept for as long as some
         follower follows them, whatever the bounded rest holds (``_Kept``). Called by the
         thread that ran the follower's pass: the scope client that pass's ``resolve`` left is
-        put back if it went meanwhile (``_passing``)."""
+        put back if it went meanwhile (``_passing``; the pass began with ``pass_begins``)."""
         now_followed = frozenset(keys)
         cleared: set[VersionKey] = set()
         with self._lock:

@@ -280,6 +280,9 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
               budget_epoch: int | None = None) -> PassResult:
     """One pass of the UpliftModel ``body``. ``budget_epoch``: its task's epoch of the model's
     PodDisruptionBudgets (``DisruptionBudgets.begin``; None: the model's current one)."""
+    # Before any return: the follow_versions after this pass puts back only a client its own
+    # resolve left, not one of an earlier pass on this thread that raised after resolving.
+    deps.resolver.pass_begins()
     meta = body["metadata"]
     namespace, name = str(meta["namespace"]), str(meta["name"])
     owner = Owner(name=name, namespace=namespace, uid=str(meta["uid"]))

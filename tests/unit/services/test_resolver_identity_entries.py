@@ -9,11 +9,14 @@ import datetime as dt
 import threading
 from typing import Any
 
-from tests.unit.services.fakes import FakeRegistry, ListingRegistry
+from tests.unit.services.fakes import FakeCluster, FakeRegistry, ListingRegistry
 
 from uplift_operator.adapters.mlflow_registry import RegistryUnavailable
 from uplift_operator.api.v1alpha1.upliftmodel import ModelReference
 from uplift_operator.domain.alias_sweep import SWEEP_VOUCH_LIMIT, Sweep
+from uplift_operator.domain.templates import BUILTIN_TEMPLATES
+from uplift_operator.render.seldon import SeldonV1Backend
+from uplift_operator.services import upliftmodel as service
 from uplift_operator.services.resolution import Resolver
 
 URI = "http://mlflow.test"
@@ -149,3 +152,52 @@ def test_a_pass_whose_scope_client_went_before_it_followed_its_versions_puts_it_
     later = T0 + SWEEP_VOUCH_LIMIT
     assert resolver.due_versions(later) == [(SCOPE, "m", "1")]
     assert resolver.reread_version((SCOPE, "m", "1"), later)
+
+
+def test_a_pass_that_did_not_resolve_puts_back_no_client_an_earlier_failed_pass_left() -> None:
+    """A pass on a pool thread resolves with the scope's old credentials and raises before
+    following its versions: its ``_passing`` entry stays. The Secret rotates, another pass
+    resolves with the new client; the scope's last user leaves, its client dropped. A later
+    pass on the first thread that never resolves (here its model being deleted; an invalid
+    spec alike) and follows a version of the scope put the old client back: the poller read
+    with credentials rotated or revoked. Each pass begins by dropping its thread's entry
+    (``Resolver.pass_begins``, at ``services.upliftmodel.reconcile``'s start)."""
+    resolver = Resolver()
+    old = _client("old-digest")
+    assert resolver.resolve(SCOPE, PINNED, old, T0).ok  # then the pass raised
+
+    def elsewhere() -> None:  # another pool thread: the rotated Secret's client, followed
+        assert resolver.resolve(SCOPE, PINNED, _client("new-digest"), T0).ok
+        resolver.follow_versions("A", [(SCOPE, "m", "1")])
+
+    def leave() -> None:  # the event loop's thread: A paused or deleted
+        resolver.unfollow_versions("A")
+        resolver.forget_alias(KEY)
+
+    for run in (elsewhere, leave):
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(5)
+    assert SCOPE not in resolver._scope_clients
+    deps = service.Dependencies(
+        cluster=FakeCluster(), backend=SeldonV1Backend(),
+        registry_for=lambda ref, c: FakeRegistry(), prometheus=None,
+        metric_templates=BUILTIN_TEMPLATES, runtime_image="r:1",
+        default_tracking_uri=URI, resolver=resolver)
+    deleting = {"metadata": {"namespace": "ns", "name": "b", "uid": "u-b", "generation": 1,
+                             "deletionTimestamp": "2026-12-01T12:00:00Z"},
+                "spec": {}, "status": {"phase": "Healthy", "stableVersion": "1"}}
+    service.reconcile(deleting, deps, T0)  # no resolve
+    resolver.follow_versions("B", [(SCOPE, "m", "1")])
+    assert resolver._scope_clients.get(SCOPE) is not old
+    assert SCOPE not in resolver._scope_clients
+    # A pass of this thread that resolves puts its own client back as before.
+    resolver.pass_begins()
+    mine = _client("new-digest")
+    assert resolver.resolve(SCOPE, PINNED, mine, T0).ok
+    thread = threading.Thread(target=lambda: resolver.unfollow_versions("B"))
+    thread.start()  # B's earlier version let go from another thread: the scope's client went
+    thread.join(5)
+    assert SCOPE not in resolver._scope_clients
+    resolver.follow_versions("B", [(SCOPE, "m", "1")])
+    assert resolver._scope_clients.get(SCOPE) is mine
