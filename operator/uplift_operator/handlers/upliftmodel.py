@@ -114,8 +114,12 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
         # followed (the poller kept its cadence) and its decision key known.
         deps.decision_keys.pop((str(meta.namespace), str(meta.name), uid), None)
         deps.decision_keys_recreated.pop((str(meta.namespace), str(meta.name), uid), None)
-        if hasattr(deps, "unwritten"):  # a test's stand-in may have none
-            service.forget_unwritten(deps, uid)  # paused: another replica decides on it now
+        if not paused:
+            # Deleted (or the process exiting). Paused by peering, what a pass here applied
+            # with its status write outstanding is kept, as the status it left is
+            # (``_keep_status_left``): it matches only while no replica wrote a status or
+            # applied a graph since, when that graph is still this process's decision.
+            service.forget_unwritten(deps, uid)
         passes.forget(key, uid, name_free=key not in passes.wakeups)
         if paused:
             _keep_status_left(passes, uid, *left)
@@ -292,8 +296,7 @@ async def forget(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **_: Any) ->
               and deps.alias_claims.holder(key, now()) is None)
     deps.decision_keys.pop((namespace, name, uid), None)
     deps.decision_keys_recreated.pop((namespace, name, uid), None)
-    if hasattr(deps, "unwritten"):  # a test's stand-in may have none
-        service.forget_unwritten(deps, uid)
+    service.forget_unwritten(deps, uid)
     runner(memo, KIND, PLURAL).forget(key, uid, name_free=name_free)
     _HELD_TOLD.pop(uid, None)
     if name_free:

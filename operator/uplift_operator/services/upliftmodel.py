@@ -268,8 +268,9 @@ class Dependencies:
     # By model uid: the resourceVersion a pass of this process applied the graph on, and the
     # status it read then (``_status_digest``), until a status write of the model goes through
     # (``_decided_here``: a status write refused 409 after the apply). At most
-    # ``UNWRITTEN_KEPT``, the oldest dropped first; dropped too when the model's task ends or
-    # it is deleted (``forget_unwritten``). Changed under ``unwritten_lock``: passes of
+    # ``UNWRITTEN_KEPT``, the oldest dropped first; dropped too when the model is deleted (its
+    # task's end, its DELETED event: ``forget_unwritten``; kept through a pause by peering, as
+    # the status its last pass left is). Changed under ``unwritten_lock``: passes of
     # different models run in threads of the pass pool at once.
     unwritten: dict[str, tuple[str, str]] = field(default_factory=dict)
     unwritten_lock: threading.Lock = field(default_factory=threading.Lock, repr=False,
@@ -547,8 +548,9 @@ def _written(deps: Dependencies, uid: str, after_write: Callable[[], None] | Non
 
 def forget_unwritten(deps: Dependencies, uid: str) -> None:
     """Nothing of the model ``uid`` is kept as unwritten (``_unwritten``): its status was
-    written, its task ended (paused by peering: another replica decides on it now) or it was
-    deleted (handlers.upliftmodel)."""
+    written, or it was deleted (``handlers.upliftmodel``: not when its task is paused by
+    peering, whose next pass here matches the entry only if no replica wrote a status or
+    applied a graph since)."""
     with deps.unwritten_lock:
         deps.unwritten.pop(uid, None)
 

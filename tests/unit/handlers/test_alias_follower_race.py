@@ -103,7 +103,9 @@ def test_a_pass_follows_the_alias_before_it_resolves_it(monkeypatch: pytest.Monk
             memo = kopf.Memo(wakeups=wakeups, pass_runner_UpliftModel=passes,
                              uplift_dependencies=SimpleNamespace(
                                  resolver=Resolver(), unresolved=FailingSince(),
-                                 decision_keys={}, decision_keys_recreated={}, write_back=WriteBack()))
+                                 decision_keys={}, decision_keys_recreated={},
+                                 unwritten={}, unwritten_lock=threading.Lock(),
+                                 write_back=WriteBack()))
             task = asyncio.create_task(upliftmodel.reconcile(body=body, memo=memo,
                                                              stopped=AsyncFlagWaiter(stopper)))
             for _ in range(300):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any, cast
@@ -56,6 +57,7 @@ def test_a_deleted_event_leaves_no_signature(kind: str, forget_first: bool) -> N
     memo = kopf.Memo(wakeups=wakeups, **{f"pass_runner_{kind}": runner},
                      watched_objects=WatchedObjects([plural]), pass_executor=ThreadPoolExecutor(1),
                      uplift_dependencies=SimpleNamespace(decision_keys={}, decision_keys_recreated={},
+                                                         unwritten={}, unwritten_lock=threading.Lock(),
                                                          write_back=write_back, rolls=rolls,
                                                          alias_claims=AliasClaims(),
                                                          resolver=resolver,

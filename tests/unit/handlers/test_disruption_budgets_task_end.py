@@ -70,6 +70,7 @@ def _run_and_stop(reason: kopf.DaemonStoppingReason, cluster: GatedCluster,
                              uplift_dependencies=SimpleNamespace(
                                  resolver=Resolver(), unresolved=FailingSince(),
                                  decision_keys={}, decision_keys_recreated={},
+                                 unwritten={}, unwritten_lock=threading.Lock(),
                                  write_back=WriteBack(), cluster=cluster,
                                  disruption_budgets=budgets))
             task = asyncio.create_task(upliftmodel.reconcile(body=body, memo=memo,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -96,6 +97,7 @@ def test_the_events_of_an_applied_write_whose_answer_was_lost_are_told_after_a_p
                              uplift_dependencies=SimpleNamespace(
                                  resolver=Resolver(), unresolved=FailingSince(),
                                  decision_keys={}, decision_keys_recreated={},
+                                 unwritten={}, unwritten_lock=threading.Lock(),
                                  write_back=WriteBack()))
 
             async def task_until(done: Any, reason: kopf.DaemonStoppingReason) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -130,6 +131,7 @@ def _paused_task(queue: WriteBack, cluster: Cluster,
                              uplift_dependencies=SimpleNamespace(
                                  resolver=Resolver(), unresolved=FailingSince(),
                                  decision_keys={}, decision_keys_recreated={},
+                                 unwritten={}, unwritten_lock=threading.Lock(),
                                  write_back=queue))
             task = asyncio.create_task(upliftmodel.reconcile(
                 body=body, memo=memo, stopped=AsyncFlagWaiter(stopper)))

@@ -5,6 +5,7 @@ phases it last saw, since every replica is scraped and the alerts take the max o
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -92,6 +93,7 @@ def _stop(kind: str, reason: kopf.DaemonStoppingReason | None, monkeypatch: pyte
                              uplift_dependencies=SimpleNamespace(
                                  resolver=Resolver(), unresolved=FailingSince(),
                                  decision_keys={}, decision_keys_recreated={},
+                                 unwritten={}, unwritten_lock=threading.Lock(),
                                  write_back=write_back or WriteBack()))
             if other_task:
                 wakeups.register(key, "u2")  # the name re-used by a new object
