@@ -342,8 +342,9 @@ class Resolver:
     # pass's: each pass starts by dropping its thread's entry (``pass_begins``), so one a
     # failed pass left (raised after its ``resolve``) is never put back by a later pass that
     # did not resolve (an invalid spec, a deletion, unreadable credentials), a client whose
-    # credentials may have been rotated or revoked since; ``forget_client`` drops those of
-    # its scope.
+    # credentials may have been rotated or revoked since; a ``resolve`` of the scope on any
+    # thread makes every entry of the scope name its client (the newest), and
+    # ``forget_client`` drops those of its scope.
     _passing: dict[int, tuple[Scope, Registry]] = field(default_factory=dict)
     # Followed versions the poller's read found not in MLflow (404), with MLflow's words: a
     # spec pinned to one answers ModelNotFound without a read of its own, until a read finds
@@ -558,6 +559,11 @@ class Resolver:
         with self._lock:
             # The poller reads followed versions with it.
             self._replace_client(self._scope_clients, scope, scope, registry)
+            # The scope's newest client: an entry another thread's pass left for the scope
+            # names it from now on, so none puts back an older one (credentials rotated since).
+            for thread, (entry_scope, _) in list(self._passing.items()):
+                if entry_scope == scope:
+                    self._passing[thread] = (scope, registry)
             self._passing[threading.get_ident()] = (scope, registry)
         if ref.alias is None:
             return self._replaced_problem(

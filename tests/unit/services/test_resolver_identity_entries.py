@@ -201,3 +201,29 @@ def test_a_pass_that_did_not_resolve_puts_back_no_client_an_earlier_failed_pass_
     assert SCOPE not in resolver._scope_clients
     resolver.follow_versions("B", [(SCOPE, "m", "1")])
     assert resolver._scope_clients.get(SCOPE) is mine
+
+
+def test_a_newer_client_of_the_scope_replaces_what_an_earlier_pass_left_for_it() -> None:
+    """Whatever a pass on another thread left for the scope (it raised after its resolve, and
+    its thread runs no pass since), a resolve of the scope with the rotated credentials' client
+    is what a ``follow_versions`` of that thread puts back, never the older client."""
+    resolver = Resolver()
+    old = _client("old-digest")
+    assert resolver.resolve(SCOPE, PINNED, old, T0).ok  # then the pass raised
+    new = _client("new-digest")
+
+    def elsewhere() -> None:
+        assert resolver.resolve(SCOPE, PINNED, new, T0).ok
+        resolver.follow_versions("A", [(SCOPE, "m", "1")])
+
+    def leave() -> None:
+        resolver.unfollow_versions("A")
+        resolver.forget_alias(KEY)
+
+    for run in (elsewhere, leave):
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(5)
+    assert SCOPE not in resolver._scope_clients
+    resolver.follow_versions("B", [(SCOPE, "m", "1")])
+    assert resolver._scope_clients.get(SCOPE) is new
