@@ -600,6 +600,18 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             return f"{words}: the promotion waits for an analysis of the split it carries"
         return None
 
+    def graph_decided_here(self) -> bool:
+        """Whether the serving graph is off this status's split and was last applied by a
+        pass on this very body (``Observed.decided_here``), this pass having changed neither
+        the canary, its weight nor its step, after traffic started, with no refused apply on
+        record: what ``lost_advance`` and ``lost_rollback`` then compare the graph with."""
+        s, before = self.status, self.previous
+        return not (not self.seen.decided_here or self.seen.split_as_status
+                    or self.seen.split_refused is not None or s.canary_version is None
+                    or s.stable_version is None or _pre_traffic(s)
+                    or (s.canary_version, s.canary_weight, s.current_step)
+                    != (before.canary_version, before.canary_weight, before.current_step))
+
     def lost_advance(self) -> bool:
         """Whether the serving graph carries what this status's canary moves to next — its next
         step's split, or on the last step its promotion (the canary alone, at 100 %) — decided
@@ -615,12 +627,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         waits for an analysis of the split it carries") and applied 90/10 again over the
         promotion, which a later pass made again: canary 100 → 90 → 100 (CI, the failover
         test)."""
-        s, before = self.status, self.previous
-        if (not self.seen.decided_here or self.seen.split_as_status
-                or self.seen.split_refused is not None or s.canary_version is None
-                or s.stable_version is None or _pre_traffic(s)
-                or (s.canary_version, s.canary_weight, s.current_step)
-                != (before.canary_version, before.canary_weight, before.current_step)):
+        s = self.status
+        if not self.graph_decided_here():
             return False
         if on_last_step(self.spec, s):
             weights = {s.canary_version: 100}
@@ -692,12 +700,8 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         refused apply, a graph stamped on an older body or not stamped, nor before traffic
         (the graph carries the stable alone then anyway: the offline gates are judged
         again)."""
-        s, before = self.status, self.previous
-        if (not self.seen.decided_here or self.seen.split_as_status
-                or self.seen.split_refused is not None or s.canary_version is None
-                or s.stable_version is None or _pre_traffic(s)
-                or (s.canary_version, s.canary_weight, s.current_step)
-                != (before.canary_version, before.canary_weight, before.current_step)):
+        s = self.status
+        if not self.graph_decided_here():
             return False
         return self.seen.decided_here == frozenset({(s.stable_version, 100)})
 
