@@ -180,7 +180,9 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
             stopped, stop_events = current, ()
         # A budget removed: dropped as a valid pass drops it, since the campaigns file renders
         # the refused entry without it too (each replica drops its ledger); a budget set again
-        # is then counted afresh, not with the removed one's spend.
+        # is then counted afresh, not with the removed one's spend, which BudgetReset says.
+        stop_events = (*stop_events,
+                       *_budget_reset(spec, stopped, model.observation, generation, now))
         stopped = exposure.forget_budget(spec, stopped)
         return _refused_pass(spec, stopped, current, model, problems, stop_events, deps,
                              draws, generation, namespace, str(meta["name"]), now)
@@ -262,6 +264,23 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
         grace_ends = (published.due - now).total_seconds()
         requeue = grace_ends if requeue is None else min(requeue, grace_ends)
     return PassResult(decision.status.to_wire(), events, requeue)
+
+
+def _budget_reset(spec: CampaignSpec, status: CampaignStatus,
+                  model: exposure.ModelObservation, generation: int,
+                  now: dt.datetime) -> tuple[steps.Event, ...]:
+    """The ``BudgetReset`` Warning a valid pass posts as it drops a removed budget's record
+    (``warn_budget_reset``: a spend recorded), for the refused spec's pass that drops it."""
+    if spec.economics.budget is not None:
+        return ()
+    try:
+        run = exposure._ExposurePass(clamp_durations(spec), status, exposure.Observed(
+            model=model, generation=generation), now)
+        run.warn_budget_reset()
+    except Exception:  # a spec no rule foresaw: its InvalidSpec written, not a pass lost
+        log.exception("telling of a budget removed from a refused spec failed")
+        return ()
+    return tuple(run.events)
 
 
 def _refused_pass(spec: CampaignSpec, stopped: CampaignStatus, current: CampaignStatus,
