@@ -1365,7 +1365,7 @@ def _resolve(spec: UpliftModelSpec, owner: Owner, deps: Dependencies,
                                           resolution.desired, registry)
     except RegistryError as error:  # not judged, so not deployed
         return registry, _whose(Resolution(
-            resolution.desired, _contract_reason(error),
+            resolution.desired, _contract_reason(error, deps.resolver.not_serving(scope, error)),
             f"reading what version {resolution.desired.version} takes and scores: {error}"),
             spec.model, owner.namespace), [], True
     return registry, resolution, validation.validate_against_model(spec, contract), True
@@ -1493,16 +1493,22 @@ def _version_tags(registry: Registry, model: str, version: str) -> Mapping[str, 
     return getattr(registry.resolve(model, version=version), "tags", None) or {}
 
 
-def _contract_reason(error: RegistryError) -> str:
+def _contract_reason(error: RegistryError, not_serving: bool = True) -> str:
     """The ``ModelResolved`` reason of a version whose contract could not be read: MLflow out
     of reach is an outage (``RegistryUnavailable``, waited for); the credentials refused or
     their user denied the read (401/403: e.g. READ on the registered model but not on its
     run's experiment) is ``CredentialsRefused``; the version gone since it resolved is
     ``ModelNotFound``; anything else MLflow answered (an MLmodel that does not parse, one over
     ``MAX_MLMODEL_BYTES``, a request it refused) is the version's own and stays so
-    (``InvalidModel``): each but the outage turns Degraded after the grace."""
+    (``InvalidModel``): each but the outage turns Degraded after the grace. An answer not
+    MLflow's (``RegistryNotMlflow``: a wrong URI or path prefix, a body that is not MLflow's
+    JSON) is an outage only when ``not_serving`` (``Resolver.not_serving``, as the resolver's
+    reads take it: a 404 at a URI that answered as MLflow before), else ``InvalidModel``;
+    ``_roles_unknown`` judged it before."""
     if isinstance(error, CredentialsRefused):
         return cond.CREDENTIALS_REFUSED
+    if isinstance(error, RegistryNotMlflow) and not not_serving:
+        return cond.INVALID_MODEL
     if isinstance(error, RegistryUnavailable):
         return cond.REGISTRY_UNAVAILABLE
     if isinstance(error, RegistryNotFound):
