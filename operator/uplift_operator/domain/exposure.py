@@ -138,7 +138,7 @@ from uplift_operator.model.keys import treatment_key
 
 __all__ = ["IMPLIED_BUDGET_GATE", "NOT_KNOWN_YET", "BudgetSuspension", "Decision",
            "ModelObservation", "NotKnownYet", "Observed", "OutsideSchedule", "analysis_due",
-           "budget_suspension", "completed", "completes",
+           "budget_reset_events", "budget_suspension", "completed", "completes",
            "decide", "decisions_since", "enforced", "exposing", "first_cohort_closes",
            "forget_budget",
            "gates_to_measure", "implied_budget_gate", "missing_treatments", "model_observation",
@@ -992,6 +992,18 @@ def stop_requests(spec: CampaignSpec, status: CampaignStatus, observed: Observed
     run = _ExposurePass(spec, status, observed, now)
     run.handle_requests(stops_only=True)
     return run.status, tuple(run.events)
+
+
+def budget_reset_events(spec: CampaignSpec, status: CampaignStatus, observed: Observed,
+                        now: dt.datetime) -> tuple[Event, ...]:
+    """The ``BudgetReset`` Warning a valid pass posts as it drops a removed budget's record
+    (``_ExposurePass.warn_budget_reset``), for a refused spec's pass that drops it too
+    (``forget_budget``): nothing while ``spec`` still has a budget."""
+    if spec.economics.budget is not None:
+        return ()
+    run = _ExposurePass(spec, status, observed, now)
+    run.warn_budget_reset()
+    return tuple(run.events)
 
 
 class _ExposurePass(steps.StepPass[CampaignStatus]):

@@ -271,16 +271,12 @@ def _budget_reset(spec: CampaignSpec, status: CampaignStatus,
                   now: dt.datetime) -> tuple[steps.Event, ...]:
     """The ``BudgetReset`` Warning a valid pass posts as it drops a removed budget's record
     (``warn_budget_reset``: a spend recorded), for the refused spec's pass that drops it."""
-    if spec.economics.budget is not None:
-        return ()
     try:
-        run = exposure._ExposurePass(clamp_durations(spec), status, exposure.Observed(
+        return exposure.budget_reset_events(clamp_durations(spec), status, exposure.Observed(
             model=model, generation=generation), now)
-        run.warn_budget_reset()
     except Exception:  # a spec no rule foresaw: its InvalidSpec written, not a pass lost
         log.exception("telling of a budget removed from a refused spec failed")
         return ()
-    return tuple(run.events)
 
 
 def _refused_pass(spec: CampaignSpec, stopped: CampaignStatus, current: CampaignStatus,
