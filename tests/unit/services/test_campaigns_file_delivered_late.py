@@ -6,75 +6,28 @@ that pass the step does not end (whether the file carries it is not known yet)."
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import kopf
-from tests.unit.services.test_campaign import (
-    MODEL,
-    NS,
-    Sim,
-    _custom_gate_spec,
-    _with_delivery_collector,
-    reasons,
+from tests.unit.services.campaigns_file_passes import (
+    exposure_in_file,
+    file_pass,
+    new_process,
+    ramped_to_25,
+    ramping_sim,
+    restarted_before_delivery,
 )
+from tests.unit.services.test_campaign import MODEL, NS, reasons
 
 from uplift_operator import settings
 from uplift_operator.handlers import campaign as campaign_handlers
-from uplift_operator.render.naming import Owner
-from uplift_operator.services import campaign, campaigns_file
-
-OWNER = Owner(name=MODEL, namespace=NS, uid="model-uid")
-KEY = ("v1", "configmaps", NS, f"{MODEL}-campaigns")
-
-
-def _sim() -> Sim:
-    sim = _with_delivery_collector(Sim(**_custom_gate_spec()), 0.99)
-    sim.body["metadata"].update(name="spring-email", uid="u1",
-                                creationTimestamp="2026-11-30T00:00:00Z")
-    return sim
-
-
-def _process(sim: Sim) -> campaigns_file.FileDependencies:
-    """A new operator process: its file dependencies, its Campaign pass reading them."""
-    files = campaigns_file.FileDependencies(sim.cluster)
-    sim.deps = campaign.CampaignDependencies(
-        cluster=sim.cluster, prometheus=sim.deps.prometheus,
-        metric_templates=sim.deps.metric_templates, left_out=files.left_out,
-        undelivered=files.undelivered, carried_since=files.carried_since,
-        delivered_at=files.delivered_at)
-    return files
-
-
-def _file_pass(sim: Sim, files: campaigns_file.FileDependencies) -> campaigns_file.Synced:
-    return campaigns_file.sync(OWNER, [campaigns_file.snapshot(sim.body)], files, now=sim.now)
-
-
-def _exposure_in_file(sim: Sim) -> float:
-    entry = json.loads(sim.cluster.objects[KEY]["data"]["campaigns.json"])["campaigns"]
-    return float(entry["spring-email"]["exposurePercent"])
-
-
-def _raised_but_not_written(sim: Sim) -> None:
-    """Process A ramps to the second step (25 %) and is killed before its file pass writes
-    it: the file there still says 5 %."""
-    files = _process(sim)
-    sim.tick()
-    _file_pass(sim, files)
-    while sim.status["exposurePercent"] < 25:
-        sim.tick(5)
-        if sim.status["exposurePercent"] < 25:
-            _file_pass(sim, files)
-    assert _exposure_in_file(sim) == 5
+from uplift_operator.services import campaigns_file
 
 
 def test_the_first_file_pass_of_a_successor_delivering_the_step_starts_it_over() -> None:
-    sim = _sim()
-    _raised_but_not_written(sim)
+    sim, files = restarted_before_delivery()  # down longer than the step's pause
     raised_at = sim.status["stepStartedAt"]
-    sim.now += dt.timedelta(hours=7)  # down longer than the step's pause
-    files = _process(sim)
-    assert _file_pass(sim, files).changed
-    assert _exposure_in_file(sim) == 25
+    assert file_pass(sim, files).changed
+    assert exposure_in_file(sim) == 25
     assert files.delivered_at(NS, MODEL, "spring-email") == sim.now
 
     result = sim.tick(0.1)
@@ -91,17 +44,14 @@ def test_the_first_file_pass_of_a_successor_delivering_the_step_starts_it_over()
 
 
 def test_a_campaign_pass_before_the_first_file_pass_does_not_end_the_step() -> None:
-    sim = _sim()
-    _raised_but_not_written(sim)
-    sim.now += dt.timedelta(hours=7)
-    files = _process(sim)
+    sim, files = restarted_before_delivery()
 
     result = sim.tick(0.1)  # the Campaign's pass comes first: the file's reach not known yet
 
     assert "StepAdvanced" not in reasons(result)
     assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (25, 1)
-    _file_pass(sim, files)
-    assert _exposure_in_file(sim) == 25
+    file_pass(sim, files)
+    assert exposure_in_file(sim) == 25
     sim.tick(0.1)
     assert (sim.status["exposurePercent"], sim.status["currentStep"]) == (25, 1)
     assert dt.datetime.fromisoformat(sim.status["stepStartedAt"]) >= sim.now - dt.timedelta(
@@ -109,17 +59,11 @@ def test_a_campaign_pass_before_the_first_file_pass_does_not_end_the_step() -> N
 
 
 def test_a_step_the_file_carried_before_the_restart_does_not_start_over() -> None:
-    sim = _sim()
-    files = _process(sim)
-    sim.tick()
-    _file_pass(sim, files)
-    while sim.status["exposurePercent"] < 25:
-        sim.tick(5)
-        _file_pass(sim, files)  # each decision written by the process that made it
+    sim, files = ramped_to_25()  # each decision written by the process that made it
     raised_at = sim.status["stepStartedAt"]
     sim.now += dt.timedelta(minutes=1)
-    files = _process(sim)
-    assert not _file_pass(sim, files).changed
+    files = new_process(sim)
+    assert not file_pass(sim, files).changed
     assert files.delivered_at(NS, MODEL, "spring-email") is None
 
     sim.tick(0.1)
@@ -128,10 +72,10 @@ def test_a_step_the_file_carried_before_the_restart_does_not_start_over() -> Non
 
 
 def test_within_a_process_a_file_pass_after_each_decision_restarts_no_step() -> None:
-    sim = _sim()
-    files = _process(sim)
+    sim = ramping_sim()
+    files = new_process(sim)
     sim.tick()
-    _file_pass(sim, files)
+    file_pass(sim, files)
     # The process's first write delivered the first step when it started: nothing to restart.
     assert files.delivered_at(NS, MODEL, "spring-email") == sim.now
     started = [sim.status["stepStartedAt"]]
@@ -139,7 +83,7 @@ def test_within_a_process_a_file_pass_after_each_decision_restarts_no_step() -> 
         sim.tick(30)
         if sim.status["stepStartedAt"] != started[-1]:
             started.append(sim.status["stepStartedAt"])
-        _file_pass(sim, files)
+        file_pass(sim, files)
         if sim.status["exposurePercent"] == 100:
             break
     sim.tick(30)
@@ -150,7 +94,7 @@ def test_within_a_process_a_file_pass_after_each_decision_restarts_no_step() -> 
 
 
 def test_the_operator_gives_the_campaign_pass_the_file_passes_deliveries() -> None:
-    sim = _sim()
+    sim = ramping_sim()
     files = campaigns_file.FileDependencies(sim.cluster)
     memo = kopf.Memo(config=settings.parse_args(["--all-namespaces", "--metrics-port", "0"]),
                      uplift_dependencies=sim.deps, campaigns_file_dependencies=files)

@@ -7,27 +7,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.unit.services.test_campaign import MODEL, NS, reasons
-from tests.unit.services.test_campaigns_file_delivered_late import (
-    _exposure_in_file,
-    _file_pass,
-    _process,
-    _raised_but_not_written,
-    _sim,
+from tests.unit.services.campaigns_file_passes import (
+    NAME,
+    OWNER,
+    exposure_in_file,
+    file_pass,
+    new_process,
+    ramped_to_25,
+    restarted_before_delivery,
 )
+from tests.unit.services.test_campaign import MODEL, NS, reasons
 
-from uplift_operator.render.naming import Owner
 from uplift_operator.services import campaigns_file
-
-OWNER = Owner(name=MODEL, namespace=NS, uid="model-uid")
-NAME = "spring-email"
 
 
 def test_before_the_first_file_pass_the_step_waits_for_it_and_says_no_pass() -> None:
-    sim = _sim()
-    _raised_but_not_written(sim)
-    sim.now += dt.timedelta(hours=7)
-    files = _process(sim)
+    sim, files = restarted_before_delivery()
 
     result = sim.tick(0.1)  # the Campaign's pass first: the file's reach not known yet
 
@@ -36,27 +31,21 @@ def test_before_the_first_file_pass_the_step_waits_for_it_and_says_no_pass() -> 
     assert "step ends at" not in sim.status["message"]
     assert "first campaigns-file pass" in sim.status["message"]
     # That pass delivers the step late: it starts over, and its earlier Pass is never said.
-    _file_pass(sim, files)
-    assert _exposure_in_file(sim) == 25
+    file_pass(sim, files)
+    assert exposure_in_file(sim) == 25
     result = sim.tick(0.1)
     assert "AnalysisPassed" not in reasons(result)
     assert "first campaigns-file pass" not in sim.status["message"]
 
 
 def test_a_pass_held_for_the_first_file_pass_is_said_once_the_file_carried_the_step() -> None:
-    sim = _sim()
-    files = _process(sim)
-    sim.tick()
-    _file_pass(sim, files)
-    while sim.status["exposurePercent"] < 25:
-        sim.tick(5)
-        _file_pass(sim, files)
+    sim, files = ramped_to_25()
     sim.now += dt.timedelta(minutes=10)  # an analysis due, the step's pause (6 h) not over
-    files = _process(sim)  # a restart: the file carried the step all along
+    files = new_process(sim)  # a restart: the file carried the step all along
     result = sim.tick(0.1)
     assert "AnalysisPassed" not in reasons(result)
     assert "first campaigns-file pass" in sim.status["message"]
-    assert not _file_pass(sim, files).changed
+    assert not file_pass(sim, files).changed
 
     result = sim.tick(0.1)
 
@@ -65,10 +54,7 @@ def test_a_pass_held_for_the_first_file_pass_is_said_once_the_file_carried_the_s
 
 
 def test_a_delivery_after_the_pass_began_starts_the_step_from_it_once() -> None:
-    sim = _sim()
-    _raised_but_not_written(sim)
-    sim.now += dt.timedelta(hours=7)
-    files = _process(sim)
+    sim, files = restarted_before_delivery()
     # The first write lands while the Campaign's pass measures: after that pass's time.
     delivered = sim.now + dt.timedelta(seconds=2)
     campaigns_file.sync(OWNER, [campaigns_file.snapshot(sim.body)], files, now=delivered)

@@ -4,11 +4,11 @@ rollback its status has not handled yet is carried by the campaigns file as stop
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from tests.unit.services.test_campaign import MODEL, NS, Sim
+from tests.unit.services.campaigns_file_passes import carried, file_pass, named
+from tests.unit.services.test_campaign import Sim
 from tests.unit.services.test_campaigns_file import campaign_body
 
 from uplift_operator.domain.requests import (
@@ -20,12 +20,9 @@ from uplift_operator.domain.requests import (
     RequestKind,
     handled_after,
 )
-from uplift_operator.render.naming import Owner
 from uplift_operator.services import campaigns_file
 from uplift_operator.services.campaigns_file import snapshot
 
-OWNER = Owner(name=MODEL, namespace=NS, uid="model-uid")
-KEY = ("v1", "configmaps", NS, f"{MODEL}-campaigns")
 STOPS = [(ABORT_ANNOTATION, RequestKind.ABORT),
          (EMERGENCY_ROLLBACK_ANNOTATION, RequestKind.EMERGENCY_ROLLBACK)]
 
@@ -76,29 +73,19 @@ def test_other_requests_stop_nothing_and_the_snapshot_keeps_only_the_stops() -> 
 
 
 def test_the_file_stops_the_campaign_before_its_status_says_so_and_then_stays() -> None:
-    sim = Sim()
-    sim.body["metadata"].update(name="spring-email", uid="u1",
-                                creationTimestamp="2026-11-30T00:00:00Z")
+    sim = named(Sim())
     files = campaigns_file.FileDependencies(sim.cluster)
-
-    def file_pass() -> campaigns_file.Synced:
-        return campaigns_file.sync(OWNER, [snapshot(sim.body)], files, now=sim.now)
-
-    def carried() -> dict[str, Any]:
-        document = json.loads(sim.cluster.objects[KEY]["data"]["campaigns.json"])
-        return dict(document["campaigns"]["spring-email"])
-
     sim.tick()
-    file_pass()
-    assert (carried()["exposurePercent"], carried()["active"]) == (5, True)
+    file_pass(sim, files)
+    assert (carried(sim)["exposurePercent"], carried(sim)["active"]) == (5, True)
     sim.annotate(ABORT_ANNOTATION, "stop-now")
 
     # Its Campaign pass's status write refused (not applied): the file stops it all the same.
-    assert file_pass().changed
-    assert (carried()["exposurePercent"], carried()["active"]) == (0, False)
-    stopped = carried()
+    assert file_pass(sim, files).changed
+    assert (carried(sim)["exposurePercent"], carried(sim)["active"]) == (0, False)
+    stopped = carried(sim)
 
     sim.tick(1)  # the status write goes through: rolled back, the abort handled
     assert sim.status["exposurePercent"] == 0
-    assert not file_pass().changed
-    assert carried() == stopped
+    assert not file_pass(sim, files).changed
+    assert carried(sim) == stopped

@@ -7,71 +7,37 @@ than judging that time as the step's."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
-from tests.unit.services.test_campaign import (
-    MODEL,
-    NS,
-    Sim,
-    _custom_gate_spec,
-    _with_delivery_collector,
-    reasons,
-)
+from tests.unit.services.campaigns_file_passes import NAME, OWNER, carried, file_pass, ramped_to_25
+from tests.unit.services.test_campaign import MODEL, NS, Sim, reasons
 
 from uplift_operator.domain.requests import (
     ABORT_ANNOTATION,
     EMERGENCY_ROLLBACK_ANNOTATION,
     RETRY_ANNOTATION,
 )
-from uplift_operator.render.naming import Owner
-from uplift_operator.services import campaign, campaigns_file
-
-OWNER = Owner(name=MODEL, namespace=NS, uid="model-uid")
-KEY = ("v1", "configmaps", NS, f"{MODEL}-campaigns")
-NAME = "spring-email"
-
-
-def _ramped_to_25() -> tuple[Sim, campaigns_file.FileDependencies]:
-    """One process ramps the Campaign to its second step (25 %), each decision written."""
-    sim = _with_delivery_collector(Sim(**_custom_gate_spec()), 0.99)
-    sim.body["metadata"].update(name=NAME, uid="u1", creationTimestamp="2026-11-30T00:00:00Z")
-    files = campaigns_file.FileDependencies(sim.cluster)
-    sim.deps = campaign.CampaignDependencies(
-        cluster=sim.cluster, prometheus=sim.deps.prometheus,
-        metric_templates=sim.deps.metric_templates, left_out=files.left_out,
-        undelivered=files.undelivered, carried_since=files.carried_since,
-        delivered_at=files.delivered_at)
-    sim.tick()
-    _file_pass(sim, files)
-    while sim.status["exposurePercent"] < 25:
-        sim.tick(5)
-        _file_pass(sim, files)
-    return sim, files
-
-
-def _file_pass(sim: Sim, files: campaigns_file.FileDependencies) -> campaigns_file.Synced:
-    return campaigns_file.sync(OWNER, [campaigns_file.snapshot(sim.body)], files, now=sim.now)
+from uplift_operator.services import campaigns_file
 
 
 def _carried(sim: Sim) -> tuple[float, bool]:
-    entry = json.loads(sim.cluster.objects[KEY]["data"]["campaigns.json"])["campaigns"][NAME]
+    entry = carried(sim)
     return float(entry["exposurePercent"]), bool(entry["active"])
 
 
 @pytest.mark.parametrize("stop", [ABORT_ANNOTATION, EMERGENCY_ROLLBACK_ANNOTATION])
 def test_a_stop_withdrawn_before_its_status_handled_it_starts_the_step_over(stop: str) -> None:
-    sim, files = _ramped_to_25()
+    sim, files = ramped_to_25()
     raised_at = sim.status["stepStartedAt"]
     sim.annotate(stop, "stop-now")
     # Only file passes run (every status write of the Campaign refused): the pods stop.
     sim.now += dt.timedelta(minutes=1)
-    _file_pass(sim, files)
+    file_pass(sim, files)
     assert _carried(sim) == (0, False)
     sim.now += dt.timedelta(hours=7)  # longer than the step's pause, at 0 %
     del sim.body["metadata"]["annotations"][stop]
 
-    assert _file_pass(sim, files).changed
+    assert file_pass(sim, files).changed
     assert _carried(sim) == (25, True)
     assert files.delivered_at(NS, MODEL, NAME) == sim.now
     result = sim.tick(0.1)
@@ -84,18 +50,18 @@ def test_a_stop_withdrawn_before_its_status_handled_it_starts_the_step_over(stop
 
 
 def test_a_stop_replaced_by_another_then_withdrawn_starts_the_step_over() -> None:
-    sim, files = _ramped_to_25()
+    sim, files = ramped_to_25()
     first_write = files.delivered_at(NS, MODEL, NAME)  # the process's first write
     sim.annotate(ABORT_ANNOTATION, "first")
-    _file_pass(sim, files)
+    file_pass(sim, files)
     sim.now += dt.timedelta(hours=3)
     sim.annotate(ABORT_ANNOTATION, "second")  # still a stop: still carried stopped
-    _file_pass(sim, files)
+    file_pass(sim, files)
     assert _carried(sim) == (0, False)
     assert files.delivered_at(NS, MODEL, NAME) == first_write
     sim.now += dt.timedelta(hours=4)
     del sim.body["metadata"]["annotations"][ABORT_ANNOTATION]
-    _file_pass(sim, files)
+    file_pass(sim, files)
     assert files.delivered_at(NS, MODEL, NAME) == sim.now
 
     assert "StepAdvanced" not in reasons(sim.tick(0.1))
@@ -103,15 +69,15 @@ def test_a_stop_replaced_by_another_then_withdrawn_starts_the_step_over() -> Non
 
 
 def test_a_stop_its_status_handled_delivers_nothing_anew() -> None:
-    sim, files = _ramped_to_25()
+    sim, files = ramped_to_25()
     first_write = files.delivered_at(NS, MODEL, NAME)
     sim.annotate(ABORT_ANNOTATION, "stop-now")
-    _file_pass(sim, files)
+    file_pass(sim, files)
     sim.tick(1)  # handled: rolled back to 0 %
     assert sim.status["exposurePercent"] == 0
-    _file_pass(sim, files)
+    file_pass(sim, files)
     del sim.body["metadata"]["annotations"][ABORT_ANNOTATION]
-    _file_pass(sim, files)
+    file_pass(sim, files)
     assert _carried(sim) == (0, False)
     assert files.delivered_at(NS, MODEL, NAME) == first_write
     assert files.stopped == {}
@@ -119,18 +85,18 @@ def test_a_stop_its_status_handled_delivers_nothing_anew() -> None:
     sim.tick(1)
     sim.annotate(RETRY_ANNOTATION, "again")
     sim.tick(1)
-    _file_pass(sim, files)
+    file_pass(sim, files)
     sim.annotate(ABORT_ANNOTATION, "stop-again")
     del sim.body["metadata"]["annotations"][ABORT_ANNOTATION]
-    _file_pass(sim, files)
+    file_pass(sim, files)
     assert _carried(sim)[1]
     assert files.delivered_at(NS, MODEL, NAME) == first_write
 
 
 def test_the_model_gone_forgets_the_stops_written() -> None:
-    sim, files = _ramped_to_25()
+    sim, files = ramped_to_25()
     sim.annotate(ABORT_ANNOTATION, "stop-now")
-    _file_pass(sim, files)
+    file_pass(sim, files)
     assert NAME in files.stopped[(NS, MODEL)]
     campaigns_file.forget(OWNER, files)
     assert (NS, MODEL) not in files.stopped
