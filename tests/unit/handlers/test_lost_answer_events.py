@@ -52,10 +52,10 @@ class Cluster:
                      ) -> dict[str, Any]:
         meta = self.body["metadata"]
         if resource_version is not None and resource_version != meta["resourceVersion"]:
-            raise KubeError(f"patch campaigns/{name}/status: 409 Conflict", 409)
+            raise KubeError(f"patch {plural}/{name}/status: 409 Conflict", 409)
         lost = self.lose.pop(0) if self.lose else None
         if lost == "dropped":
-            raise KubeError(f"patch campaigns/{name}/status: 504 Gateway Timeout", 504)
+            raise KubeError(f"patch {plural}/{name}/status: 504 Gateway Timeout", 504)
         status = self.body["status"]
         for field, value in dict(patch.get("status") or patch).items():
             if value is None:
@@ -64,7 +64,7 @@ class Cluster:
                 status[field] = value
         meta["resourceVersion"] = str(int(meta["resourceVersion"]) + 1)
         if lost == "applied":
-            raise KubeError(f"patch campaigns/{name}/status: 504 Gateway Timeout", 504)
+            raise KubeError(f"patch {plural}/{name}/status: 504 Gateway Timeout", 504)
         return copy.deepcopy(self.body)
 
     def watched(self) -> kopf.Body:

@@ -8,20 +8,18 @@ status, which records the decision, and told none of them; nothing ever did."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import threading
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import kopf
 import pytest
 from kopf._cogs.aiokits.aioenums import AsyncFlagWaiter
 from kopf._core.intents.stoppers import DaemonStopper
+from tests.unit.handlers import test_lost_answer_events as lost_answer
 from tests.unit.handlers.test_task_end import CAMPAIGN_SPEC, MODEL_SPEC
 
-from uplift_operator.adapters.kube import KubeError
 from uplift_operator.handlers import campaign, observability, upliftmodel
 from uplift_operator.handlers.common import PassRunner
 from uplift_operator.handlers.scheduling import Wakeups
@@ -34,34 +32,14 @@ RAMPING = {"phase": "Progressing", "currentStep": 1}
 ROLLED_BACK = {"phase": "Degraded", "currentStep": 0, "message": "rolled back"}
 
 
-class Cluster:
+class Cluster(lost_answer.Cluster):
     """One resource whose first status write is applied and then answered 504."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
-        self.body: dict[str, Any] = {
-            "metadata": {"name": "r", "namespace": "ns", "uid": "u1", "resourceVersion": "1"},
-            "spec": spec, "status": dict(RAMPING)}
-        self.writes = 0
-
-    def read_live(self, *_: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.body)
-
-    def patch_status(self, api_version: str, plural: str, namespace: str, name: str,
-                     patch: Mapping[str, Any], resource_version: str | None = None,
-                     ) -> dict[str, Any]:
-        meta = self.body["metadata"]
-        if resource_version is not None and resource_version != meta["resourceVersion"]:
-            raise KubeError(f"patch {plural}/{name}/status: 409 Conflict", 409)
-        self.body["status"].update(dict(patch.get("status") or patch))
-        self.body["status"] = {k: v for k, v in self.body["status"].items() if v is not None}
-        meta["resourceVersion"] = str(int(meta["resourceVersion"]) + 1)
-        self.writes += 1
-        if self.writes == 1:
-            raise KubeError(f"patch {plural}/{name}/status: 504 Gateway Timeout", 504)
-        return copy.deepcopy(self.body)
-
-    def watched(self) -> kopf.Body:
-        return kopf.Body(cast(kopf.RawBody, copy.deepcopy(self.body)))
+        super().__init__()
+        self.body["metadata"]["name"] = "r"
+        self.body.update(spec=spec, status=dict(RAMPING))
+        self.lose = ["applied"]
 
 
 def _decide(snapshot: dict[str, Any], *_: Any, **__: Any) -> PassResult:
