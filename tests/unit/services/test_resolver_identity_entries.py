@@ -154,6 +154,26 @@ def test_a_pass_whose_scope_client_went_before_it_followed_its_versions_puts_it_
     assert resolver.reread_version((SCOPE, "m", "1"), later)
 
 
+def _rotated_elsewhere_then_left(resolver: Resolver, new: Any) -> None:
+    """On another pool thread, the rotated Secret's client ``new`` resolved and a version of
+    the scope followed (by A); then, on the event loop's thread, A paused or deleted: the
+    scope's last user left, its client dropped."""
+
+    def elsewhere() -> None:
+        assert resolver.resolve(SCOPE, PINNED, new, T0).ok
+        resolver.follow_versions("A", [(SCOPE, "m", "1")])
+
+    def leave() -> None:
+        resolver.unfollow_versions("A")
+        resolver.forget_alias(KEY)
+
+    for run in (elsewhere, leave):
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(5)
+    assert SCOPE not in resolver._scope_clients
+
+
 def test_a_pass_that_did_not_resolve_puts_back_no_client_an_earlier_failed_pass_left() -> None:
     """A pass on a pool thread resolves with the scope's old credentials and raises before
     following its versions: its ``_passing`` entry stays. The Secret rotates, another pass
@@ -165,20 +185,7 @@ def test_a_pass_that_did_not_resolve_puts_back_no_client_an_earlier_failed_pass_
     resolver = Resolver()
     old = _client("old-digest")
     assert resolver.resolve(SCOPE, PINNED, old, T0).ok  # then the pass raised
-
-    def elsewhere() -> None:  # another pool thread: the rotated Secret's client, followed
-        assert resolver.resolve(SCOPE, PINNED, _client("new-digest"), T0).ok
-        resolver.follow_versions("A", [(SCOPE, "m", "1")])
-
-    def leave() -> None:  # the event loop's thread: A paused or deleted
-        resolver.unfollow_versions("A")
-        resolver.forget_alias(KEY)
-
-    for run in (elsewhere, leave):
-        thread = threading.Thread(target=run)
-        thread.start()
-        thread.join(5)
-    assert SCOPE not in resolver._scope_clients
+    _rotated_elsewhere_then_left(resolver, _client("new-digest"))
     deps = service.Dependencies(
         cluster=FakeCluster(), backend=SeldonV1Backend(),
         registry_for=lambda ref, c: FakeRegistry(), prometheus=None,
@@ -211,19 +218,6 @@ def test_a_newer_client_of_the_scope_replaces_what_an_earlier_pass_left_for_it()
     old = _client("old-digest")
     assert resolver.resolve(SCOPE, PINNED, old, T0).ok  # then the pass raised
     new = _client("new-digest")
-
-    def elsewhere() -> None:
-        assert resolver.resolve(SCOPE, PINNED, new, T0).ok
-        resolver.follow_versions("A", [(SCOPE, "m", "1")])
-
-    def leave() -> None:
-        resolver.unfollow_versions("A")
-        resolver.forget_alias(KEY)
-
-    for run in (elsewhere, leave):
-        thread = threading.Thread(target=run)
-        thread.start()
-        thread.join(5)
-    assert SCOPE not in resolver._scope_clients
+    _rotated_elsewhere_then_left(resolver, new)
     resolver.follow_versions("B", [(SCOPE, "m", "1")])
     assert resolver._scope_clients.get(SCOPE) is new

@@ -20,16 +20,28 @@ from uplift_operator.domain import status as status_logic
 from uplift_operator.services import upliftmodel
 
 
-def test_a_promotion_whose_status_write_was_lost_is_made_again_not_stepped_back() -> None:
-    sim = Sim()
+def _canary_passing_at_40(sim: Sim) -> int:
+    """``sim``'s model at resourceVersion 40 with a canary whose probe passes its gates."""
     version = 40
     sim.body["metadata"]["resourceVersion"] = str(version)
     sim.with_canary()
     sim.metrics.values[PROBE] = 0.5
+    return version
+
+
+def _read_then_written(sim: Sim, version: int) -> tuple[dict[str, Any], int]:
+    """The body a pass reads; then its status write moves the resourceVersion on."""
+    read = copy.deepcopy(sim.body)
+    version += 1
+    sim.body["metadata"]["resourceVersion"] = str(version)
+    return read, version
+
+
+def test_a_promotion_whose_status_write_was_lost_is_made_again_not_stepped_back() -> None:
+    sim = Sim()
+    version = _canary_passing_at_40(sim)
     for _ in range(20):
-        read = copy.deepcopy(sim.body)
-        version += 1  # each status write moves the resourceVersion on
-        sim.body["metadata"]["resourceVersion"] = str(version)
+        read, version = _read_then_written(sim, version)
         sim.tick(30)
         if sim.weights() == {"2": 100}:
             break
@@ -73,14 +85,9 @@ def promotion_written_409(sim: Sim) -> tuple[dict[str, Any], int]:
     """Ramps the canary to its promotion; the pass that promotes applies the graph, and its
     status write is refused 409 (``after_write`` never called): someone labelled the model
     meanwhile, so the next pass reads a newer resourceVersion with the status as it was."""
-    version = 40
-    sim.body["metadata"]["resourceVersion"] = str(version)
-    sim.with_canary()
-    sim.metrics.values[PROBE] = 0.5
+    version = _canary_passing_at_40(sim)
     for _ in range(20):
-        read = copy.deepcopy(sim.body)
-        version += 1
-        sim.body["metadata"]["resourceVersion"] = str(version)
+        read, version = _read_then_written(sim, version)
         sim.now += dt.timedelta(seconds=30)
         result = upliftmodel.reconcile(copy.deepcopy(sim.body), sim.deps, sim.now)
         if sim.weights() == {"2": 100}:
