@@ -999,7 +999,8 @@ def budget_reset_events(spec: CampaignSpec, status: CampaignStatus, observed: Ob
     """The ``BudgetReset`` Warning a valid pass posts as it drops a removed budget's record
     (``_ExposurePass.warn_budget_reset``), for a refused spec's pass that drops it too
     (``forget_budget``): nothing while ``spec`` still has a budget."""
-    if spec.economics.budget is not None:
+    if (spec.economics.budget is not None or status.budget_anchor is None
+            or status.spend <= 0):  # nothing to say: no pass built at every refused pass
         return ()
     run = _ExposurePass(spec, status, observed, now)
     run.warn_budget_reset()
@@ -1426,8 +1427,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         if s.budget_anchor is None or s.spend <= 0:
             return
         self.emit("Warning", Reason.BUDGET_RESET, (
-            f"spec.economics.budget removed after {s.spend:g} was spent in its current budget "
-            f"period (status.spend, as last read): a budget set again counts from the time it "
+            f"spec.economics.budget removed after at least {s.spend!r} was spent in its current "
+            f"budget period (status.spend, as last read): a budget set again counts from the time it "
             f"is set, with its whole amount, that spend not counted (so does this Campaign "
             f"deleted and created again); to change budgetPeriod without a refill, set it "
             f"again where a period of both lengths starts, or with its amount less this "

@@ -56,3 +56,14 @@ def test_a_budget_removed_before_any_spend_was_read_says_nothing() -> None:
     s = run(spec, s, T0 + 6 * MINUTE, judge).status
     assert s.budget_anchor is not None and s.spend == 0
     assert _resets(run(_without_budget(spec), s, T0 + HOUR, judge)) == []
+
+
+def test_a_large_spend_is_named_whole_not_rounded() -> None:
+    """The Event is the only record of the spend (the same write zeroes status.spend), and
+    the docs tell to lower the next amount by it: ``:g`` printed 1234567.89 as 1.23457e+06."""
+    spec = spec_with([DELIVERY], budget=5000000, budgetPeriod="7d")
+    judge = Spend(1234567.89)
+    s = run(spec, CampaignStatus(), T0, judge).status
+    s = run(spec, s, T0 + 6 * MINUTE, judge).status
+    [(_, message)] = _resets(run(_without_budget(spec), s, T0 + HOUR, judge))
+    assert "at least 1234567.89 was spent" in message
