@@ -748,6 +748,9 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
      'podDisruptionBudget.maxUnavailable="-" is neither a whole number nor a percent'),
     (["--set-string", "podDisruptionBudget.minAvailable=%"],
      'podDisruptionBudget.minAvailable="%" is neither a whole number nor a percent'),
+    # YAML reads a number only from text starting with a sign, a digit or a dot: _2_ is text.
+    (["--set", "replicas=3", "--set-string", "podDisruptionBudget.minAvailable=_2_"],
+     'podDisruptionBudget.minAvailable="_2_" is neither a whole number nor a percent'),
 ], ids=["standalone-2-replicas", "standalone-3-replicas", "no-namespaces", "empty-namespaces",
         "min-available-0", "min-available-0-percent", "min-available-00",
         "min-available-00-percent", "no-service-account",
@@ -772,7 +775,8 @@ def test_seldondeployments_policy_holds_the_chart_allow_lists_as_the_operator_do
         "min-available-blank-200-percent", "max-unavailable-101-percent",
         "max-unavailable-past-int32", "max-unavailable-past-int64",
         "min-available-past-int64", "max-unavailable-past-float", "max-unavailable-negative",
-        "max-unavailable-1.5", "max-unavailable-dash", "min-available-percent-sign"])
+        "max-unavailable-1.5", "max-unavailable-dash", "min-available-percent-sign",
+        "min-available-underscored"])
 def test_values_that_cannot_work_fail_at_render_with_what_to_set(values: list[str],
                                                                  message: str) -> None:
     # `helm install` and `upgrade` render as `template` does (`helm lint` reports a template's
@@ -879,6 +883,11 @@ def test_the_working_neighbours_of_those_values_render(monkeypatch: pytest.Monke
         assert not by_kind(helm_template("--set", "podDisruptionBudget.maxUnavailable=0",
                                          "--set", "podDisruptionBudget.minAvailable=5", *values),
                            "PodDisruptionBudget")
+    # A budget turned off is not judged: minAvailable 0 with enabled=false renders (the
+    # refusal's own message named enabled=false as the way out).
+    assert not by_kind(helm_template("--set", "podDisruptionBudget.enabled=false",
+                                     "--set", "podDisruptionBudget.minAvailable=0"),
+                       "PodDisruptionBudget")
     # Leading zeros read as Kubernetes does: 07 (octal 7) of 8 and 01% leave a replica to evict.
     for values, spec in (
             (["--set", "replicas=8", "--set-string", "podDisruptionBudget.minAvailable=07"],
