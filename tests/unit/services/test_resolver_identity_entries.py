@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from tests.unit.services.fakes import FakeCluster, FakeRegistry, ListingRegistry
@@ -140,18 +141,26 @@ def test_a_pass_whose_scope_client_went_before_it_followed_its_versions_puts_it_
         assert left.wait(5)
         resolver.follow_versions("B", [(SCOPE, "m", "1")])
 
-    thread = threading.Thread(target=pass_of_b)
-    thread.start()
+    pass_b = _on_a_new_thread(pass_of_b)
     assert resolved.wait(5)
     resolver.unfollow_versions("A")  # A deleted, from the event loop's thread
     resolver.forget_alias(KEY)
     left.set()
-    thread.join(5)
+    pass_b.result(5)
     assert resolver._scope_clients.get(SCOPE) is mine
     assert resolver.due_versions(T0) == []  # first seen: due a period on
     later = T0 + SWEEP_VOUCH_LIMIT
     assert resolver.due_versions(later) == [(SCOPE, "m", "1")]
     assert resolver.reread_version((SCOPE, "m", "1"), later)
+
+
+def _on_a_new_thread(run: Any) -> Future[Any]:
+    """``run`` started on a thread of its own; its ``result()`` re-raises what failed there
+    (an assertion on a bare ``threading.Thread`` only warns, the test passing)."""
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(run)
+    pool.shutdown(wait=False)
+    return future
 
 
 def _rotated_elsewhere_then_left(resolver: Resolver, new: Any) -> None:
@@ -168,9 +177,7 @@ def _rotated_elsewhere_then_left(resolver: Resolver, new: Any) -> None:
         resolver.forget_alias(KEY)
 
     for run in (elsewhere, leave):
-        thread = threading.Thread(target=run)
-        thread.start()
-        thread.join(5)
+        _on_a_new_thread(run).result(5)
     assert SCOPE not in resolver._scope_clients
 
 
@@ -202,9 +209,8 @@ def test_a_pass_that_did_not_resolve_puts_back_no_client_an_earlier_failed_pass_
     resolver.pass_begins()
     mine = _client("new-digest")
     assert resolver.resolve(SCOPE, PINNED, mine, T0).ok
-    thread = threading.Thread(target=lambda: resolver.unfollow_versions("B"))
-    thread.start()  # B's earlier version let go from another thread: the scope's client went
-    thread.join(5)
+    # B's earlier version let go from another thread: the scope's client went
+    _on_a_new_thread(lambda: resolver.unfollow_versions("B")).result(5)
     assert SCOPE not in resolver._scope_clients
     resolver.follow_versions("B", [(SCOPE, "m", "1")])
     assert resolver._scope_clients.get(SCOPE) is mine
