@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
+import json
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from uplift_operator.domain import conditions as cond
 __all__ = ["EDIT_ROLLING_REASONS", "FEWER_REPLICAS", "STATUS_READABLE", "Applied", "Conflict",
            "Observation", "Resolved", "Unreadable", "apply_retry_seconds",
            "conflict_retry_seconds", "model_resolved", "readable", "resolution_warning",
-           "serving_applied", "serving_conflict", "spec_valid", "status_patch",
+           "serving_applied", "serving_conflict", "spec_valid", "status_digest", "status_patch",
            "status_readable", "validation_outcome", "write_back_unconfirmed", "written_back"]
 
 MAX_MESSAGE = 4000
@@ -843,3 +845,25 @@ _MAPS = frozenset({"handledRequests", "earlierHandledRequests", "sequentialState
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+def status_digest(status: Mapping[str, Any] | None) -> str:
+    """A short fingerprint of a status, equal for equal JSON content: equal numbers are equal
+    whatever their type. The API server serves a whole-number float back as an integer (the
+    operator writes ``exposurePercent: 5.0``, the watch brings ``5``: apimachinery's JSON
+    decoding), so a status is fingerprinted with its whole-number floats as integers; otherwise
+    the echo of the pass's own write would read as someone else's edit and wake a pass."""
+    text = json.dumps(_numbers_normalised(status or {}), sort_keys=True, separators=(",", ":"),
+                      default=str)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _numbers_normalised(value: Any) -> Any:
+    """``value`` with every whole-number float (at any depth) as an int: 5.0 → 5, -0.0 → 0."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, Mapping):
+        return {key: _numbers_normalised(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_numbers_normalised(item) for item in value]
+    return value

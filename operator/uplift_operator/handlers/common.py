@@ -25,7 +25,7 @@ from uplift_operator.adapters.watched import newer, uid_of
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain.pruned import pruned_paths, refused_status_paths
 from uplift_operator.domain.retry import backoff, spread_of
-from uplift_operator.domain.status import status_patch
+from uplift_operator.domain.status import status_digest, status_patch
 from uplift_operator.handlers import observability
 from uplift_operator.handlers.scheduling import (
     ERROR_BACKOFF_SECONDS,
@@ -34,7 +34,6 @@ from uplift_operator.handlers.scheduling import (
     Signatures,
     StuckPassError,
     Wakeups,
-    status_digest,
 )
 from uplift_operator.services.common import Event, PassResult
 from uplift_operator.settings import OperatorConfig

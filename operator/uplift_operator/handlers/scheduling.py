@@ -29,7 +29,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 from collections import OrderedDict
@@ -40,6 +39,7 @@ from typing import Any, TypeVar
 import kopf
 
 from uplift_operator.domain.retry import backoff, spread_of
+from uplift_operator.domain.status import status_digest
 
 __all__ = ["ERROR_BACKOFF_SECONDS", "ERROR_FIRST_RETRY_SECONDS", "FINISHED_KEPT",
            "PREDECESSOR_WAIT_SECONDS", "RESYNC_SECONDS", "RESYNC_SPREAD", "Flag", "Key",
@@ -407,28 +407,6 @@ def waiting_task(group: str, version: str, plural: str,
             if getattr(h, "fn", None) is fn else h for h in spawning._handlers]
         return fn
     return decorate
-
-
-def status_digest(status: Mapping[str, Any] | None) -> str:
-    """A short fingerprint of a status, equal for equal JSON content: equal numbers are equal
-    whatever their type. The API server serves a whole-number float back as an integer (the
-    operator writes ``exposurePercent: 5.0``, the watch brings ``5``: apimachinery's JSON
-    decoding), so a status is fingerprinted with its whole-number floats as integers; otherwise
-    the echo of the pass's own write would read as someone else's edit and wake a pass."""
-    text = json.dumps(_numbers_normalised(status or {}), sort_keys=True, separators=(",", ":"),
-                      default=str)
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
-
-
-def _numbers_normalised(value: Any) -> Any:
-    """``value`` with every whole-number float (at any depth) as an int: 5.0 → 5, -0.0 → 0."""
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else value
-    if isinstance(value, Mapping):
-        return {key: _numbers_normalised(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_numbers_normalised(item) for item in value]
-    return value
 
 
 @dataclass

@@ -55,10 +55,11 @@ import kopf
 from uplift_operator.adapters.watched import WatchedObjects, uid_of
 from uplift_operator.api.v1alpha1 import GROUP, VERSION
 from uplift_operator.domain.shared_draws import others_told
+from uplift_operator.domain.status import status_digest
 from uplift_operator.handlers.campaign import salt_book
 from uplift_operator.handlers.campaigns_file import file_key
 from uplift_operator.handlers.common import now, runner
-from uplift_operator.handlers.scheduling import Key, Wakeups, status_digest
+from uplift_operator.handlers.scheduling import Key, Wakeups
 from uplift_operator.render import naming
 from uplift_operator.render.seldon import SeldonV1Backend, rolling_deployments
 from uplift_operator.services import campaign as campaign_service

@@ -51,8 +51,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import hashlib
-import json
 import logging
 import re
 import secrets
@@ -266,8 +264,8 @@ class Dependencies:
     disruption_budgets: disruption.DisruptionBudgets = field(
         default_factory=disruption.DisruptionBudgets)
     # By model uid: the resourceVersion a pass of this process applied the graph on, and the
-    # status it read then (``_status_digest``), until a status write of the model goes through
-    # (``_decided_here``: a status write refused 409 after the apply). At most
+    # status it read then (``domain.status.status_digest``), until a status write of the model
+    # goes through (``_decided_here``: a status write refused 409 after the apply). At most
     # ``UNWRITTEN_KEPT``, the oldest dropped first; dropped too when the model is deleted (its
     # task's end, its DELETED event: ``forget_unwritten``; kept through a pause by peering, as
     # the status its last pass left is). Changed under ``unwritten_lock``: passes of
@@ -526,7 +524,7 @@ def _unwritten(deps: Dependencies, uid: str, meta: Mapping[str, Any], read: Any,
     finds it its own decision all the same (``_decided_here``)."""
     version = str(meta.get("resourceVersion") or "")
     if applied is not None and applied.changed and applied.error is None and version:
-        digest = _status_digest(read)
+        digest = status_logic.status_digest(read)
         # Under the lock: another model's pass evicting at once took the same oldest entry
         # (a KeyError after the graph was applied) or changed the dict under the iteration.
         with deps.unwritten_lock:
@@ -553,11 +551,6 @@ def forget_unwritten(deps: Dependencies, uid: str) -> None:
     applied a graph since)."""
     with deps.unwritten_lock:
         deps.unwritten.pop(uid, None)
-
-
-def _status_digest(status: Any) -> str:
-    """A status as read, in a digest that two reads of it unchanged share."""
-    return hashlib.sha256(json.dumps(status, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _submit_write_backs(deps: Dependencies, writer: WriterOwner, registry: Registry,
@@ -1021,7 +1014,7 @@ def _decided_here(child: Mapping[str, Any] | None, meta: Mapping[str, Any],
     here = stamped.isdigit() and seen.isdigit() and int(stamped) == int(seen)
     unwritten = deps.unwritten.get(str(meta.get("uid", "")))
     if not here and (unwritten is None or unwritten[0] != stamped
-                     or unwritten[1] != _status_digest(read)):
+                     or unwritten[1] != status_logic.status_digest(read)):
         return frozenset()
     return frozenset((v, w) for v, w in deps.backend.observe(child, split).weights if w)
 
@@ -1468,13 +1461,15 @@ def _roles_unknown(spec: UpliftModelSpec, desired: str, read: str, error: Regist
             f"version {desired} is held unresolved: MLflow says it does not exist (deleted "
             f"since it resolved?) when asked for {read}: {error}; nothing is served or "
             f"decided of it until it is there again or the spec names another version"))
-    if not_mlflow and not (deps is not None and deps.resolver.not_serving(
-            registry_scope(spec.model, owner.namespace, deps), error)):
-        reason = cond.INVALID_MODEL  # as the resolver's reads (``_failed_read``)
+    # An answer not MLflow's is an outage only at a URI that answered as MLflow before, as
+    # the resolver's reads take it (``_failed_read``, ``_contract_reason``).
+    reason = _contract_reason(error, not not_mlflow or (
+        deps is not None
+        and deps.resolver.not_serving(registry_scope(spec.model, owner.namespace, deps), error)))
+    if not_mlflow and reason == cond.INVALID_MODEL:
         until = ("the tracking URI answers as MLflow (a wrong URI, a missing path prefix, or "
                  "an MLflow before 2.3, which has no alias endpoints)")
     else:
-        reason = _contract_reason(error)
         until = {cond.REGISTRY_UNAVAILABLE: "MLflow answers",
                  cond.CREDENTIALS_REFUSED: "MLflow accepts the credentials"}.get(
                      reason, "MLflow no longer refuses the read")
@@ -1503,8 +1498,8 @@ def _contract_reason(error: RegistryError, not_serving: bool = True) -> str:
     (``InvalidModel``): each but the outage turns Degraded after the grace. An answer not
     MLflow's (``RegistryNotMlflow``: a wrong URI or path prefix, a body that is not MLflow's
     JSON) is an outage only when ``not_serving`` (``Resolver.not_serving``, as the resolver's
-    reads take it: a 404 at a URI that answered as MLflow before), else ``InvalidModel``;
-    ``_roles_unknown`` judged it before."""
+    reads take it: a 404 at a URI that answered as MLflow before), else ``InvalidModel``
+    (the role reads of ``_roles_unknown`` take it so too)."""
     if isinstance(error, CredentialsRefused):
         return cond.CREDENTIALS_REFUSED
     if isinstance(error, RegistryNotMlflow) and not not_serving:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from uplift_operator.domain.retry import JITTER, spread_of
+from uplift_operator.domain.status import status_digest
 from uplift_operator.handlers import scheduling
 from uplift_operator.handlers.scheduling import Signatures, Wakeups, run_passes
 
@@ -51,9 +52,8 @@ def test_the_echo_of_an_own_write_with_whole_number_floats_wakes_nothing() -> No
     assert not signatures.changed(KEY, _body(status=served))
     # a number someone else changed is still a change
     assert signatures.changed(KEY, _body(status={**served, "exposurePercent": 5.5}))
-    assert scheduling.status_digest({"a": [1.0, {"b": 2.0}]}) == scheduling.status_digest(
-        {"a": [1, {"b": 2}]})
-    assert scheduling.status_digest({"a": 1.5}) != scheduling.status_digest({"a": 1})
+    assert status_digest({"a": [1.0, {"b": 2.0}]}) == status_digest({"a": [1, {"b": 2}]})
+    assert status_digest({"a": 1.5}) != status_digest({"a": 1})
 
 
 async def _drive(schedule: list[float | Exception | None], wake_at: list[float],
