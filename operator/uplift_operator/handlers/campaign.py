@@ -55,15 +55,10 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
         await run_passes(key, passes.wakeups, one_pass, uid=str(meta.uid))
     finally:
         paused = task_ended(key, passes.wakeups, stopped, str(meta.uid))
-        untold = passes.untold.get(str(meta.uid))
         # A pass that ran while the object was deleted recorded its status signature and its
         # own write after ``forget``: dropped here, or kept for a uid that never comes back.
-        passes.forget(key, str(meta.uid), name_free=key not in passes.wakeups)
-        if paused and untold:
-            # Paused by peering: the events of a pass whose status write's answer was lost are
-            # kept for the next pass here, which tells them if it finds that status stored
-            # (``PassRunner.untold``; the replica that acted meanwhile told none of them).
-            passes.untold.setdefault(str(meta.uid), untold)
+        # Paused by peering, the events of a pass whose status write's answer was lost stay.
+        passes.forget(key, str(meta.uid), name_free=key not in passes.wakeups, paused=paused)
 
 
 def _observer(body: kopf.Body) -> Callable[[str, str, dict[str, Any]], None]:

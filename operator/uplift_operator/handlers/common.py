@@ -640,15 +640,19 @@ class PassRunner:
         except KubeError:
             return False, None
 
-    def forget(self, key: Key, uid: str, *, name_free: bool = True) -> None:
+    def forget(self, key: Key, uid: str, *, name_free: bool = True, paused: bool = False) -> None:
         """Drop what is kept of object ``uid``; of its name too unless another object took it
-        (``name_free``: ``Wakeups.finish``'s answer)."""
+        (``name_free``: ``Wakeups.finish``'s answer). A task paused by peering keeps the events
+        of its passes whose status write's answer was lost (``untold``): the next pass here
+        tells them if it finds that status stored (the replica that acted meanwhile decided on
+        that status, which records their decision, and told none of them)."""
         if name_free:
             self.signatures.forget(key)
         self.own_writes.forget(uid)
         self.own_statuses.pop(uid, None)
         self.sent_statuses.pop(uid, None)
-        self.untold.pop(uid, None)
+        if not paused:
+            self.untold.pop(uid, None)
         self.conflicts.cleared(uid)
 
 

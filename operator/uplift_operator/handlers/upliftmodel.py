@@ -50,7 +50,7 @@ from uplift_operator.handlers.scheduling import (
 from uplift_operator.handlers.watches import alias_followers
 from uplift_operator.render.seldon import SeldonV1Backend
 from uplift_operator.services import upliftmodel as service
-from uplift_operator.services.common import Event, PassResult
+from uplift_operator.services.common import PassResult
 from uplift_operator.services.writeback import Owner, WriteBack
 
 KIND = "UpliftModel"
@@ -107,8 +107,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
             # held, untried, until its next pass here reads whose status it is
             # (``fence_foreign_status``): the status this process left is kept for that.
             deps.write_back.pause(key)
-        left = (passes.own_statuses.get(uid), passes.sent_statuses.get(uid),
-                passes.untold.get(uid))
+        left = (passes.own_statuses.get(uid), passes.sent_statuses.get(uid))
         # A pass that ran while the object was deleted recorded after ``forget``: its status
         # signature and its own write (see ``PassRunner.forget``), its alias
         # followed (the poller kept its cadence) and its decision key known.
@@ -120,7 +119,7 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
             # (``_keep_status_left``): it matches only while no replica wrote a status or
             # applied a graph since, when that graph is still this process's decision.
             service.forget_unwritten(deps, uid)
-        passes.forget(key, uid, name_free=key not in passes.wakeups)
+        passes.forget(key, uid, name_free=key not in passes.wakeups, paused=paused)
         if paused:
             _keep_status_left(passes, uid, *left)
         if key not in passes.wakeups:  # no task of the name runs: it follows nothing
@@ -129,19 +128,15 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
             deps.unresolved.cleared(key)
 
 
-def _keep_status_left(passes: PassRunner, uid: str, own: str | None, sent: str | None,
-                      untold: list[tuple[str, tuple[Event, ...]]] | None = None) -> None:
+def _keep_status_left(passes: PassRunner, uid: str, own: str | None,
+                      sent: str | None) -> None:
     """The status a paused task's last pass left (and one it sent whose answer was lost) is
-    kept past ``PassRunner.forget``, for ``fence_foreign_status`` at its next pass; so are the
-    events of the passes whose answer was lost (``PassRunner.untold``), told by the next pass
-    here that finds their status stored (the replica that acted meanwhile decided on that
-    status, which records their decision, and told none of them)."""
+    kept past ``PassRunner.forget``, for ``fence_foreign_status`` at its next pass (the events
+    of the passes whose answer was lost ``forget`` keeps itself for a paused task)."""
     if own is not None:
         passes.own_statuses.setdefault(uid, own)
     if sent is not None:
         passes.sent_statuses.setdefault(uid, sent)
-    if untold:
-        passes.untold.setdefault(uid, untold)
 
 
 def fence_foreign_status(passes: PassRunner, write_back: WriteBack, key: Owner,

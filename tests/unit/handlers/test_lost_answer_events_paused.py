@@ -1,9 +1,10 @@
 """The events of a pass whose status write was applied but whose answer was lost
 (``PassRunner.untold``) outlive a pause by peering of the resource's task: the next pass here,
 after the resume, finds that status stored and tells them. ``PassRunner.forget`` at the task's
-end dropped them, while the status left and the one sent were kept for the next pass
-(``upliftmodel._keep_status_left``): the replica that acted meanwhile decided on the applied
-status, which records the decision, and told none of them; nothing ever did."""
+end dropped them (it keeps them now for a paused task), while the status left and the one sent
+were kept for the next pass (``upliftmodel._keep_status_left``): the replica that acted
+meanwhile decided on the applied status, which records the decision, and told none of them;
+nothing ever did."""
 
 from __future__ import annotations
 
