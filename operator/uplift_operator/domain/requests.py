@@ -7,10 +7,16 @@ the contract without pulling the ramp's numpy/scipy dependencies.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from uplift_operator.handled_tokens import (
+    REMEMBERED_FORM_MAX,
+    REMEMBERED_TOKEN_MAX,
+    remembered,
+    remembered_as_kept,
+)
 
 __all__ = [
     "ABORT_ANNOTATION",
@@ -42,15 +48,11 @@ _ACTOR_TOKEN_MAX = 64
 #: retry`` writes a new token, and Argo CD's self-heal (or its next sync) puts ``git-1`` back,
 #: which a status holding only the on-call token took for a new request, acted on again.
 HANDLED_TOKENS_KEPT = 8
-#: The longest token kept as written, the last handled one (``status.handledRequests``) and the
-#: earlier ones alike; a longer one (an annotation value may be 256 KiB) is kept as
-#: ``sha256:<hex digest>`` (``REMEMBERED_FORM_MAX``, 71 characters, so never equal to a token
-#: kept as written), which bounds the status whatever the tokens. A status written before
-#: the last one was kept so holds it as written: read as the same token (``is_handled``).
-REMEMBERED_TOKEN_MAX = 64
-_DIGEST_PREFIX = "sha256:"
-#: The longest token as remembered (``remembered``): ``sha256:`` and 64 hex digits.
-REMEMBERED_FORM_MAX = len(_DIGEST_PREFIX) + 64
+# How a token is kept among the handled ones (``remembered``, ``remembered_as_kept``,
+# ``REMEMBERED_TOKEN_MAX``, ``REMEMBERED_FORM_MAX``) is ``handled_tokens``', which the API's
+# status model reads stored tokens by too: one rule, re-exported here. A status
+# written before the last one was kept so holds it as written: read as the same token
+# (``is_handled``).
 
 
 class RequestKind(StrEnum):
@@ -123,26 +125,6 @@ def parse_requests(annotations: Mapping[str, str]) -> tuple[ManualRequest, ...]:
 
 def _shown(value: str) -> str:
     return repr(value if len(value) <= _ACTOR_TOKEN_MAX else value[:_ACTOR_TOKEN_MAX - 1] + "…")
-
-
-def remembered(token: str) -> str:
-    """How ``token`` is kept among the handled tokens (``status.handledRequests`` and
-    ``status.earlierHandledRequests``): as written up to ``REMEMBERED_TOKEN_MAX`` characters,
-    else as its SHA-256 digest."""
-    if len(token) <= REMEMBERED_TOKEN_MAX:
-        return token
-    return _DIGEST_PREFIX + hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _is_digest(value: str) -> bool:
-    return (len(value) == REMEMBERED_FORM_MAX and value.startswith(_DIGEST_PREFIX)
-            and all(c in "0123456789abcdef" for c in value[len(_DIGEST_PREFIX):]))
-
-
-def remembered_as_kept(stored: str) -> str:
-    """A handled token as stored (``remembered`` already, or as written by a release that kept
-    the last one whole) in its remembered form: a digest stays as it is (not hashed again)."""
-    return stored if _is_digest(stored) else remembered(stored)
 
 
 def _forms(token: str) -> tuple[str, str]:

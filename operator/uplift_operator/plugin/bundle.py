@@ -28,8 +28,8 @@ __all__ = ["KREW_TEMPLATE", "MAIN", "MINIMUM_PYTHON", "MODULES", "build", "krew"
 PACKAGE = Path(__file__).resolve().parents[1]  # operator/uplift_operator
 KREW_TEMPLATE = PACKAGE.parents[1] / "plugins" / "krew" / "uplift.yaml"
 # Everything the plugin imports (tests/unit/test_operator_imports.py checks nothing else is needed).
-MODULES = ("__init__.py", "domain/__init__.py", "domain/requests.py", "plugin/__init__.py",
-           "plugin/kubectl_uplift.py")
+MODULES = ("__init__.py", "domain/__init__.py", "domain/requests.py", "handled_tokens.py",
+           "plugin/__init__.py", "plugin/kubectl_uplift.py")
 #: The oldest Python the plugin's modules run on (``enum.StrEnum``, ``datetime.UTC``).
 MINIMUM_PYTHON = (3, 11)
 #: The zipapp's ``__main__.py``. It checks the interpreter before importing anything of the

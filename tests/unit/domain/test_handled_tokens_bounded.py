@@ -99,10 +99,11 @@ def test_a_stored_whole_token_is_read_as_its_digest_and_written_so(model: Any) -
 
 
 def test_the_api_reads_a_token_as_the_domain_remembers_it() -> None:
-    """The API layer cannot import ``domain.requests``: its copy agrees."""
+    """One rule: the status model reads a stored token as ``remembered_as_kept`` keeps it."""
     for token in ("", "1", "y" * 64, "y" * 65, "z" * 5000, rq.remembered("q" * 99),
                   "sha256:" + "G" * 64, "é" * 70):
-        assert api_common._remembered_token(token) == rq.remembered_as_kept(token)
+        read = api_common.StatusBase.model_validate({"handledRequests": {"k": token}})
+        assert read.handled_requests == {"k": rq.remembered_as_kept(token)}
 
 
 @pytest.mark.parametrize("crd", ["upliftmodels.uplift.dev.yaml", "campaigns.uplift.dev.yaml"])

@@ -8,7 +8,6 @@ here, in the models, and never in the CRD schema, so what a user applied stays w
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -29,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from uplift_operator.handled_tokens import remembered_as_kept
 
 __all__ = [
     "AT_MOST",
@@ -871,14 +872,6 @@ class GateSpecBase(ApiModel):
                 if name in set_here and self.type not in types]
 
 
-def _remembered_token(token: str) -> str:
-    """``domain.requests.remembered_as_kept``, which the API layer cannot import: ``token`` as
-    written up to 64 characters or already a ``sha256:`` digest, else its digest."""
-    if len(token) <= 64 or (len(token) == 71 and re.fullmatch(r"sha256:[0-9a-f]{64}", token)):
-        return token
-    return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 class StatusBase(StatusPart):
     """What every kind's status reports, in the same shape (Argo CD, kubectl and dashboards rely
     on it): phase, message, observed generation, conditions, gate verdicts, the audit trail and
@@ -935,12 +928,12 @@ class StatusBase(StatusPart):
     @classmethod
     def _handled_remembered(cls, value: Any) -> Any:
         """A token an earlier release kept whole (an annotation value may be 256 KiB) read as
-        its digest, as ``domain.requests.remembered`` keeps it (the same token to
+        its digest, as ``remembered`` keeps it (the same token to
         ``is_handled``): the pass's next status write stores it so, within the CRD's bound.
         Anything else as it is (a number is the status repair's: ``domain.status``)."""
         if not isinstance(value, dict):
             return value
-        return {key: _remembered_token(token) if isinstance(token, str) else token
+        return {key: remembered_as_kept(token) if isinstance(token, str) else token
                 for key, token in value.items()}
 
 
