@@ -85,14 +85,16 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import requests
 from urllib3.exceptions import ProtocolError
 
+import uplift_operator.domain.promql  # noqa: F401  (registers holt_winters: query_reach)
 from uplift_operator import fail_fast
 from uplift_operator.userinfo import shown_url, url_secrets
 
@@ -748,108 +750,70 @@ def parse_retention(text: object) -> float | None:
     return min(times) if times else None
 
 
-#: A PromQL string literal or comment (dropped before ranges are looked for: a regex matcher
-#: may hold "[0-9]s"). What reaches back: a range, or a subquery's range (``sub``), with its
-#: modifiers; an instant selector's ``offset``. PromQL's keywords are case-insensitive
-#: (``OFFSET``); its durations' units are not.
-_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"' r"|'(?:[^'\\]|\\.)*'|`[^`]*`|#[^\n]*")
-_NUMBER_OR_DURATION = r"(?:(?:\d+(?:ms|[ywdhms]))+|\d+(?:\.\d+)?)"
-_OFFSET = rf"(?i:offset)\s+(?P<{{}}sign>-?)\s*(?P<{{}}offset>{_NUMBER_OR_DURATION})"
-_REACH = re.compile(
-    rf"\[\s*(?P<range>{_NUMBER_OR_DURATION})\s*(?P<sub>:\s*(?:{_NUMBER_OR_DURATION})?\s*)?\]"
-    rf"(?:\s*{_OFFSET.format('range_', 'range_')})?"
-    rf"|(?<![\w:]){_OFFSET.format('', '')}")
-#: What a subquery's range applies to, read backwards from its ``[``: a parenthesised
-#: expression (a call's arguments), a selector's braces, or a metric's name.
-_NAME_CHAR = re.compile(r"[\w:]")
-#: The end of an aggregation's arguments then its grouping, up to the grouping's ``(``:
-#: ``) by `` in ``sum(...) by (x)``, ``)WITHOUT``.
-_POSTFIX_GROUPING = re.compile(r"\)\s*(?i:by|without)\s*\Z")
-
-
-def _seconds(text: str) -> float:
-    seconds = duration_seconds(text)
-    return float(text) if seconds is None else seconds
-
-
-def _shift(match: re.Match[str], prefix: str) -> float:
-    """A match's ``offset`` in seconds (negative: forward), 0 without one."""
-    if match[prefix + "offset"] is None:
-        return 0.0
-    shift = _seconds(match[prefix + "offset"])
-    return -shift if match[prefix + "sign"] else shift
-
-
-def _opening(text: str, closing: int) -> int:
-    """The ``(`` or ``{`` matching the ``)`` or ``}`` at ``closing``; -1 for none."""
-    pairs = {")": "(", "}": "{"}
-    depth = 0
-    at = closing
-    while at >= 0:
-        if text[at] == text[closing]:
-            depth += 1
-        elif text[at] == pairs[text[closing]]:
-            depth -= 1
-            if depth == 0:
-                return at
-        at -= 1
-    return -1
-
-
-def _operand_start(text: str, bracket: int) -> int:
-    """Where the expression a subquery's ``[`` (at ``bracket``) applies to begins: its
-    matching ``(`` (a call's name is no part of the reach; for an aggregation whose ``by`` or
-    ``without`` follows its arguments, ``sum(...) by (x)[1h:1m]``, the arguments' ``(``), its
-    selector's ``{`` and name, or its metric's name; ``bracket`` itself when none is found."""
-    end = bracket
-    while end > 0 and text[end - 1].isspace():
-        end -= 1
-    if end == 0:
-        return bracket
-    closing = text[end - 1]
-    at = end - 1
-    if closing in ")}":
-        at = _opening(text, end - 1)
-        if at < 0:
-            return bracket
-        if closing == ")":
-            grouping = _POSTFIX_GROUPING.search(text, 0, at)
-            if grouping is not None:
-                # ``by (x)`` after an aggregation's arguments: the subquery applies to it all.
-                at = _opening(text, grouping.start())
-            return bracket if at < 0 else at
-    else:
-        at = end
-    while at > 0 and _NAME_CHAR.fullmatch(text[at - 1]):
-        at -= 1
-    return at
-
-
 def query_reach(promql: str) -> float | None:
     """How far before its evaluation instant ``promql`` reads samples, in seconds: the longest
     of its ranges plus that range's ``offset``, and of its instant selectors' ``offset`` plus
     ``LOOKBACK``, each plus the ranges and ``offset`` of every subquery it is inside (a
     subquery evaluates what it applies to its range back: ``max_over_time(rate(x[5m] offset
-    1d)[1h:1m])`` reads 1d1h5m back); 0 for a query of neither. None where that cannot be told
-    from the text (an ``@`` modifier: an instant of its own)."""
-    text = _LITERAL.sub('""', promql)
-    if "@" in text:
+    1d)[1h:1m])`` reads 1d1h5m back, ``max_over_time(x[1h:1m])`` 1h); 0 for a query of
+    neither (an instant selector's lookback counts only with an ``offset``), never less (a
+    negative ``offset`` reads ahead). Read from promql-parser's syntax tree, the parser
+    ``domain.promql`` checks the gate queries with (imported here for the Prometheus 2
+    functions it registers, ``holt_winters``): a string, a comment or a regex matcher that
+    looks like a range or an ``offset`` is none, and a subquery applies to what the grammar
+    says it does, an ``offset`` or a grouping before its ``[`` included.
+    None where that cannot be told from the text: an ``@`` modifier (an instant of its own);
+    a text the parser refuses, or a duration longer than a ``timedelta`` holds (2.7 million
+    years), or any other failure of the parser. Never an error: such a query is asked
+    unchecked, as with a retention not known, and Prometheus' answer (its refusal of a query
+    it cannot parse either) is the gate's; ``domain.validation`` refuses a gate query that
+    does not parse."""
+    try:
+        return _reach(promql_parser.parse(promql))
+    except Exception:  # the retention check never fails a gate: not told, not checked
         return None
-    matches = list(_REACH.finditer(text))
-    # Each subquery: the span of what it applies to, and how much further back that is read.
-    subqueries = [(_operand_start(text, match.start()), match.start(),
-                   _seconds(match["range"]) + _shift(match, "range_"))
-                  for match in matches if match["sub"] is not None]
+
+
+def _reach(expr: promql_parser.Expr) -> float | None:
+    """``query_reach`` of a parsed query: its nodes walked, each with the ranges and offsets
+    of the subqueries it is inside (``around``); None at an ``@`` or a node of a kind not
+    known."""
     reach = 0.0
-    for match in matches:
-        if match["range"] is not None:
-            back = _seconds(match["range"]) + _shift(match, "range_")
-        else:
-            back = _shift(match, "") + LOOKBACK
-        back += sum(further for start, end, further in subqueries
-                    if start <= match.start() < end)
-        reach = max(reach, back)
+    pending: list[tuple[Any, float]] = [(expr, 0.0)]
+    while pending:
+        node, around = pending.pop()
+        if isinstance(node, promql_parser.MatrixSelector):
+            if node.vector_selector.at is not None:
+                return None
+            reach = max(reach, around + _seconds(node.range)
+                        + _seconds(node.vector_selector.offset))
+        elif isinstance(node, promql_parser.VectorSelector):
+            if node.at is not None:
+                return None
+            if node.offset is not None:
+                reach = max(reach, around + _seconds(node.offset) + LOOKBACK)
+            else:
+                reach = max(reach, around)
+        elif isinstance(node, promql_parser.SubqueryExpr):
+            if node.at is not None:
+                return None
+            pending.append((node.expr, around + _seconds(node.range) + _seconds(node.offset)))
+        elif isinstance(node, (promql_parser.ParenExpr, promql_parser.UnaryExpr)):
+            pending.append((node.expr, around))
+        elif isinstance(node, promql_parser.AggregateExpr):
+            pending.extend((child, around) for child in (node.param, node.expr))
+        elif isinstance(node, promql_parser.BinaryExpr):
+            pending.extend([(node.lhs, around), (node.rhs, around)])
+        elif isinstance(node, promql_parser.Call):
+            pending.extend((arg, around) for arg in node.args)
+        elif isinstance(node, promql_parser.Expr) and not isinstance(
+                node, (promql_parser.NumberLiteral, promql_parser.StringLiteral)):
+            return None
     return reach
+
+
+def _seconds(duration: timedelta | None) -> float:
+    return 0.0 if duration is None else duration.total_seconds()
 
 
 def single_value(samples: Sequence[Sample]) -> float | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import promql_parser
 import pytest
 import requests
 
@@ -85,12 +86,58 @@ REACHES = [
      DAY + 3600.0 + 300.0),
     ("max_over_time(max(avg_over_time(sum(rate(y[5m])) by (x)[1h:1m] offset 2h)) by (z)"
      "[1d:5m])", 300.0 + 3600.0 + 2 * 3600.0 + DAY),
+    # Read from the syntax tree, what a subquery applies to is what the grammar says: a
+    # selector's offset before its ``[`` included (a backwards scan of the text from the ``[``
+    # stopped at the offset's duration), a ``}`` in a label value or not, at every depth.
+    ("max_over_time(x offset 1d[1h:1m])", DAY + LOOKBACK + 3600.0),
+    ('max_over_time(x{a="b"} offset 1d [1h:1m])', DAY + LOOKBACK + 3600.0),
+    ('max_over_time({__name__="x", a="}"} offset 1d [1h:1m])', DAY + LOOKBACK + 3600.0),
+    ("max_over_time(max_over_time(x offset 1d[1h:1m] offset 1h)[1d:1h])",
+     DAY + LOOKBACK + 3600.0 + 3600.0 + DAY),
+    # A comment between a range and its offset, or before a subquery's ``[``.
+    ("rate(x[10m] # the last ten minutes\n offset 1d)", DAY + 600.0),
+    ("max_over_time(rate(x[5m] offset 1d) # per minute\n[1h:1m])", DAY + 3600.0 + 300.0),
+    # A subquery reads what its operand reads at each instant of its range: ahead of those
+    # with a negative offset, and nothing with no selector in it.
+    ("max_over_time(rate(x[5m] offset -1h)[2h:])", 2 * 3600.0 - 3600.0 + 300.0),
+    ("max_over_time(vector(1)[1h:])", 0.0),
+    # An aggregation's parameter is an expression too.
+    ("topk(scalar(max_over_time(y[1d] offset 2d)), x offset 1h)", 3 * DAY),
+    # Prometheus 2's holt_winters parses (domain.promql registers it).
+    ("holt_winters(rate(x[5m] offset 1d)[1h:1m], 0.5, 0.5)", DAY + 3600.0 + 300.0),
+    # Strings and comments are neither ranges, offsets nor ``@``.
+    ('max_over_time(x{a="[5m]", b="offset 1h", c="@"}[1h:1m])', 3600.0),
+    ('sum(rate(x{path=~"/v[0-9]+"}[2m])) # was x[5d] offset 1w @ 0', 120.0),
+    ("x @ start()", None),
+    ("rate(x[5m] @ end())", None),
+    ("max_over_time(rate(x[5m])[1h:1m] offset 1d @ end())", None),
 ]
 
 
 @pytest.mark.parametrize(("promql", "reach"), REACHES, ids=[r[0][:40] for r in REACHES])
 def test_how_far_back_a_query_reads(promql: str, reach: float | None) -> None:
     assert query_reach(promql) == reach
+
+
+# Texts the parser refuses (``domain.validation`` refuses them as a gate query): how far back
+# they read is not told, so they are not checked against the retention, never an error; the
+# query is asked as it is and Prometheus' answer is the gate's. Nor is a duration too long for
+# a ``timedelta`` (2.7 million years).
+UNTOLD = ["rate(x[5m]", "sum(", "", "rate(x[5m] offset 1d) +", "x offset 0s", "x[99999999y]",
+          'max_over_time(x{a="b"}[1h:1m] offset 1d']
+
+
+@pytest.mark.parametrize("promql", UNTOLD)
+def test_a_query_the_parser_refuses_reaches_back_unknown(promql: str) -> None:
+    assert query_reach(promql) is None
+
+
+def test_a_parser_failure_reaches_back_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(query: str) -> Any:
+        raise RuntimeError("the parser failed")
+
+    monkeypatch.setattr(promql_parser, "parse", broken)
+    assert query_reach("rate(x[5m] offset 1d)") is None
 
 
 class Status:
