@@ -51,8 +51,8 @@ Reported per (gate, scenario), each rate with a 95 % Wilson interval:
 * beside each rate, the share of runs the cap ended undecided when there are any: a rate
   measured over a horizon at which most runs had not decided (a canary at the bound) says
   less than one over decided runs;
-* for SRM scenarios: the share of runs whose gate reported Error (the SRM verdict) before any
-  promotion.
+* for SRM scenarios: the share of runs whose gate held on a sample-ratio check (an Error that
+  holds, ``srm_hold``; not any Error) before any promotion.
 
 Targets (issue #8) are printed next to each figure with ✓/✗. For errorRate and onlineEffect a
 naive baseline (a fixed-horizon z-test repeated at every look on all the canary's data) is
@@ -92,6 +92,10 @@ from uplift_operator.api.v1alpha1.upliftmodel import UpliftModelSpec, UpliftMode
 from uplift_operator.domain import exposure, ramp  # noqa: E402
 from uplift_operator.domain import gates as gates_mod  # noqa: E402
 from uplift_operator.domain import measurements as ms  # noqa: E402
+from uplift_operator.domain.exposure import completes  # noqa: E402
+from uplift_operator.domain.gates import OFFLINE_GATE_TYPES  # noqa: E402
+from uplift_operator.domain.ramp import gates_to_measure, on_last_step  # noqa: E402
+from uplift_operator.domain.steps import _SRM_WORDS  # noqa: E402
 from uplift_operator.services.measurements import observed_share  # noqa: E402
 from uplift_operator.stats import uplift as um  # noqa: E402
 
@@ -803,16 +807,8 @@ def cross_check_qini(rows: int = 2000, resamples: int = 5, seed: int = 3) -> flo
     y = (rng.random(rows) < QINI_P0 + t * _cate(u)).astype(float)
     s = u + rng.normal(size=rows)
     fast = qini_replicates(y, t, s, bootstrap_weights(t, resamples, seed))
-    helper = getattr(um, "bootstrap_replicates", None)
-    if helper is not None:
-        slow = np.asarray(helper(um.qini_coefficient, y, t, s, n_resamples=resamples, seed=seed))
-    else:  # bootstrap_ci's scheme, by hand
-        slow = np.empty(resamples)
-        r = np.random.default_rng(seed)
-        arms = [np.flatnonzero(t == 1), np.flatnonzero(t == 0)]
-        for b in range(resamples):
-            idx = np.concatenate([r.choice(a, size=a.size, replace=True) for a in arms])
-            slow[b] = um.qini_coefficient(y[idx], t[idx], s[idx])
+    slow = np.asarray(um.bootstrap_replicates(um.qini_coefficient, y, t, s,
+                                              n_resamples=resamples, seed=seed))
     point = qini_replicates(y, t, s, np.ones((1, rows)))[0]
     return float(max(np.max(np.abs(fast - slow)), abs(point - um.qini_coefficient(y, t, s))))
 
@@ -1213,8 +1209,8 @@ def is_campaign(sim: GateSim) -> bool:
 
 def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
     """One campaign from its first step to a completed ramp, a rollback or the cap; ``flagged``
-    is a budget suspension (a Fail that must not roll back) or, in an SRM scenario, an Error
-    verdict (the holdout's sample-ratio check) before the ramp completed."""
+    is a budget suspension (a Fail that must not roll back) or, in an SRM scenario, a hold on the
+    holdout's sample-ratio check (``srm_hold``) before the ramp completed."""
     spec = sim.spec(sc)
     model = exposure.ModelObservation("bench", True, "1", serving=True, why="serves version 1")
     now = T0
@@ -1225,7 +1221,6 @@ def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) 
     run = sim.new_run(sc, rng)
     run.start_step(status.exposure_percent)
     run.stepped()
-    completes = getattr(exposure, "completes", lambda _spec, _status: False)
     run.promotes = completes(spec, status)
     step: int | None = status.current_step
     suspended, errored, cap, look, first_pass = False, False, sim.cap(), 0, math.inf
@@ -1245,7 +1240,7 @@ def simulate_campaign(sim: CampaignSim, sc: Scenario, rng: np.random.Generator) 
                                                   gates_mod.memory_of(previous.get(g.name), g),
                                                   now)
                 suspended = suspended or outcome.suspension is not None
-                errored = errored or (sc.srm and outcome.verdict is GateVerdict.ERROR)
+                errored = errored or (sc.srm and srm_hold(outcome))
                 outcomes.append(outcome)
             first_pass = _first_pass(first_pass, outcomes, run.canary_total)
             if status.current_step == 0:
@@ -1325,7 +1320,7 @@ def gate_sims() -> dict[str, GateSim]:
 class RunResult:
     decision: int  # +1 promoted, −1 rolled back, 0 undecided
     samples: float  # canary samples at the decision (inf when undecided)
-    flagged: bool  # an Error verdict (the SRM verdict) before any promotion
+    flagged: bool  # a sample-ratio hold (``srm_hold``) before any promotion
     looks: int
     # Canary samples at the first analysis whose every verdict was Pass (inf: none): the gate's
     # own samples to its evidence, before the ramp's remaining pauses (``first_pass_note``).
@@ -1360,10 +1355,9 @@ def simulate(sim: GateSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
     run = sim.new_run(sc, rng)
     run.start_step(status.canary_weight)
     run.stepped()
-    last_step = getattr(ramp, "on_last_step", lambda _spec, _status: False)
-    run.promotes = last_step(spec, status)
+    run.promotes = on_last_step(spec, status)
     step, flagged = (status.current_step, status.canary_weight), False
-    offline = gate.type in getattr(gates_mod, "OFFLINE_GATE_TYPES", ())
+    offline = gate.type in OFFLINE_GATE_TYPES
     look, first_pass, design = 0, math.inf, math.nan
     for look in range(1, sim.max_looks() + 1):
         now += INTERVAL
@@ -1373,12 +1367,12 @@ def simulate(sim: GateSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
         if ramp.analysis_due(spec, status, now):  # as services/upliftmodel.py's pass does
             previous = {g.name: g for g in status.gates}
             outcomes = []
-            for g in _to_measure(spec, status):
+            for g in gates_to_measure(spec, status):
                 # as services/upliftmodel.py: the memory only if gathered under g's settings
                 outcome = gates_mod.evaluate_gate(g, run.measure(),
                                                   gates_mod.memory_of(previous.get(g.name), g),
                                                   now)
-                flagged = flagged or outcome.verdict is GateVerdict.ERROR
+                flagged = flagged or srm_hold(outcome)
                 outcomes.append(outcome)
             first_pass = _first_pass(first_pass, outcomes, run.canary_total)
             if status.current_step == 0:
@@ -1393,7 +1387,7 @@ def simulate(sim: GateSim, sc: Scenario, rng: np.random.Generator) -> RunResult:
             step = (status.current_step, status.canary_weight)
             run.start_step(status.canary_weight)
             run.stepped()
-            run.promotes = last_step(spec, status)
+            run.promotes = on_last_step(spec, status)
         if run.canary_total >= cap:
             break
     return RunResult(0, math.inf, flagged, look, first_pass, design)
@@ -1412,9 +1406,14 @@ def _design(design: float, outcomes: Sequence[gates_mod.GateOutcome]) -> float:
     return design if found is None else float(found)
 
 
-def _to_measure(spec: UpliftModelSpec, status: UpliftModelStatus) -> list[Any]:
-    helper = getattr(ramp, "gates_to_measure", None)
-    return list(helper(spec, status)) if helper else list(spec.rollout.gates)
+def srm_hold(outcome: gates_mod.GateOutcome) -> bool:
+    """Whether ``outcome`` holds on a sample-ratio check (a mismatch, or the re-check after one),
+    as the step machine tells it (``SampleRatioMismatch``): an Error that holds with the SRM
+    words. Not any Error: an invalid measurement, or a source that cannot be read, is no SRM.
+    ``GateOutcome.holds`` alone does not tell it (a source that cannot be read holds too) and an
+    outcome has no structured kind, so the words are the step machine's own (``_SRM_WORDS``)."""
+    return (outcome.verdict is GateVerdict.ERROR and outcome.holds
+            and _SRM_WORDS in outcome.message)
 
 
 def _observed(outcomes: Sequence[gates_mod.GateOutcome] | None) -> ramp.Observed:

@@ -4,6 +4,7 @@ entry points and its report is well formed. It checks shapes and invariants, nev
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from types import ModuleType
 from typing import Any
@@ -148,7 +149,7 @@ def test_campaign_expected_samples_reaches_the_incremental_gates_specs(
 
 def test_a_campaign_run_is_flagged_by_its_holdout_check_in_an_srm_scenario(
         bench: ModuleType) -> None:
-    """A Campaign SRM run's flag is an Error verdict before the ramp completed (a model's is
+    """A Campaign SRM run's flag is a sample-ratio hold before the ramp completed (a model's is
     before its promotion); outside an SRM scenario only a budget suspension flags a run."""
 
     class TwentyPercentHoldout(bench.ConversionRun):  # type: ignore[name-defined,misc]
@@ -185,3 +186,65 @@ def test_a_pass_at_a_low_step_is_seen_before_the_later_pauses(bench: ModuleType)
     assert completed, "a campaign 1 pp better completes its ramp in some of three runs"
     for result in completed:
         assert result.first_pass < result.samples
+
+
+def _measuring(bench: ModuleType, base: Any, measure: Any) -> Any:
+    """``base``'s sim whose runs hand the gate ``measure(run)`` instead of their counts."""
+
+    class Run(type(base.new_run(base.scenarios[0], None))):  # type: ignore[misc]
+        def measure(self) -> Any:
+            return measure(self)
+
+    class Sim(type(base)):  # type: ignore[misc]
+        def new_run(self, sc: Any, rng: Any) -> Any:
+            return Run(self, sc, **({"roi": False} if bench.is_campaign(self) else {}))
+
+    return Sim(base.key, base.gate, base.scenarios, base.unit, base.experiment)
+
+
+def _invalid_error_rate(bench: ModuleType) -> Any:
+    """More canary errors than requests: the gate's Error is an invalid measurement."""
+    return lambda run: bench.ms.ErrorRateMeasurement(
+        canary_errors=11, canary_requests=10, stable_errors=0, stable_requests=100,
+        split=bench.split_of(0, 0, run.weight))
+
+
+def test_only_a_sample_ratio_hold_flags_a_model_run(bench: ModuleType,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SRM column counts runs held by the sample-ratio check, not any Error: an invalid
+    measurement or a source that cannot be read (even one that holds) is no SRM."""
+    base = bench.gate_sims()["errorRate"]
+    srm = next(sc for sc in base.scenarios if sc.srm)
+    seed = bench._seed("errorRate", srm.name, 0)
+    for measure in (_invalid_error_rate(bench),
+                    lambda run: bench.ms.MeasurementError("Prometheus unreachable"),
+                    lambda run: bench.ms.MeasurementError("Prometheus unreachable", holds=True)):
+        result = bench.simulate(_measuring(bench, base, measure), srm, seed)
+        assert not result.flagged and result.decision != 1
+    monkeypatch.setattr(bench, "SRM_FACTOR", 1.5)  # a split no check can miss
+    for run in range(2):
+        result = bench.simulate(base, srm, bench._seed("errorRate", srm.name, run))
+        assert result.flagged and result.decision != 1
+
+
+def test_only_a_sample_ratio_hold_flags_a_campaign_run_in_an_srm_scenario(
+        bench: ModuleType) -> None:
+    base = bench.gate_sims()["incrementalConversions"]
+    srm = bench.Scenario("SRM", "hold", 0.02, srm=True)
+    sim = _measuring(bench, base, lambda run: bench.ms.MeasurementError("Prometheus unreachable"))
+    result = bench.simulate(sim, srm, bench._seed("incrementalConversions", "SRM", 0))
+    assert not result.flagged and result.decision != 1
+
+
+def test_srm_hold_reads_the_step_machines_words(bench: ModuleType) -> None:
+    """A hold is told an SRM as the step machine tells it (``SampleRatioMismatch``)."""
+    from uplift_operator.domain import steps
+
+    assert bench._SRM_WORDS is steps._SRM_WORDS
+    outcome = bench.gates_mod.GateOutcome(
+        name="g", verdict=bench.GateVerdict.ERROR, holds=True, time=bench.T0,
+        message=f"dry run: {steps._SRM_WORDS} in the traffic split (stable, canary)")
+    assert bench.srm_hold(outcome)
+    for changed in ({"holds": False}, {"message": "measurement failed: no data"},
+                    {"verdict": bench.GateVerdict.INCONCLUSIVE}):
+        assert not bench.srm_hold(dataclasses.replace(outcome, **changed)), changed
