@@ -93,6 +93,7 @@ __all__ = [
     "DEFAULT_RELATIVE_MARGIN",
     "DEFAULT_SANITY_BAND",
     "DRIFT_MEMORY_BUDGET",
+    "DRY_RUN_PREFIX",
     "MIN_OUTCOME_COMPLETENESS",
     "OFFLINE_GATE_TYPES",
     "SPLIT_RECHECK_FACTOR",
@@ -107,6 +108,7 @@ __all__ = [
     "drift_design_samples",
     "drift_fail_samples",
     "evaluate_gate",
+    "gathered_in_dry_run",
     "incremental_conversions_count",
     "is_worse",
     "legacy_settings_digest",
@@ -375,7 +377,7 @@ def evaluate_gate(gate: GateSpecBase,
                 # consecutiveErrorLimit like a failed measurement; the memory is kept as it was.
                 _LOG.exception("gate %s (%s) could not be judged", gate.name, gate.type)
                 judged = _Judged(GateVerdict.ERROR, defect_message(gate, error, "judged"))
-    message = f"dry run: {judged.message}" if gate.dry_run else judged.message
+    message = f"{DRY_RUN_PREFIX}{judged.message}" if gate.dry_run else judged.message
     return GateOutcome(
         name=gate.name, verdict=judged.verdict, message=_clip(message), time=now,
         value=_finite(judged.value), lower=_finite(judged.lower), upper=_finite(judged.upper),
@@ -399,7 +401,7 @@ def defect_outcome(gate: GateSpecBase, memory: GateMemory | None, error: BaseExc
     (abort and emergency-rollback requests first)."""
     message = defect_message(gate, error, "measured")
     return GateOutcome(name=gate.name, verdict=GateVerdict.ERROR, time=now,
-                       message=_clip(f"dry run: {message}" if gate.dry_run else message),
+                       message=_clip(f"{DRY_RUN_PREFIX}{message}" if gate.dry_run else message),
                        memory=dict(memory or {}))
 
 
@@ -2239,6 +2241,10 @@ def _worst_of(judged: list[_Judged]) -> _Judged:
 # Counters and actions
 
 
+#: What a dry-run gate's outcome message, and so its status message, begins with
+#: (``evaluate_gate``, ``defect_outcome``): the status was judged while the gate was dryRun.
+DRY_RUN_PREFIX = "dry run: "
+
 #: Gate fields that change what is done with a verdict, not what the evidence tests.
 _NOT_TESTED = frozenset({"name", "dry_run", "failure_limit", "inconclusive_limit",
                          "consecutive_error_limit"})
@@ -2351,32 +2357,53 @@ def assess(gate: GateSpecBase, previous: GateStatus | None, outcome: GateOutcome
     holds the ramp without counting towards a rollback or a pause (it says nothing about the
     model), and a Fail with a ``Suspension`` (the budget), which asks for a pause of
     treatment, not a rollback.
+
+    A ``dryRun`` gate counts nothing: its counters stay 0 (its verdict, evidence and message,
+    "dry run: …", are shown, and its sequential memory goes on), so that turning ``dryRun``
+    off enforces from the flip on: the gate's next Fail is its first counted, never one of
+    those seen while it was watched only. Counters of a status judged in dry run
+    (``gathered_in_dry_run``: one an operator before this rule wrote with its dry-run
+    verdicts counted) are not carried either.
     """
     prev = (previous if previous is not None and previous.name == gate.name
             and same_settings(gate, previous) else None)
+    counts = prev if prev is not None and not gathered_in_dry_run(prev) else None
     verdict = outcome.verdict
-    errors = prev.consecutive_errors if prev else 0
+    errors = counts.consecutive_errors if counts else 0
     if not outcome.holds:
         errors = errors + 1 if verdict is GateVerdict.ERROR else 0
     # A suspending Fail (budget spent) stops treating until the period rolls over: not a
     # rollback, so not counted towards failureLimit.
     counted_fail = verdict is GateVerdict.FAIL and outcome.suspension is None
+    failures = (counts.failures if counts else 0) + counted_fail
+    inconclusives = ((counts.inconclusives if counts else 0)
+                     + (verdict is GateVerdict.INCONCLUSIVE and not outcome.holds))
+    if gate.dry_run:
+        failures = inconclusives = errors = 0
     return GateStatus(
         name=gate.name, verdict=verdict, value=outcome.value, lower=outcome.lower,
         upper=outcome.upper, threshold=outcome.threshold, samples=outcome.samples,
         message=_clip(outcome.message), time=outcome.time,
-        failures=(prev.failures if prev else 0) + counted_fail,
-        inconclusives=((prev.inconclusives if prev else 0)
-                       + (verdict is GateVerdict.INCONCLUSIVE and not outcome.holds)),
+        failures=failures, inconclusives=inconclusives,
         consecutive_errors=errors, design_samples=outcome.design_samples,
         sequential_state=_state_status(outcome.memory), settings_digest=settings_digest(gate))
+
+
+def gathered_in_dry_run(status: GateStatus) -> bool:
+    """Whether ``status`` was judged while its gate was ``dryRun`` (its message says so:
+    ``DRY_RUN_PREFIX``). Its counters count nothing: ``assess`` keeps them at 0, but an
+    operator before that rule counted a dry-run gate's verdicts, and a gate whose ``dryRun``
+    was turned off before its next analysis would have rolled back on them at once."""
+    return status.message.startswith(DRY_RUN_PREFIX)
 
 
 def required_action(gate: GateSpecBase, status: GateStatus) -> GateAction:
     """What the counters demand: Rollback beyond ``failureLimit`` Fails (default 0: the first
     Fail) or ``consecutiveErrorLimit`` Errors in a row (default 4: the fifth); Pause beyond a
-    non-zero ``inconclusiveLimit`` (default 0: never, the step just holds). Dry run: never."""
-    if gate.dry_run:
+    non-zero ``inconclusiveLimit`` (default 0: never, the step just holds). Dry run: never;
+    nor on a status judged in dry run (``gathered_in_dry_run``), whose counters count nothing:
+    a gate whose ``dryRun`` was turned off acts from its next analysis on."""
+    if gate.dry_run or gathered_in_dry_run(status):
         return GateAction.NONE
     if (status.failures > gate.failure_limit
             or status.consecutive_errors > gate.consecutive_error_limit):

@@ -856,13 +856,13 @@ class StepPass(ABC, Generic[S]):
         is told but decides nothing (``decision=False``): the rollback it asks for is pending
         already. A ``held`` outcome counts nothing (``assess``), so its counter says nothing
         about it: it is said when the gate enters the hold or the hold's words change
-        (``_hold_changed``), under its own reason, never as the counted kind it is not."""
-        dry = " (dry run, no action)" if gate.dry_run else ""
-        if gate.dry_run and before is not None and before.verdict is st.verdict:
-            return  # a dry-run gate acts on nothing: its verdict is news when it changes
-        if held:
+        (``_hold_changed``), under its own reason, never as the counted kind it is not. A
+        dry-run gate's: ``announce_dry_run``."""
+        if gate.dry_run:
+            self.announce_dry_run(gate, st, before, held=held)
+        elif held:
             if _hold_changed(before, st):
-                self.announce_hold(gate, st, dry)
+                self.announce_hold(gate, st, "")
         elif st.verdict is GateVerdict.FAIL:
             towards_rollback = st.failures <= gate.failure_limit + 1
             if not towards_rollback and not _fail_is_news(before):
@@ -871,26 +871,48 @@ class StepPass(ABC, Generic[S]):
             limit = against_limit(failures, "failureLimit", gate.failure_limit,
                                   st.failures > gate.failure_limit)
             self.emit("Warning", Reason.GATE_FAILED,
-                      f"gate {gate.name} failed ({limit}){dry}: {evidence(st)}",
+                      f"gate {gate.name} failed ({limit}): {evidence(st)}",
                       decision=towards_rollback)
         elif st.verdict is GateVerdict.ERROR and st.consecutive_errors == 1:
             limit = against_limit("1 error in a row", "consecutiveErrorLimit",
                                   gate.consecutive_error_limit, gate.consecutive_error_limit < 1)
             self.emit("Warning", Reason.GATE_ERRORED,
-                      f"gate {gate.name} could not be measured ({limit}){dry}: {st.message}")
+                      f"gate {gate.name} could not be measured ({limit}): {st.message}")
         elif st.verdict is GateVerdict.INCONCLUSIVE and st.inconclusives == 1:
             self.emit("Normal", Reason.GATE_INCONCLUSIVE,
-                      f"gate {gate.name} inconclusive, holding {self.where()}{dry}: {st.message}")
+                      f"gate {gate.name} inconclusive, holding {self.where()}: {st.message}")
+
+    def announce_dry_run(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None,
+                         *, held: bool) -> None:
+        """A dry-run gate's new verdict, said when it changes (it acts on nothing, so a repeat
+        is no news), under the reason its kind has, as "(dry run, not counted, no action)":
+        it counts nothing (``assess``: its counters stay 0, so no limit is quoted) and holds
+        no step."""
+        if before is not None and before.verdict is st.verdict:
+            return
+        dry = " (dry run, not counted, no action)"
+        if held:
+            self.announce_hold(gate, st, dry)
+        elif st.verdict is GateVerdict.FAIL:
+            self.emit("Warning", Reason.GATE_FAILED,
+                      f"gate {gate.name} failed{dry}: {evidence(st)}")
+        elif st.verdict is GateVerdict.ERROR:
+            self.emit("Warning", Reason.GATE_ERRORED,
+                      f"gate {gate.name} could not be measured{dry}: {st.message}")
+        elif st.verdict is GateVerdict.INCONCLUSIVE:
+            self.emit("Normal", Reason.GATE_INCONCLUSIVE,
+                      f"gate {gate.name} inconclusive{dry}: {st.message}")
 
     def announce_hold(self, gate: GateSpecBase, st: GateStatus, dry: str) -> None:
         """A held outcome, said once: a sample ratio mismatch as ``SampleRatioMismatch`` (a
         Warning: the experiment is broken), anything else as ``GateHeld`` (a Warning for an
         Error, Normal for a wait), each saying it holds the ramp and which limit it does not
-        count towards."""
+        count towards; a dry-run gate's (``dry``: its words) holds nothing and says so."""
         limit = ("consecutiveErrorLimit" if st.verdict is GateVerdict.ERROR
                  else "inconclusiveLimit")
-        message = (f"gate {gate.name} {st.verdict.value} holds {self.where()}, not counted "
-                   f"towards {limit}{dry}: {st.message}")
+        message = (f"gate {gate.name} {st.verdict.value}{dry}: {st.message}" if dry else
+                   f"gate {gate.name} {st.verdict.value} holds {self.where()}, not counted "
+                   f"towards {limit}: {st.message}")
         if _SRM_WORDS in st.message:
             self.emit("Warning", Reason.SAMPLE_RATIO_MISMATCH, message)
         else:
@@ -1286,7 +1308,7 @@ def tripped(gate: GateSpecBase, status: GateStatus) -> str:
 
 def against_limit(count: str, field: str, limit: int, exceeded: bool) -> str:
     """A counter read against its spec limit in the spec's own words: "1 failure,
-    failureLimit 0 exceeded" once past it (the gate acts, unless dry run), "1 failure,
+    failureLimit 0 exceeded" once past it (the gate acts), "1 failure,
     within failureLimit 2" before."""
     return f"{count}, {field} {limit} exceeded" if exceeded else f"{count}, within {field} {limit}"
 

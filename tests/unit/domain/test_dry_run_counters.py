@@ -1,0 +1,214 @@
+"""A ``dryRun`` gate counts nothing: turning ``dryRun`` off enforces from the flip on.
+
+Before, a dry-run gate's Fails, Inconclusives and Errors were counted in its status as an
+enforcing gate's are (only ``required_action`` ignored them), and ``dryRun`` is not part of the
+settings fingerprint: the pass after ``dryRun: false`` (no new analysis) rolled back at once on
+the Fails seen while the gate was only watched, quoting their "dry run: …" message. Now a
+dry-run gate's counters stay 0, its verdict, evidence and sequential memory kept: its next Fail
+after the flip is its first counted. The same rule (``domain.gates.assess``,
+``required_action``) serves the UpliftModel's canary and the Campaign's exposure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from tests.unit.domain.test_exposure import SERVING, SPEC, T0
+
+from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec, CampaignStatus
+from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict, Phase
+from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, UpliftModelSpec, UpliftModelStatus
+from uplift_operator.domain import exposure, ramp
+from uplift_operator.domain.gates import (
+    DRY_RUN_PREFIX,
+    GateAction,
+    GateOutcome,
+    assess,
+    evaluate_gate,
+    memory_of,
+    required_action,
+)
+from uplift_operator.domain.measurements import ErrorRateMeasurement
+from uplift_operator.domain.steps import Reason
+
+NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+P, INC, E, F = (GateVerdict.PASS, GateVerdict.INCONCLUSIVE, GateVerdict.ERROR, GateVerdict.FAIL)
+N, PA, RB = GateAction.NONE, GateAction.PAUSE, GateAction.ROLLBACK
+DRY, ON = True, False  # the gate's dryRun at a look
+
+
+def _gate(dry: bool, **fields: Any) -> ModelGate:
+    return ModelGate.model_validate({"name": "g", "type": "latency", "dryRun": dry, **fields})
+
+
+def _outcome(gate: ModelGate, verdict: GateVerdict, at: dt.datetime) -> GateOutcome:
+    """As ``evaluate_gate`` words it: a dry-run gate's message begins "dry run: "."""
+    words = f"latency said {verdict.value}"
+    return GateOutcome(name=gate.name, verdict=verdict, time=at,
+                       message=f"{DRY_RUN_PREFIX}{words}" if gate.dry_run else words)
+
+
+# Each look: (dryRun, verdict), a verdict None being a pass with no analysis (the gate's status
+# as it was, read under the gate's settings then); each expectation: (failures, inconclusives,
+# consecutive errors, what the gate demands).
+Look = tuple[bool, GateVerdict | None]
+Seen = tuple[int, int, int, GateAction]
+COUNTER_CASES: list[tuple[str, dict[str, Any], list[Look], list[Seen]]] = [
+    ("dry Fails are not counted and demand nothing", {},
+     [(DRY, F), (DRY, F), (DRY, F)], [(0, 0, 0, N)] * 3),
+    ("dryRun turned off after 3 dry Fails: nothing at once", {},
+     [(DRY, F), (DRY, F), (DRY, F), (ON, None)], [(0, 0, 0, N)] * 4),
+    ("dryRun turned off: the next Fail counts 1 and rolls back (failureLimit 0)", {},
+     [(DRY, F), (DRY, F), (DRY, F), (ON, None), (ON, F)], [(0, 0, 0, N)] * 4 + [(1, 0, 0, RB)]),
+    ("failureLimit 2 counts from the flip, not from the dry Fails", {"failureLimit": 2},
+     [(DRY, F), (DRY, F), (DRY, F), (DRY, F), (DRY, F), (ON, F), (ON, F), (ON, F)],
+     [(0, 0, 0, N)] * 5 + [(1, 0, 0, N), (2, 0, 0, N), (3, 0, 0, RB)]),
+    ("dry Inconclusives do not pause after the flip", {"inconclusiveLimit": 1},
+     [(DRY, INC)] * 3 + [(ON, None), (ON, INC), (ON, INC)],
+     [(0, 0, 0, N)] * 4 + [(0, 1, 0, N), (0, 2, 0, PA)]),
+    ("a dry Error streak does not roll back after the flip", {"consecutiveErrorLimit": 1},
+     [(DRY, E)] * 4 + [(ON, None), (ON, E), (ON, E)],
+     [(0, 0, 0, N)] * 5 + [(0, 0, 1, N), (0, 0, 2, RB)]),
+    ("made dryRun, a gate stops counting; enforcing again, it counts afresh",
+     {"failureLimit": 1},
+     [(ON, F), (DRY, None), (DRY, F), (ON, None), (ON, F)],
+     [(1, 0, 0, N), (1, 0, 0, N), (0, 0, 0, N), (0, 0, 0, N), (1, 0, 0, N)]),
+    ("a dry gate never acts, whatever its limits",
+     {"consecutiveErrorLimit": 0, "inconclusiveLimit": 1},
+     [(DRY, F), (DRY, E), (DRY, INC), (DRY, INC), (DRY, F)], [(0, 0, 0, N)] * 5),
+]
+
+
+@pytest.mark.parametrize(("fields", "looks", "seen"), [c[1:] for c in COUNTER_CASES],
+                         ids=[c[0] for c in COUNTER_CASES])
+def test_dry_run_counters(fields: dict[str, Any], looks: list[Look], seen: list[Seen]) -> None:
+    status: GateStatus | None = None
+    got: list[Seen] = []
+    for k, (dry, verdict) in enumerate(looks):
+        gate = _gate(dry, **fields)
+        if verdict is not None:
+            status = assess(gate, status, _outcome(gate, verdict, NOW + dt.timedelta(minutes=k)))
+        assert status is not None
+        got.append((status.failures, status.inconclusives, status.consecutive_errors,
+                    required_action(gate, status)))
+    assert got == seen
+
+
+def test_a_dry_run_status_counted_by_an_older_operator_is_not_acted_on() -> None:
+    """An operator before this rule counted a dry-run gate's verdicts in its status: turned
+    enforcing before the gate's next analysis, it acts on none of them, and that analysis
+    counts from 0."""
+    old = GateStatus(name="g", verdict=F, time=NOW, failures=5, inconclusives=2,
+                     consecutive_errors=3, message=f"{DRY_RUN_PREFIX}latency said Fail")
+    enforcing = _gate(ON, failureLimit=1)
+    assert required_action(enforcing, old) is N
+    after = assess(enforcing, old, _outcome(enforcing, F, NOW + dt.timedelta(minutes=1)))
+    assert (after.failures, after.inconclusives, after.consecutive_errors) == (1, 0, 0)
+    assert required_action(enforcing, after) is N  # 1 Fail, within failureLimit 1
+
+
+# -- the UpliftModel's canary --------------------------------------------------------------------
+
+MINUTE = dt.timedelta(minutes=1)
+
+
+def _model_spec(dry: bool) -> UpliftModelSpec:
+    return UpliftModelSpec.model_validate({
+        "model": {"registeredModel": "m", "version": "2"}, "treatments": [{"name": "t"}],
+        "rollout": {"steps": [{"weight": 10, "pause": "30m"}], "analysisInterval": "1m",
+                    "gates": [{"name": "errors", "type": "errorRate", "dryRun": dry}]}})
+
+
+def _model_pass(spec: UpliftModelSpec, status: UpliftModelStatus, now: dt.datetime, k: int,
+                generation: int, *, analyse: bool = True) -> ramp.Decision:
+    """One pass; with ``analyse`` (when due), the canary errs 3× as often as the stable: 6
+    errors in 100 requests a minute against 18 in 900, ``k`` minutes of them."""
+    outcomes = None
+    if analyse and ramp.analysis_due(spec, status, now):
+        previous = {g.name: g for g in status.gates}
+        measured = ErrorRateMeasurement(6 * k, 100 * k, 18 * k, 900 * k)
+        outcomes = [evaluate_gate(g, measured, memory_of(previous.get(g.name), g), now)
+                    for g in ramp.gates_to_measure(spec, status)]
+    observed = ramp.Observed(desired_version="2", stable_ready=True, canary_ready=True,
+                             gate_outcomes=outcomes, generation=generation)
+    return ramp.decide(spec, status, observed, now)
+
+
+def test_turning_a_model_gate_s_dry_run_off_enforces_from_its_next_analysis() -> None:
+    dry = _model_spec(True)
+    status = ramp.decide(dry, UpliftModelStatus(stable_version="1", desired_version="2"),
+                         ramp.Observed(desired_version="2", stable_ready=True, canary_ready=True,
+                                       generation=1), NOW).status
+    now, events = NOW, list[ramp.Event]()
+    for k in range(1, 6):
+        now += MINUTE
+        d = _model_pass(dry, status, now, k, 1)
+        status, events = d.status, [*events, *d.events]
+    gate = status.gates[0]
+    assert (gate.verdict, gate.failures, status.canary_version) == (F, 0, "2")
+    assert gate.message.startswith(DRY_RUN_PREFIX) and gate.sequential_state
+    failed = [e.message for e in events if e.reason is Reason.GATE_FAILED]
+    assert len(failed) == 1 and "(dry run, not counted, no action)" in failed[0]
+    assert "failureLimit" not in failed[0] and Reason.ROLLED_BACK not in [e.reason
+                                                                          for e in events]
+    enforcing = _model_spec(False)
+    flipped = _model_pass(enforcing, status, now + dt.timedelta(seconds=5), 5, 2, analyse=False)
+    assert flipped.status.canary_version == "2", flipped.status.message
+    assert Reason.ROLLED_BACK not in [e.reason for e in flipped.events]
+    assert flipped.status.gates[0].failures == 0
+    # The evidence gathered while dry is kept (``dryRun`` is not a tested setting): the next
+    # analysis fails at once, and its Fail is the first counted.
+    kept = memory_of(flipped.status.gates[0], enforcing.rollout.gates[0])
+    assert kept and kept == memory_of(gate)
+    d = _model_pass(enforcing, flipped.status, now + MINUTE, 6, 2)
+    assert d.status.canary_version is None and d.status.phase is Phase.DEGRADED
+    assert d.status.gates[0].failures == 1 and not d.status.gates[0].message.startswith(
+        DRY_RUN_PREFIX)
+    rolled = [e.message for e in d.events if e.reason is Reason.ROLLED_BACK]
+    assert rolled and "(1 failure, failureLimit 0 exceeded)" in rolled[0]
+    assert "dry run" not in rolled[0]
+
+
+# -- the Campaign's exposure ---------------------------------------------------------------------
+
+def _campaign_spec(dry: bool) -> CampaignSpec:
+    """The sample campaign with one drift gate and no budget (so no budget gate is implied)."""
+    assert SPEC.economics is not None
+    gates = [CampaignGate.model_validate({"name": "drift", "type": "drift", "dryRun": dry})]
+    return SPEC.model_copy(update={
+        "schedule": None,
+        "economics": SPEC.economics.model_copy(update={"budget": None}),
+        "exposure": SPEC.exposure.model_copy(update={"gates": gates})})
+
+
+def _campaign_pass(spec: CampaignSpec, status: CampaignStatus, now: dt.datetime,
+                   generation: int, verdict: GateVerdict | None) -> exposure.Decision:
+    outcomes = None
+    if verdict is not None:
+        gate = spec.exposure.gates[0]
+        words = f"drift said {verdict.value}"
+        outcomes = [GateOutcome(name=gate.name, verdict=verdict, time=now,
+                                message=f"{DRY_RUN_PREFIX}{words}" if gate.dry_run else words)]
+    return exposure.decide(spec, status, exposure.Observed(
+        model=SERVING, budget_anchor=T0, generation=generation, gate_outcomes=outcomes), now)
+
+
+def test_turning_a_campaign_gate_s_dry_run_off_enforces_from_its_next_analysis() -> None:
+    dry, enforcing = _campaign_spec(True), _campaign_spec(False)
+    status = _campaign_pass(dry, CampaignStatus(), T0, 1, None).status
+    exposed = status.exposure_percent
+    assert exposed and exposed > 0
+    for minute in (5, 10, 15):
+        d = _campaign_pass(dry, status, T0 + dt.timedelta(minutes=minute), 1, F)
+        status = d.status
+        assert status.gates[0].failures == 0 and status.exposure_percent == exposed
+        assert Reason.ROLLED_BACK not in [e.reason for e in d.events]
+    flipped = _campaign_pass(enforcing, status, T0 + dt.timedelta(minutes=16), 2, None)
+    assert flipped.status.exposure_percent == exposed, flipped.status.message
+    assert Reason.ROLLED_BACK not in [e.reason for e in flipped.events]
+    d = _campaign_pass(enforcing, flipped.status, T0 + dt.timedelta(minutes=20), 2, F)
+    assert d.status.gates[0].failures == 1
+    assert d.status.exposure_percent == 0 and d.status.phase is Phase.DEGRADED
+    assert Reason.ROLLED_BACK in [e.reason for e in d.events]
