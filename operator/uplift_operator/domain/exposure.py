@@ -1260,7 +1260,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         measured this pass: the results stay as they were, so past ``schedule.end`` (no
         analysis runs) they are final, but for a spend whose budget period rolled over since
         it was read (``roll_spend_over``), or whose budget was removed (``forget_budget``, in
-        ``keep_budget_anchor``)."""
+        ``keep_budget_anchor``), or an ROI or an effect whose campaign-wide gate the spec no
+        longer has (``forget_removed_results``, in ``keep_spec_gates``)."""
         s = self.status
         if s.last_analysis_at is None or s.last_analysis_at == self.previous.last_analysis_at:
             self.roll_spend_over()
@@ -1311,9 +1312,27 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         spec no longer has (removed, renamed; the implied budget gate once the budget is
         removed or a budget gate declared) goes in the pass that reads the edit. Otherwise only
         an analysis drops it (``record_outcomes``), which a completed ramp without a budget
-        gate never runs: a removed budget's Fail would stay in status for good."""
+        gate never runs: a removed budget's Fail would stay in status for good. The results
+        such a gate gave go with it (``forget_removed_results``)."""
         names = {gate.name for gate in self.spec.exposure.gates}
         self.status.gates = [g for g in self.status.gates if g.name in names]
+        self.forget_removed_results()
+
+    def forget_removed_results(self) -> None:
+        """No ``roi`` once the spec has no campaign-wide roi gate, no ``incrementalEffect``
+        nor ``incrementalConversions`` once it has no campaign-wide incrementalConversions
+        gate (removed, its type changed, or naming ``treatments``: a subgroup's figures,
+        never shown as the campaign's), nor their gauges, which follow the status; in the pass
+        that reads the edit, as the removed gates go (``keep_spec_gates``). Only such a gate
+        sets them (``record_results``): without it, nothing would replace or clear the last
+        figures of a gate that no longer exists, shown for good. A gate put back gives them
+        again at its next analysis with a value."""
+        wide = {gate.type for gate in self.spec.exposure.gates
+                if gate.type in _COHORT_GATE_TYPES and not gate.treatments}
+        if "roi" not in wide:
+            self.status.roi = None
+        if "incrementalConversions" not in wide:
+            self.status.incremental_effect = self.status.incremental_conversions = None
 
     def remember_spend(self) -> None:
         """Keep what this pass' budget gates read of the period's spend, per ledger
