@@ -71,6 +71,7 @@ and no canary split, and that ConfigMap carries no campaigns file
 
 from __future__ import annotations
 
+import enum
 import functools
 import time
 from typing import Any
@@ -114,6 +115,12 @@ Key = tuple[str, str]  # (namespace, UpliftModel name)
 _clock = time.monotonic  # how long a predecessor's ConfigMap has held a file
 
 
+class _Skipped(enum.Enum):
+    """A file pass that decided nothing: its model deleted while it waited for the pool."""
+
+    GONE = "gone"
+
+
 class FileNotWrittenError(NamedPassError):
     """The campaigns file's ConfigMap could not be written (the API server said why: ``cause``),
     or was not, being someone else's (``refused``: ``cause`` says whose)."""
@@ -147,7 +154,14 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
     unfit: tuple[tuple[str, str], ...] = ()  # those it did not carry as their spec says, why
     stale: tuple[str, ...] = ()  # those it carried at their entry from before an edit
 
-    def write(gone: frozenset[str]) -> service.Synced | None:
+    def write(gone: frozenset[str]) -> service.Synced | _Skipped | None:
+        if memo["wakeups"].finished(file_key(owner.namespace, owner.name), owner.uid):
+            # The model's DELETED event came while this pass waited for a thread of the pool
+            # (``Wakeups.finished``): its ConfigMap is not written again (an owner reference to
+            # the deleted uid: the garbage collector's to delete again), nor its absence read
+            # and remembered after ``handlers.watches`` dropped it. One that came while
+            # ``sync`` runs is not seen (the task's end drops what it remembered).
+            return _Skipped.GONE
         if body.metadata.get("deletionTimestamp"):
             # Being deleted (a foreground deletion waits for its children): the garbage
             # collector removes the ConfigMap, whose DELETED event wakes this pass; applying it
@@ -209,32 +223,47 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
                                       str(snapshot["metadata"]["name"])))
 
     async def one_pass() -> float | None:
+        skipped = False
         try:
-            return await attempt()
+            found = await attempt()
+            if found is _Skipped.GONE:
+                skipped = True  # ``forget_file`` dropped its series and what is kept of it
+                logger.debug("campaigns file of %s/%s: the model was deleted while its pass "
+                             "waited for the pass pool: not written", owner.namespace,
+                             owner.name)
+                return None
+            return found
         finally:
-            # Whether this pass left the file unwritten (refused, or held by a ConfigMap not
-            # the model's), kept until one writes it: a Campaign deleted meanwhile has no
-            # SettingsDelivered of its own left to say the pods still treat under it.
-            if collected(body):
-                # The garbage collector deleting it: no pass writes its file any more
-                # (``write``), and its pods go with it: its series goes now, not at its DELETED
-                # event (a foreground deletion may wait long for its children). Under another
-                # tool's finalizer the pods stay, treating at the last file: the series stays.
-                observability.forget_campaigns_file(owner.namespace, owner.name)
-            else:
-                observability.campaigns_file_undelivered(
-                    owner.namespace, owner.name,
-                    (owner.namespace, owner.name) in file_dependencies(memo).unwritten)
-            tell_campaigns()
+            if not skipped:
+                after_pass()
 
-    async def attempt() -> float | None:
+    def after_pass() -> None:
+        # Whether this pass left the file unwritten (refused, or held by a ConfigMap not
+        # the model's), kept until one writes it: a Campaign deleted meanwhile has no
+        # SettingsDelivered of its own left to say the pods still treat under it.
+        if collected(body):
+            # The garbage collector deleting it: no pass writes its file any more
+            # (``write``), and its pods go with it: its series goes now, not at its DELETED
+            # event (a foreground deletion may wait long for its children). Under another
+            # tool's finalizer the pods stay, treating at the last file: the series stays.
+            observability.forget_campaigns_file(owner.namespace, owner.name)
+        else:
+            observability.campaigns_file_undelivered(
+                owner.namespace, owner.name,
+                (owner.namespace, owner.name) in file_dependencies(memo).unwritten)
+        tell_campaigns()
+
+    async def attempt() -> float | _Skipped | None:
         nonlocal failing, left_out, unfit, stale, held_since
         with observability.reconciling(FILE_KIND, owner.namespace, owner.name,
-                                       last_pass=False):
+                                       last_pass=False) as outcome:
             try:
                 synced = await memo["wakeups"].in_pool(
                     file_key(owner.namespace, owner.name), memo["pass_executor"],
                     functools.partial(write, memo["wakeups"].read_gone(campaign.KIND)))
+                if synced is _Skipped.GONE:
+                    outcome.result = "gone"
+                    return synced
             except FileNotWrittenError as error:
                 held_since = None
                 # Said once per cause: the retries (1 s .. 5 min) repeat it in the log only.
@@ -298,6 +327,10 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
             service.forget(owner, file_dependencies(memo))
             # Deleted, or paused by peering (the acting replica exports its own).
             observability.forget_campaigns_file(owner.namespace, owner.name)
+            # A pass still running when the model's DELETED event dropped the ConfigMap's
+            # absence (``handlers.watches.model_changed``) may have found it absent again
+            # since: kept for the process's life, nothing else would drop it.
+            forget_absent_file(memo, owner.namespace, owner.name)
         elif collected(body):
             # Stopped by kopf as the model's deletion began (it runs no waiting task of an
             # object being deleted; ``body`` is its live view): no pass writes the file any
@@ -380,6 +413,14 @@ async def forget_file(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
         observability.forget_campaigns_file(owner.namespace, owner.name)
     else:  # what is kept of this model by its uid goes all the same
         deps.written.pop((owner.namespace, owner.name, owner.uid), None)
+
+
+def forget_absent_file(memo: kopf.Memo, namespace: str, model: str) -> None:
+    """The watched store no longer remembers that ``model``'s campaigns ConfigMap is absent
+    (``adapters.watched``: one more read the next time a pass looks for it)."""
+    objects = memo.get("watched_objects")
+    if objects is not None:
+        objects.forget_absent("configmaps", namespace, naming.campaigns_config_map(model))
 
 
 def file_dependencies(memo: kopf.Memo) -> service.FileDependencies:

@@ -391,14 +391,28 @@ class PassRunner:
         self._tell_applied(key, uid, body, current, per_resource)
         asked = time.monotonic()
 
-        def decide_now() -> PassResult:
+        def decide_now() -> PassResult | None:
             # ``now`` when the pass gets a thread, not when it was queued for one.
             observability.pass_queued(self.kind, time.monotonic() - asked)
+            # Deleted while the pass waited for a thread (the pool's queue is every resource's,
+            # FIFO: a namespace of thousands deleted at once): not decided on the snapshot from
+            # before the deletion, which would apply its children again (``Wakeups.finished``).
+            # A deletion during ``decide`` itself is not seen: that pass acts as one that
+            # decided just before the deletion (its task's end drops what it kept in memory).
+            if self.wakeups.finished(key, uid):
+                return None
             return decide(snapshot, now())
 
         # Kept by key (``Wakeups.in_pool``): a task of this object started again after this
         # one's cancellation waits for it (kopf's cancellation leaves the thread running).
-        result = await self.wakeups.in_pool(key, self.executor, decide_now)
+        decided = await self.wakeups.in_pool(key, self.executor, decide_now)
+        if decided is None:
+            logger.debug("%s %s/%s: deleted while its pass waited for the pass pool: not "
+                         "decided", *key)
+            self.conflicts.cleared(uid)
+            outcome.result = "gone"
+            return None
+        result = decided
         # What the API server would keep of the decision: a field it prunes is neither written
         # again at each pass nor, missing from the echo, read as someone else's status edit.
         expected = self.pruned.expected(result.status, now())

@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -172,6 +173,13 @@ class Wakeups:
     #: never the task tables while they change.
     observe_tasks: Callable[[str, int], None] | None = None
     _tasks_by_kind: dict[str, int] = field(default_factory=dict)
+    #: The objects finished (``finish``) whose task is still registered, ending after the pass
+    #: it is in (by key and uid): ``finished`` answers for them whatever ``FINISHED_KEPT``
+    #: dropped of ``_finished`` meanwhile (a namespace of thousands deleted while their passes
+    #: wait for the pool).
+    _ending: set[tuple[Key, str]] = field(default_factory=set)
+    #: Guards ``_finished`` and ``_ending``, which ``finished`` reads from the pool's threads.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def in_pool(self, key: Key, executor: concurrent.futures.Executor,
                       fn: Callable[[], _T]) -> _T:
@@ -214,7 +222,9 @@ class Wakeups:
         """The flag of a task of object ``uid`` starting; one ``finished`` already, and not
         registered, when that object's end was handled before (``_finished``)."""
         flag = Flag()
-        if uid and (key, uid) in self._finished:
+        with self._lock:
+            ended = bool(uid) and (key, uid) in self._finished
+        if ended:
             flag.finished = True
             return flag
         flags = self._flags.setdefault(key, {})
@@ -241,6 +251,8 @@ class Wakeups:
             if registered is flag:
                 del flags[uid]
                 self._count_tasks(key[0], -1)
+                with self._lock:
+                    self._ending.discard((key, uid))
         if not flags:
             self._flags.pop(key, None)
 
@@ -308,17 +320,36 @@ class Wakeups:
         self._read_gone.pop((key, uid), None)
         if self._known_gone.get(uid) == key:
             del self._known_gone[uid]
-        if uid:  # a task of it started after this ends at once (``register``)
-            self._finished[(key, uid)] = None
-            self._finished.move_to_end((key, uid))
-            while len(self._finished) > FINISHED_KEPT:
-                self._finished.popitem(last=False)
         flags = self._flags.get(key, {})
         flag = flags.get(uid)
+        with self._lock:
+            if uid:  # a task of it started after this ends at once (``register``)
+                self._finished[(key, uid)] = None
+                self._finished.move_to_end((key, uid))
+                while len(self._finished) > FINISHED_KEPT:
+                    self._finished.popitem(last=False)
+            if flag is not None:
+                self._ending.add((key, uid))
         if flag is not None:
             flag.finished = True
             flag.set()
         return all(other == uid for other in flags)
+
+    def finished(self, key: Key, uid: str) -> bool:
+        """Whether object ``uid`` of ``key`` is gone as far as this process knows: its DELETED
+        event handled (``finish``), or a pass read it back gone (``gone``). Thread-safe: a pass
+        asks from the pool's thread right before it decides (``handlers.common.PassRunner``,
+        the campaigns file's ``write``). A pass queued in the pool (FIFO, behind every other
+        resource's: a namespace of thousands deleted at once) when its object's DELETED event
+        came would otherwise decide on its snapshot from before the deletion, and act on it:
+        apply the serving graph again with an owner reference to the deleted uid (the garbage
+        collector deleting it again once Seldon started its pods), create a decision-key
+        Secret or a campaigns ConfigMap again, take a roll slot none frees but the timeout,
+        remember absences nothing drops. A deletion that comes while the pass decides is not
+        seen by it (the residual window: what it does then is what a pass that decided just
+        before the deletion does; its task's end drops what it left in memory)."""
+        with self._lock:
+            return (key, uid) in self._ending or (bool(uid) and (key, uid) in self._finished)
 
     def gone(self, key: Key, uid: str) -> None:
         """A pass of object ``uid`` read it back from the API server and found it gone (no

@@ -126,6 +126,18 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
             followers.forget(key)
             deps.resolver.unfollow_versions(key)
             deps.unresolved.cleared(key)
+            # Nor does it hold a roll slot or wait for one: a pass running when the DELETED
+            # event's ``forget`` freed them (``Rolls.found``, ``Rolls.admit``) took them again,
+            # held until the roll timeout (10 min) from the live models' re-renders, then
+            # counted as timed out. (A pass queued in the pool then decides nothing:
+            # ``Wakeups.finished``.)
+            rolls = getattr(deps, "rolls", None)  # a test's stand-in may have none
+            if rolls is not None:
+                rolls.forget(key, now())
+            # Nor does it look for its graph: an absence such a pass found is not kept.
+            objects = memo.get("watched_objects")
+            if objects is not None:
+                objects.forget_absent(_GRAPHS.plural, key[1], key[2])
 
 
 def _keep_status_left(passes: PassRunner, uid: str, own: str | None,
