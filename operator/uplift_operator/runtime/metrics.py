@@ -27,7 +27,7 @@ Every series has ``model`` (model-settings name) and ``version`` (model version 
 | ``uplift_campaign_generation`` | gauge | ``campaign``: metadata.generation applied |
 | ``uplift_campaign_exposure_percent`` | gauge | ``campaign``: exposure applied |
 | ``uplift_campaigns_reloads_total`` | counter | ``result`` = ok / partial / error |
-| ``uplift_campaigns_file_refused`` | gauge | (none): 1 while the file's version is rejected whole |
+| ``uplift_campaigns_file_refused`` | gauge | (none): 1 while the file's version, or its split, is rejected |
 | ``uplift_campaign_entry_refused`` | gauge | ``campaign``: 1 while its entry is rejected (else none) |
 | ``uplift_report_tokens`` | gauge | (none): report tokens accepted now; 0 = endpoints open |
 | ``uplift_report_token_reloads_total`` | counter | ``result`` = ok / error (token file versions) |
@@ -389,8 +389,9 @@ class RuntimeMetrics:
             CAMPAIGN, zeros=NO_ZEROS)
         self.campaign_reloads = _get(
             r, Counter, "uplift_campaigns_reloads",
-            "New versions of the campaigns file: ok, partial (some entries kept their last good "
-            "version), error (the whole file kept the last good version).", (*BASE, "result"))
+            "New versions of the campaigns file: ok, partial (some entries, or the version "
+            "split, kept their last good version), error (the whole file kept the last good "
+            "version).", (*BASE, "result"))
         # States, not counts (as uplift_report_token_file_refused): each version is counted
         # once above, so an alert on the counter's increase cleared while the file, or the
         # entry, stayed rejected and the replica kept treating on its last good settings.
@@ -398,7 +399,8 @@ class RuntimeMetrics:
             r, Gauge, "uplift_campaigns_file_refused",
             "1 while the campaigns file's current version is rejected whole (not JSON, another "
             "format, too many entries, unreadable, or gone after a version was read: every "
-            "campaign keeps its last good settings); 0 since a version was taken.", BASE)
+            "campaign keeps its last good settings) or its split is (malformed: the last version "
+            "split kept); 0 since a version with a valid split, or none, was taken.", BASE)
         self.campaign_entry_refused = family(
             Gauge, "uplift_campaign_entry_refused",
             "1 while the campaign's current entry in the campaigns file is rejected (malformed, "

@@ -924,19 +924,24 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
             self._m.campaign_reloads.labels(**self._base, result="error").inc()
             self._m.campaigns_file_refused.labels(**self._base).set(1)
             return
-        self._m.campaigns_file_refused.labels(**self._base).set(0)
+        # The split only from a document accepted (a document rejected whole changes nothing).
+        # A malformed split is refused alone: the last one kept, the version counted partial
+        # and the file refused (its gauge) until a valid split, or none, is taken, as the
+        # model's own decisions go on being attributed by the kept one (before: ok, gauge 0).
+        split_refused = False
+        try:
+            self._split = campaigns.split_of(document)
+        except campaigns.CampaignsError as exc:
+            split_refused = True
+            log.error("campaigns file %s: %s; keeping the last version split", path, exc)
+        self._m.campaigns_file_refused.labels(**self._base).set(1 if split_refused else 0)
         self._export_refused_entries(set(applied.errors))
         current, rejected = applied.campaigns, applied.errors
         # new, or taken from an entry that changed (not one kept at its last good settings)
         changed = [name for name in applied.changed
                    if name in current and current[name] is not previous.get(name)]
         self._sources = applied.sources
-        # The split only from a document accepted (a document rejected whole changes nothing).
         self._named_keys = self._named_keys_of(document)
-        try:
-            self._split = campaigns.split_of(document)
-        except campaigns.CampaignsError as exc:
-            log.error("campaigns file %s: %s; keeping the last version split", path, exc)
         for name, message in sorted(rejected.items()):
             log.error("campaigns file %s: %s; %s", path, message,
                       "keeping its last good settings" if name in current
@@ -944,7 +949,8 @@ class UpliftRuntime(MLModel):  # type: ignore[misc]
                            "which are dropped: not served" if name in applied.renewed
                       else "the campaign is not served")
         self._m.campaign_reloads.labels(**self._base,
-                                        result="partial" if rejected else "ok").inc()
+                                        result="partial" if rejected or split_refused
+                                        else "ok").inc()
         gone = sorted(set(previous) - set(current))
         for name in gone:
             self._idle.pop(name, None)   # all its series go: _forget_retired
