@@ -349,12 +349,27 @@ def decode_columns(payload: InferenceRequest, unit_key: str = UNIT_ID, *,
             # (floats: 3.0 is 3 in an INT* input; booleans; bytes) is the decoding's, and the
             # decoded ids are checked below.
             _check_unit_ids_before_decoding(name, flat)
-            units = _decode(name, datatype, flat, math.inf).tolist()
+            units = (_unit_strings(name, flat) if datatype == "BYTES"
+                     else _decode(name, datatype, flat, math.inf)).tolist()
             _check_unit_ids(name, units)
             unit_ids = [str(v) for v in units]
         if is_feature:
             columns[name] = _decode(name, datatype, flat, max_abs)
     return columns, unit_ids
+
+
+def _unit_strings(name: str, values: list[Any]) -> np.ndarray[Any, Any]:
+    """The ids of a ``BYTES`` unit key input (the V2 metadata declares ``unit_id`` BYTES): its
+    strings as sent, and a JSON integer as its decimal string — the id an integer is in an
+    ``INT*`` input and in a report's ``unit_id``, so ``123`` and ``"123"`` are one unit here as
+    there. Another value (a float, a boolean) is ``bad_unit_id``, not a category of the wrong
+    type. Before, an integer was refused ``wrong_type`` "categories are strings"."""
+    if not set(map(type, values)) <= {str, bytes}:
+        values = [str(v) if type(v) is int else v for v in values]
+        for i, v in enumerate(values):
+            if type(v) not in (str, bytes) and (problem := events.unit_id_problem(v)):
+                raise RequestError(f"input {name!r}[{i}]: a unit id {problem}", "bad_unit_id")
+    return _strings(name, values)
 
 
 def _check_unit_ids(name: str, units: list[Any]) -> None:
