@@ -1,6 +1,8 @@
 """One reconcile pass of a Campaign: validate → resolve → observe → measure → decide → status.
 
-1. parse the spec; a schema problem is the shared invalid-spec path (``services.common``);
+1. parse the spec; a schema problem is the invalid-spec path of step 3 for a Campaign the
+   campaigns file leaves out (``_unparsed_pass``: the stop requests acted on, on a stand-in
+   of the spec, and the message saying the runtime treats no one under it);
 2. resolve the referenced UpliftModel (``Cluster.get``): its treatments for validation, its
    status for whether a stable version serves (``domain.exposure.model_observation``, which
    also reads whether the campaign already exposes), and what that served version scores (its
@@ -154,8 +156,8 @@ def _reconcile(body: Mapping[str, Any], deps: CampaignDependencies, now: dt.date
     try:
         spec = CampaignSpec.model_validate(body.get("spec") or {})
     except ValidationError as error:
-        return invalid_pass(current, generation, validation.schema_problems(error), now)
-    model = _resolve(spec, namespace, deps, current)
+        return _unparsed_pass(body, error, deps, current, generation, namespace, now)
+    model = _resolve(spec.model_ref.name, namespace, deps, current)
     # An abort or emergency rollback pending is acted on without first asking MLflow for the
     # model's inputs (after a restart, nothing cached, a hanging registry held the kill switch
     # for its request timeout): the drift gates' features are checked from the next pass.
@@ -323,6 +325,134 @@ def _refused_pass(spec: CampaignSpec, stopped: CampaignStatus, current: Campaign
     return PassResult(status, events, None)
 
 
+def _unparsed_pass(body: Mapping[str, Any], error: ValidationError,
+                   deps: CampaignDependencies, current: CampaignStatus, generation: int,
+                   namespace: str, now: dt.datetime) -> PassResult:
+    """The schema-error path: the spec does not parse (a value stored before this release
+    narrowed its schema, since the API server does not check an unchanged value again), so
+    the model's campaigns file leaves the Campaign out (``services.campaigns_file``: the
+    runtime forgets it). As for a spec that parses but validation refuses (``_refused_pass``):
+    the status keeps the step and exposure the ramp resumes at, and its message, Ready and the
+    InvalidSpec event begin with what the runtime does meanwhile (``_unparsed_consequence``:
+    treating no one under the Campaign, only once the file is written while it cannot be);
+    ``SettingsDelivered`` is said as there and named in the phase's message past the default
+    grace (the spec's ``progressDeadline`` is not known); an abort or an emergency rollback
+    is acted on (``exposure.stop_requests``, on ``_stand_in``), the other requests wait for a
+    spec that parses. ``HoldoutShared`` is left as it was: no draw is made under a Campaign
+    the file leaves out."""
+    meta = body["metadata"]
+    name = str(meta["name"])
+    raw = body.get("spec")
+    model_name = _raw_model_name(raw)
+    model = (_resolve(model_name, namespace, deps, current) if model_name is not None
+             else _Model(None, exposure.model_observation("", None)))
+    stopped: CampaignStatus = current
+    stop_events: tuple[steps.Event, ...] = ()
+    stand_in = _stand_in(raw, current)
+    if stand_in is not None:
+        try:
+            stopped, stop_events = exposure.stop_requests(
+                clamp_durations(stand_in), current, exposure.Observed(
+                    model=model.observation,
+                    requests=parse_requests(meta.get("annotations") or {}),
+                    generation=generation, name=name, namespace=namespace), now)
+        except Exception:  # its InvalidSpec written, not a pass lost
+            log.exception("acting on a stop request of Campaign %s/%s failed", namespace, name)
+    conditions = stopped.conditions
+    undelivered = None
+    if model_name is not None:  # the file it would be in (``modelRef`` is immutable)
+        undelivered = _undelivered(deps, namespace, model_name, model)
+        conditions = exposure.settings_delivered(
+            conditions, undelivered, generation, now, reason=cond.FILE_NOT_WRITTEN,
+            model_found=not _file_gone(model))
+    consequence = _unparsed_consequence(
+        stopped, exposure.undelivered(stopped.conditions, undelivered))
+    said = status_logic.invalid_said(stopped.conditions, stopped.message)
+    invalid = invalid_pass(stopped.model_copy(update={"conditions": conditions, "message": said}),
+                           generation, validation.schema_problems(error), now,
+                           consequence=consequence)
+    published = stuck.campaign_phase(Phase.DEGRADED, str(invalid.status["message"]),
+                                     conditions, None, now)
+    status = {**invalid.status, "phase": (published.phase or Phase.DEGRADED).value,
+              "message": published.message}
+    events = (tuple(Event(e.type, e.reason.value, e.message, e.decision) for e in stop_events)
+              + invalid.events)
+    return PassResult(status, events, None)
+
+
+def _unparsed_consequence(status: CampaignStatus, undelivered: str | None) -> str | None:
+    """What a spec that does not parse stops (``exposure.refused_consequence``'s words for a
+    Campaign the campaigns file leaves out, not renders inactive): the runtime treats no one
+    under it once the file is written, the status keeping the exposure and step the ramp
+    resumes at once the spec is fixed. None when it treated no one anyway (0 %)."""
+    if status.exposure_percent <= 0 or undelivered is not None:
+        return exposure.refused_consequence(status, undelivered)
+    where = (f" at step {status.current_step + 1}" if status.current_step is not None
+             else " (ramp complete)")
+    return (f"treating no one under this Campaign until its spec is fixed (its spec does not "
+            f"parse, so its campaigns file leaves it out; exposure "
+            f"{status.exposure_percent:g}%{where} resumes then)")
+
+
+def _raw_model_name(raw: object) -> str | None:
+    """``spec.modelRef.name`` as stored, whether or not the spec parses (the CRD keeps it
+    immutable: the model whose campaigns file carried the Campaign); None when not a name."""
+    ref = raw.get("modelRef") if isinstance(raw, Mapping) else None
+    name = ref.get("name") if isinstance(ref, Mapping) else None
+    return name if isinstance(name, str) and name else None
+
+
+#: The sections the schema requires, each as ``_stand_in`` reads one that does not parse.
+_STAND_IN_SECTIONS: dict[str, Any] = {
+    "modelRef": {"name": "unparsed"},
+    "treatments": [{"name": "unparsed"}],
+    "economics": {"valuePerConversion": 0, "costPerTreatment": 0},
+    "experiment": {"holdoutFraction": 0.5},
+    "exposure": {"steps": [], "gates": [{"name": "unparsed", "type": "deliveryRate"}]},
+}
+
+
+def _stand_in(raw: object, current: CampaignStatus) -> CampaignSpec | None:
+    """The spec an abort or an emergency rollback of a Campaign whose spec does not parse is
+    acted on with (``_unparsed_pass``): the stored spec, each top-level section that does not
+    parse replaced (a required one: ``_STAND_IN_SECTIONS``, its steps as many as the stored
+    ones, or as the status's step, at 100 %) or dropped (an optional one, read as its
+    default: a schedule so, the stop acts whatever its end). Nothing but the stop reads it:
+    the exposure to 0 %, the rollback held for its digest (``rolledBackSpec``), which the fix
+    changes, so the ramp restarts at step 1 then as after any rollback and edit. None when no
+    section can be told apart (a problem of the spec as a whole)."""
+    spec: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
+    replaced: set[str] = set()
+    while True:
+        try:
+            return CampaignSpec.model_validate(spec)
+        except ValidationError as error:
+            broken = {str(e["loc"][0]) if e["loc"] else "" for e in error.errors()}
+        changed = False
+        for section in broken - replaced:
+            if section in _STAND_IN_SECTIONS:
+                spec[section] = _stand_in_section(section, spec.get(section), current)
+                replaced.add(section)
+                changed = True
+            elif section in spec:
+                del spec[section]
+                changed = True
+        if not changed:
+            return None
+
+
+def _stand_in_section(section: str, stored: object, current: CampaignStatus) -> Any:
+    """``_STAND_IN_SECTIONS``' ``section``; the exposure's steps as many as ``stored``'s, or
+    as reach the status's step, so that a stop names the step as a valid pass would."""
+    value = _STAND_IN_SECTIONS[section]
+    if section != "exposure":
+        return value
+    steps = stored.get("steps") if isinstance(stored, Mapping) else None
+    count = max(len(steps) if isinstance(steps, list) else 0,
+                (current.current_step or 0) + 1)
+    return {**value, "steps": [{"percent": 100}] * count}
+
+
 def _delivery_problem(undelivered: str | exposure.NotKnownYet | None,
                       no_room: NotCarried | None) -> tuple[str | exposure.NotKnownYet | None, str]:
     """What ``SettingsDelivered`` says of the file (``exposure.settings_delivered``'s problem
@@ -446,7 +576,7 @@ def holdout_draw(body: Mapping[str, Any]) -> shared_draws.Draw | None:
                              salt if isinstance(salt, str) else None)
 
 
-def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
+def _resolve(name: str, namespace: str, deps: CampaignDependencies,
              current: CampaignStatus) -> _Model:
     """The Campaign's UpliftModel as its pass judges it. A model being deleted
     (``deletionTimestamp`` set) serves nothing the campaign can treat with, whatever its status
@@ -454,7 +584,6 @@ def _resolve(spec: CampaignSpec, namespace: str, deps: CampaignDependencies,
     (its pass writes nothing then), until the garbage collector has removed its
     SeldonDeployment and pods, so the exposure is withdrawn now (``ModelNotServing``), as it
     would be a moment later on ``ModelNotFound``."""
-    name = spec.model_ref.name
     body = deps.cluster.get(API_VERSION, MODEL_PLURAL, namespace, name)
     if body is None:
         return _Model(None, exposure.model_observation(name, None))
