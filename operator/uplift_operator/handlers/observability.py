@@ -32,6 +32,7 @@ from uplift_operator.domain import stuck
 from uplift_operator.domain.canary import says_stable_down
 from uplift_operator.domain.status import SERVING_CONFLICT
 from uplift_operator.domain.steps import IGNORED_PREFIX, Reason
+from uplift_operator.services.disruption import BUDGET_CONDITION, BUDGET_FAILED
 from uplift_operator.services.rolls import Rolls
 from uplift_operator.services.writeback import WriteBack
 
@@ -291,6 +292,31 @@ REGISTRY_WRITE_BACK_FAILING = Gauge(
     "for good); or they are withheld on purpose, not retried, while an older UpliftModel moves "
     "the same promotion alias (reason PromotionAliasShared: one of them needs another "
     "promotionAlias); else 0 (True, Unknown while queued, or never written back).",
+    ["namespace", "name"], registry=REGISTRY)
+MODEL_UNRESOLVED_SINCE = Gauge(
+    "uplift_operator_model_unresolved_since_timestamp_seconds",
+    "Since when (Unix time) an UpliftModel's model reference has not resolved to a version: "
+    "its ModelResolved condition False, from its lastTransitionTime (which a new reason moves "
+    "too), under the condition's reason. RegistryUnavailable (MLflow could not be asked: an "
+    "outage) and VersionNotReady (the version PENDING_REGISTRATION) clear by themselves and "
+    "turn no phase Degraded: a model whose stable version serves stays Healthy (\"the model "
+    "reference does not resolve now\"), a first version waits Progressing, a canary's ramp "
+    "neither steps nor is promoted, however long it lasts; the other reasons (ModelNotFound, "
+    "VersionFailed, ...) are uplift_operator_spec_stuck's too past their grace. One series per "
+    "resource while False, its current reason's; none otherwise.",
+    ["namespace", "name", "reason"], registry=REGISTRY)
+#: The reason each UpliftModel's ``MODEL_UNRESOLVED_SINCE`` series has now, by (namespace,
+#: name): a new reason replaces the series of the one before.
+_UNRESOLVED_SERIES: dict[tuple[str, str], str] = {}
+DISRUPTION_BUDGET_FAILING = Gauge(
+    "uplift_operator_disruption_budget_failing",
+    "1 while an UpliftModel's DisruptionBudgetApplied condition is False with reason "
+    "DisruptionBudgetFailed: a PodDisruptionBudget its spec.serving.disruptionBudget wants could "
+    "not be applied, or one no longer wanted deleted (RBAC without poddisruptionbudgets, an "
+    "admission webhook, a budget of the name that is not the model's), retried with backoff. "
+    "Serving is not held back, but a node drain may evict every serving pod of a version at "
+    "once. No series otherwise (applied, no budget wanted, or a predecessor's budget waiting "
+    "for the garbage collector, WaitingForGarbageCollector).",
     ["namespace", "name"], registry=REGISTRY)
 SPEC_STUCK = Gauge(
     "uplift_operator_spec_stuck",
@@ -730,8 +756,9 @@ def observe_rollout(namespace: str, name: str, status: dict[str, Any],
                     measured: Mapping[str, str]) -> None:
     """Weight of an UpliftModel's canary, whether its stable version stopped serving, since
     when a stable version that never served is awaited (``stable_awaited_since``), whether
-    the API server refuses its serving graph and whether its MLflow write-back fails, as its
-    status says; the verdicts of the gates its
+    the API server refuses its serving graph, whether its MLflow write-back fails, why and
+    since when its model reference does not resolve (``model_unresolved``) and whether its
+    PodDisruptionBudgets fail to apply, as its status says; the verdicts of the gates its
     canary's analyses go on ``measured``-ing (``services.upliftmodel.measured_gates``: each
     name with its type), not
     the phase: the alerts on them (UpliftGateErroring, UpliftFeatureDrift) read "measured"
@@ -757,6 +784,36 @@ def observe_rollout(namespace: str, name: str, status: dict[str, Any],
     written_back = conditions.get(cond.REGISTRY_WRITTEN_BACK) or {}
     REGISTRY_WRITE_BACK_FAILING.labels(namespace, name).set(
         1 if written_back.get("status") == "False" else 0)
+    _observe_unresolved(namespace, name, model_unresolved(status))
+    budget = conditions.get(BUDGET_CONDITION) or {}
+    if budget.get("status") == "False" and budget.get("reason") == BUDGET_FAILED:
+        DISRUPTION_BUDGET_FAILING.labels(namespace, name).set(1)
+    else:
+        with suppress(KeyError):
+            DISRUPTION_BUDGET_FAILING.remove(namespace, name)
+
+
+def model_unresolved(status: dict[str, Any]) -> tuple[str, float] | None:
+    """Why and since when (Unix time) the status says an UpliftModel's model reference does not
+    resolve: its ``ModelResolved`` condition False, its reason and ``lastTransitionTime`` (which
+    moves on a new reason too: ``domain.status.model_resolved``); None otherwise. Read from the
+    status alone: the same across operator restarts and failovers."""
+    resolved = _condition(status, cond.MODEL_RESOLVED)
+    if resolved.get("status") != "False" or not resolved.get("lastTransitionTime"):
+        return None
+    return str(resolved.get("reason") or cond.MODEL_RESOLVED), _unix(resolved["lastTransitionTime"])
+
+
+def _observe_unresolved(namespace: str, name: str, unresolved: tuple[str, float] | None) -> None:
+    key = (namespace, name)
+    before = _UNRESOLVED_SERIES.pop(key, None)
+    if before is not None and (unresolved is None or unresolved[0] != before):
+        with suppress(KeyError):
+            MODEL_UNRESOLVED_SINCE.remove(namespace, name, before)
+    if unresolved is not None:
+        reason, since = unresolved
+        MODEL_UNRESOLVED_SINCE.labels(namespace, name, reason).set(since)
+        _UNRESOLVED_SERIES[key] = reason
 
 
 def stable_awaited_since(status: dict[str, Any]) -> float | None:
@@ -961,9 +1018,11 @@ def forget(kind: str, namespace: str, name: str, *, keep_last_pass: bool = False
             LAST_PASS.remove(kind, namespace, name)
     if kind == "UpliftModel":
         for series in (CANARY_WEIGHT, MODEL_STABLE_NOT_SERVING, MODEL_STABLE_AWAITED_SINCE,
-                       SERVING_APPLY_FAILING, REGISTRY_WRITE_BACK_FAILING):
+                       SERVING_APPLY_FAILING, REGISTRY_WRITE_BACK_FAILING,
+                       DISRUPTION_BUDGET_FAILING):
             with suppress(KeyError):
                 series.remove(namespace, name)
+        _observe_unresolved(namespace, name, None)
     for gate, type_ in _GATE_SERIES.pop((kind, namespace, name), {}).items():
         _forget_gate(kind, namespace, name, gate, type_)
     for action in _DECISION_SERIES.pop((kind, namespace, name), set()):
