@@ -97,7 +97,9 @@ SPEC_EDIT_ROLLING = "the spec edit takes effect once the graph has rolled"
 #: graph is not available, until it serves or a new roll starts (``status.serving_applied``);
 #: also the Warning event said once when it times out.
 ROLL_TIMED_OUT = "RollTimedOut"
-# RegistryWrittenBack (present once a write-back has failed):
+# RegistryWrittenBack (absent until a write-back is first queued, owed or withheld: Unknown
+# while queued or owed, False while failing, held, dropped or withheld
+# (PromotionAliasShared), True once through; ``domain.status.written_back``):
 WRITTEN_BACK = "WrittenBack"
 WRITE_BACK_FAILED = "WriteBackFailed"
 WRITE_BACK_PENDING = "WriteBackPending"  # Unknown: queued, not yet through (replayed on restart)

@@ -525,8 +525,8 @@ class WriteBack:
 
     def backlog(self) -> tuple[int, float | None]:
         """How many writes are pending, and how long (seconds) the oldest of them has been
-        (None: none pending): what ``uplift_registry_writeback_pending`` and
-        ``..._oldest_age_seconds`` export."""
+        (None: none pending): what ``uplift_operator_registry_write_back_pending`` and
+        ``uplift_operator_registry_write_back_oldest_age_seconds`` (0 when none) export."""
         with self._lock:
             since = [p.since for queue in self._queues.values() for p in queue]
             if not since:
