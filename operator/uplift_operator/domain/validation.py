@@ -995,7 +995,10 @@ class ModelContract:
 
     ``inputs``: the signature's input columns, name → MLflow type; ``required``: those the
     signature marks required; ``treatments``: treatment key → name (the trainer's
-    ``uplift.treatments`` tag).
+    ``uplift.treatments`` tag); ``unreadable``: why its signature cannot be read (it is no
+    schema MLflow loads, or names a column by other than a string: inputs None then), which
+    is no "no signature": the version is refused as one whose MLmodel does not parse
+    (``services.resolution.Resolver.contract`` raises it).
     """
 
     model: str
@@ -1003,6 +1006,7 @@ class ModelContract:
     inputs: Mapping[str, str] | None = None
     required: frozenset[str] = frozenset()
     treatments: Mapping[str, str] | None = None
+    unreadable: str | None = None
 
 
 def _unservable_treatments(subject: str, treatments: Mapping[str, str]) -> list[str]:

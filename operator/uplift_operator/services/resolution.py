@@ -1240,11 +1240,14 @@ class Resolver:
         """What version ``facts`` takes (its signature) and scores (the treatments tag of the
         version, else of its run), read once per version: a READY version never changes.
         Parts the registry does not have are None; a registry that cannot be asked raises.
-        Kept with the version's run id: a version of that number with another run (its
-        registered model deleted and re-created) is another version, read anew."""
+        A signature that cannot be read (``_signature_problem``) raises too, as an MLmodel
+        that does not parse does (``RegistryRequestError``: the version's own, InvalidModel,
+        not deployed), read once all the same. Kept with the version's run id: a version of
+        that number with another run (its registered model deleted and re-created) is
+        another version, read anew."""
         known = self._contracts.get((scope, model, facts.version))
         if known is not None and known[0] == facts.run_id:
-            return known[1]
+            return _readable(known[1])
         raw = registry.resolve(model, version=facts.version)
         tags: Mapping[str, str] = getattr(raw, "tags", None) or {}
         if TREATMENTS_TAG not in tags and facts.run_id is not None:
@@ -1256,12 +1259,16 @@ class Resolver:
             signature = registry.model_signature(model, facts.version)
         except errors.RegistryNotFound:
             signature = None
-        inputs, required = _inputs(signature)
+        problem = _signature_problem(signature)
+        inputs, required = _inputs(signature) if problem is None else (None, frozenset())
         contract = ModelContract(model, facts.version, inputs, required,
-                                 _treatments(tags.get(TREATMENTS_TAG)))
+                                 _treatments(tags.get(TREATMENTS_TAG)),
+                                 unreadable=None if problem is None else (
+                                     f"the signature of version {facts.version} of {model} is "
+                                     f"not readable: {problem}"))
         if facts.ready:  # a version still registering may get its files and tags yet
             self._contracts[(scope, model, facts.version)] = (facts.run_id, contract)
-        return contract
+        return _readable(contract)
 
 
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -1497,8 +1504,65 @@ def _duration(interval: dt.timedelta) -> str:
     return f"{max(int(interval.total_seconds()), 1)}s"
 
 
+def _readable(contract: ModelContract) -> ModelContract:
+    """``contract``, unless its signature cannot be read: raised then, as MLflow's refusal
+    of the version's MLmodel is (``services.upliftmodel._contract_reason``: InvalidModel)."""
+    if contract.unreadable is not None:
+        raise errors.RegistryRequestError(contract.unreadable)
+    return contract
+
+
+def _signature_problem(signature: object) -> str | None:
+    """Why ``signature`` (the MLmodel's, its ``inputs`` parsed) cannot be read, None when it
+    can or there is none (no signature, or no input schema: ``inputs`` absent or null). Not
+    readable: a signature that is no mapping, ``inputs`` that are no non-empty list of column
+    specs each with a string ``type`` (MLflow's own reader refuses those, so the serving pods
+    could not load the version either), a column named by other than a string, or named and
+    unnamed columns mixed (MLflow refuses that too). Before, each was read as "no signature",
+    so ``spec.features`` went unchecked against a version that may lack them."""
+    if signature is None:
+        return None
+    if not isinstance(signature, Mapping):
+        return f"it is {_kind(signature)}, not a mapping"
+    columns = signature.get("inputs")
+    if columns is None:
+        return None
+    if not isinstance(columns, list) or not columns:
+        return f"its inputs are {_kind(columns)}, not a list of columns"
+    named = 0
+    for index, column in enumerate(columns):
+        if not isinstance(column, Mapping):
+            return f"input {index} is {_kind(column)}, not a column"
+        if not isinstance(column.get("type"), str):
+            return f"input {index} has {_kind(column.get('type'))} for its type, not a string"
+        name = column.get("name")
+        if name is not None and not isinstance(name, str):
+            return f"input {index} has {_kind(name)} for its name, not a string"
+        named += name is not None
+    if 0 < named < len(columns):
+        return "its inputs mix named and unnamed columns"
+    return None
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, in words, for ``_signature_problem`` (never the value: it may be
+    long, and is the registry's)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    return "a mapping" if isinstance(value, Mapping) else type(value).__name__
+
+
 def _inputs(signature: Mapping[str, Any] | None) -> tuple[dict[str, str] | None, frozenset[str]]:
-    """Named column inputs of a signature (a tensor signature names none: None).
+    """Named column inputs of a readable signature (``_signature_problem``: a tensor signature
+    names none: None).
 
     A column listed twice is taken as its first required entry, else its first: a signature
     logged before 8e83c4ac lists a ``long`` ``unit_id`` feature twice, the required feature
