@@ -24,7 +24,11 @@ labels sends no event that would end that memory, and the pass would take its na
 (apply over someone else's graph or ConfigMap) — unless the kind is named in ``absence_kept``:
 its passes then use a remembered absence only to write nothing, and read the object from the
 API server (``WatchedCluster.read_live``) before they write over one (the campaigns ConfigMaps,
-``services.campaigns_file``: most models have none, and each file pass would otherwise ask).
+``services.campaigns_file``: most models have none, and each file pass would otherwise ask;
+the SeldonDeployments, ``services.upliftmodel._apply``: a model whose reference does not
+resolve has none, and each of its passes would otherwise ask). An object of such a kind that
+is there without the labels is unaffected: its GET finds it, so no absence is remembered, and
+it is read from the API server at every ``get`` as before.
 
 kopf lists a kind again after its watch broke (410 Gone, an API server restart) but sends no
 DELETED event for an object deleted in the gap, so the store would keep it for good, and a

@@ -328,6 +328,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
     retry = None if resolved.ok else _unresolved_retry(owner, resolved.reason, deps, now)
     if resolved.ok:
         deps.unresolved.cleared(_model_key(owner))
+    remembered = _graph_absence_remembered(owner, deps)  # before ``_observe`` reads from memory
     child, ready, serves, split_as_status = _observe(current, owner, deps, desired)
     failure = _serving_failure(child, current, deps, serves)
     conflict = ownership_conflict(child, owner, f"{deps.backend.kind} {namespace}/{name}")
@@ -390,7 +391,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
             applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
                              decided_on=meta.get("resourceVersion"), report_token=report_token,
                              credential_env=credential_env, told=recreated,
-                             edit_rolling=_edit_rolling(current.conditions))
+                             edit_rolling=_edit_rolling(current.conditions),
+                             absence_remembered=remembered)
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError as error:  # its decision-key Secret is someone else's
@@ -853,6 +855,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
     # A duration stored before the API server bounded it (a scale-down delay of a million
     # days) read as the longest one: the stop still acts, where its time could not be computed.
     spec = clamp_durations(spec)
+    remembered = _graph_absence_remembered(owner, deps)  # before ``_observe`` reads from memory
     child, ready, serves, split_as_status = _observe(current, owner, deps,
                                                      current.desired_version)
     if ownership_conflict(child, owner, deps.backend.kind) is not None:  # not ours to act on
@@ -884,7 +887,8 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
             applied = _apply(decision.traffic, child, ready, spec, owner, deps, now,
                              decided_on=meta.get("resourceVersion"), runtime=runtime,
                              told=recreated,
-                             edit_rolling=_edit_rolling(current.conditions))
+                             edit_rolling=_edit_rolling(current.conditions),
+                             absence_remembered=remembered)
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError:  # a predecessor's decision key still there: held, as invalid
@@ -1906,7 +1910,8 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
            credential_env: tuple[tuple[str, str, str], ...] = (),
            runtime: RuntimeSettings | None = None,
            told: list[Event] | None = None,
-           edit_rolling: bool = False) -> status_logic.Applied | None:
+           edit_rolling: bool = False,
+           absence_remembered: bool = False) -> status_logic.Applied | None:
     """Server-side apply the decided graph when what is there differs (a hand edit included),
     its decision-key Secret first (the pods cannot start without it); ``report_token`` is the
     report token reference to render, one the pass found (``_report_token``), and
@@ -1930,9 +1935,27 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     (``RuntimeSettings.decision_key_created``), so that all of them roll onto the new key (a
     re-render: the split is the same). ``edit_rolling``: the model's status says its graph
     rolls for a spec edit, its timeout not said (``_edit_rolling``): a roll found rolling at a
-    restart is this operator's own, its timeout said (``Rolls.found``'s ``told``)."""
+    restart is this operator's own, its timeout said (``Rolls.found``'s ``told``).
+
+    ``absence_remembered``: the pass found no graph because the watch's store remembers it
+    absent (a 404, and no event or apply since: ``adapters.watched``), not because the API
+    server just said so. A graph made since without the labels the watch selects by (someone
+    else's, or a copy of the model's own) sent no event, and the forced apply would take it
+    over: before anything is created over that absence, the graph is read from the API server
+    (one GET); found, the pass decides again on it (``_ChildMovedError``: ``ServingConflict``
+    if it is not the model's). An apply that creates the graph and is refused 409 (one created
+    meanwhile: AlreadyExists) reads it the same way."""
     if traffic is None:
         return None
+    if child is None and absence_remembered:
+        try:
+            there = _graph_there(owner, deps)
+        except KubeError as error:
+            return status_logic.Applied(f"{deps.backend.kind} {owner.name}", _describe(traffic),
+                                        error=str(error))
+        if there is not None:
+            raise _ChildMovedError(f"{deps.backend.kind} {owner.namespace}/{owner.name} is "
+                                   "there, though the watch's store had it absent")
     roller = (KIND, owner.namespace, owner.name)
     observed = deps.backend.observe(child, traffic) if child is not None else None
     rolling = bool(observed.rolling) if observed is not None else False
@@ -2025,6 +2048,8 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         if error.status == 409 and read:
             _read_child_again(owner, deps)
             raise _ChildMovedError(str(error)) from error
+        if error.status == 409 and child is None and _created_meanwhile(owner, deps):
+            raise _ChildMovedError(str(error)) from error
         return replace(applied, error=str(error))
     if labels_only:
         return replace(applied, changed=True)
@@ -2068,6 +2093,36 @@ def _read_child_again(owner: Owner, deps: Dependencies) -> None:
         with contextlib.suppress(KubeError):
             deps.cluster.read_live(deps.backend.api_version, deps.backend.plural,
                                    owner.namespace, owner.name)
+
+
+def _graph_absence_remembered(owner: Owner, deps: Dependencies) -> bool:
+    """Whether the watch's store remembers the model's graph absent (``adapters.watched``: a
+    404, no event or apply since), so that the pass's ``get`` of it answers from memory. Asked
+    before that ``get``: a 404 it reads from the API server is remembered from then on, and
+    needs no second read before the graph is created (``_apply``'s ``absence_remembered``)."""
+    return isinstance(deps.cluster, WatchedCluster) and deps.cluster.objects.absent(
+        deps.backend.plural, owner.namespace, owner.name)
+
+
+def _graph_there(owner: Owner, deps: Dependencies) -> dict[str, Any] | None:
+    """The model's graph as the API server has it now, the store updated with the answer
+    (``WatchedCluster.read_live``); raises ``KubeError``."""
+    if isinstance(deps.cluster, WatchedCluster):
+        return deps.cluster.read_live(deps.backend.api_version, deps.backend.plural,
+                                      owner.namespace, owner.name)
+    return deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
+                            owner.name)
+
+
+def _created_meanwhile(owner: Owner, deps: Dependencies) -> bool:
+    """An apply that was to create the graph was refused 409 (AlreadyExists: one created
+    between the pass's read and its apply, or over an absence the store remembered): whether
+    a read from the API server finds it now (the store updated), for the next pass to decide
+    on. A failed read, or none there, says no: the refusal is said as any other."""
+    try:
+        return _graph_there(owner, deps) is not None
+    except KubeError:
+        return False
 
 
 def _kept_predictors_change(child: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:

@@ -55,15 +55,16 @@ def test_the_graphs_watch_is_selected_by_the_label_every_rendered_graph_carries(
     assert objects.selected(PLURAL, rendered)
     assert not objects.selected(PLURAL, {"metadata": {"labels": {"team": "fraud"}}})
     # The campaigns ConfigMaps likewise, by the labels their watch selects by: a team's own
-    # ConfigMap of a model's file name is not kept (nor its absence taken for good: the file
-    # pass reads again before it writes over one, services.campaigns_file).
+    # ConfigMap of a model's file name is not kept. The absence of both kinds is remembered,
+    # but not taken for good: a pass reads again before it writes over one
+    # (services.campaigns_file, services.upliftmodel._apply).
     files = kopf.Resource("", "v1", "configmaps")
     [selector] = selectors.collect(files)
     assert selector == label_selector(objects.selectors["configmaps"])
     assert objects.selected("configmaps", {"metadata": {"labels": naming.labels(
         Owner("m", "ns", "u1"))}})
     assert not objects.selected("configmaps", {"metadata": {}})
-    assert objects.absence_kept == {"configmaps"}
+    assert objects.absence_kept == {"configmaps", "seldondeployments"}
     stop_passes(memo=memo)
 
 
