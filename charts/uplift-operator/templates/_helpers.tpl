@@ -54,6 +54,36 @@ app.kubernetes.io/name: {{ include "uplift-operator.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* The chart's labels with a map of the values' (`list $ .Values.x.labels`), as one mapping: a
+key of both once (validate.yaml refuses one the values set to another value). Rendered as text
+after the chart's, such a key was a duplicate mapping key: kustomize refuses the file, Helm and
+kubectl keep the last. */}}
+{{- define "uplift-operator.labelsWith" -}}
+{{- toYaml (merge (include "uplift-operator.labels" (index . 0) | fromYaml) (index . 1 | default dict)) }}
+{{- end }}
+
+{{/* Two labels of the metrics Service that the ServiceMonitor selects it by, with
+app.kubernetes.io/name: never app.kubernetes.io/instance, which Argo CD's label tracking (its
+2.x default) overwrites on every object it applies with the Application's name, the release's
+only when the two are alike (an Application with another helm.releaseName would select nothing).
+uplift.dev/release keeps two releases of one namespace apart. */}}
+{{- define "uplift-operator.metricsServiceLabels" -}}
+app.kubernetes.io/component: metrics
+uplift.dev/release: {{ .Release.Name | quote }}
+{{- end }}
+
+{{/* The annotations the chart puts on the operator's pods (podAnnotations adds to them; validate.yaml
+refuses one of these keys set to another value): the checksum of metricTemplates, which rolls the
+pods when those change, and, with metrics.scrapeAnnotations, prometheus.io/scrape, port and path. */}}
+{{- define "uplift-operator.podAnnotations" -}}
+checksum/templates: {{ toYaml .Values.metricTemplates | sha256sum | quote }}
+{{- if .Values.metrics.scrapeAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .Values.ports.metrics | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- end }}
+
 {{- define "uplift-operator.image" -}}
 {{- if .Values.image.digest }}{{ printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}{{ printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}{{ end }}
