@@ -332,8 +332,16 @@ class Resolver:
     _versions_next: dt.datetime | None = None
     # Per scope, the client a pass last resolved with: the poller reads the scope's followed
     # versions with it (the scope names the URI and the credentials, so any of its clients
-    # reads what the others do).
+    # reads what the others do). Kept only while a version of the scope is followed
+    # (``_followed_scopes``): a pass that follows none there drops it (``follow_versions``,
+    # or ``pass_begins`` after a pass that raised), so the scope of a spec that never resolved
+    # (a version never registered, MLflow down) keeps no client once it is deleted: each
+    # such scope (a namespace's credentials) kept one, with its sessions and its possibly
+    # revoked token, and its identity's ``_read_takes`` and ``_down``, for good.
     _scope_clients: dict[Scope, Registry] = field(default_factory=dict)
+    # Per scope, how many versions of it are followed (the keys of ``_followers_of``): whether
+    # its client is still needed, without a scan of every followed version.
+    _followed_scopes: dict[Scope, int] = field(default_factory=dict)
     # Per thread running a pass, the scope and client its ``resolve`` left, taken by its
     # ``follow_versions``: the last other user of the scope leaving in between
     # (``unfollow_versions``, ``forget_alias``) found no version of it followed yet and
@@ -396,7 +404,7 @@ class Resolver:
         its versions) and goes, so this pass's ``follow_versions`` puts back only the client
         of its own ``resolve``, if any."""
         with self._lock:
-            self._passing.pop(threading.get_ident(), None)
+            self._drop_idle_scope(self._passing.pop(threading.get_ident(), None))
 
     def has_client(self, key: AliasKey) -> bool:
         """Whether ``refresh`` can read the alias ``key``: a pass left a client for it, and no
@@ -422,6 +430,7 @@ class Resolver:
                 self._scope_clients[passing[0]] = passing[1]
             before = self._followed.get(follower, frozenset())
             if now_followed == before:
+                self._drop_idle_scope(passing)
                 return
             if now_followed:
                 self._followed[follower] = now_followed
@@ -430,6 +439,8 @@ class Resolver:
             for key in now_followed - before:
                 self._versions.pin(key)
                 self._contracts.pin(key)
+                if key not in self._followers_of:
+                    self._followed_scopes[key[0]] = self._followed_scopes.get(key[0], 0) + 1
                 self._followers_of.setdefault(key, set()).add(follower)
                 self._versions_next = None
             for key in before - now_followed:
@@ -438,10 +449,11 @@ class Resolver:
                 followers = self._followers_of.get(key, set())
                 followers.discard(follower)
                 if not followers:
-                    self._followers_of.pop(key, None)
+                    if self._followers_of.pop(key, None) is not None:
+                        self._unfollowed_scope(key[0])
                     self._version_due.pop(key, None)
                     self._gone.pop(key, None)
-                    if not any(scope == key[0] for scope, _, _ in self._followers_of):
+                    if key[0] not in self._followed_scopes:
                         self._drop_unused(key[0], self._scope_clients.pop(key[0], None))
                 found = self._replaced.get(key)
                 if found is not None and not self._versions.pinned(key):
@@ -450,6 +462,7 @@ class Resolver:
                     del self._replaced[key]
                     self._versions[key] = found
                     cleared.add(key)
+            self._drop_idle_scope(passing)  # its resolve's scope, if no version there is followed
             # The aliases on such a version answered InvalidModel to every follower (a new
             # UpliftModel too); their answer is the new version now, and no read tells it.
             told = [alias for alias, entry in list(self._aliases.items())
@@ -458,8 +471,34 @@ class Resolver:
             self._tell(alias)
 
     def unfollow_versions(self, follower: Hashable) -> None:
-        """``follower`` is gone (deleted): the versions only it followed join the bounded rest."""
+        """``follower`` is gone (deleted): the versions only it followed join the bounded rest,
+        and the client of every scope none is followed in any more goes: the follower's scope
+        is not known here when it followed none (a pinned version never registered, MLflow
+        down), and a client its last ``resolve`` left (that pass raised before following) would
+        stay for good. Few are kept (a pass that follows none drops its own), and a pass under
+        way that follows a version there puts its client back (``_passing``)."""
         self.follow_versions(follower, ())
+        with self._lock:
+            for scope in [s for s in self._scope_clients if s not in self._followed_scopes]:
+                self._drop_unused(scope, self._scope_clients.pop(scope))
+
+    def _unfollowed_scope(self, scope: Scope) -> None:
+        """One version of ``scope`` fewer followed (``_followed_scopes``). Under ``_lock``."""
+        left = self._followed_scopes.get(scope, 0) - 1
+        if left > 0:
+            self._followed_scopes[scope] = left
+        else:
+            self._followed_scopes.pop(scope, None)
+
+    def _drop_idle_scope(self, passing: tuple[Scope, Registry] | None) -> None:
+        """The client of the scope a pass resolved in (``passing``, its ``_passing`` entry)
+        goes, and what is kept of its registry identity with the last client of it
+        (``_drop_unused``), when no version of the scope is followed: the poller reads only
+        followed versions with it (``due_versions``, ``reread_version``; an alias is read with
+        its own client, ``_clients``). A pass of the scope that follows a version there puts it
+        back (its own ``_passing``). Under ``_lock``."""
+        if passing is not None and passing[0] not in self._followed_scopes:
+            self._drop_unused(passing[0], self._scope_clients.pop(passing[0], None))
 
     def forget_alias(self, key: AliasKey,
                      followed: Callable[[AliasKey], bool] = lambda _key: False) -> None:
@@ -477,7 +516,7 @@ class Resolver:
             if followed(key):
                 return
             scope_client = None
-            if not any(scope == key[0] for scope, _, _ in self._followers_of):
+            if key[0] not in self._followed_scopes:
                 # Nor a version of its scope followed: the poller reads none with it.
                 scope_client = self._scope_clients.pop(key[0], None)
             self._drop_unused(key[0], self._clients.pop(key, None), scope_client)
