@@ -23,11 +23,12 @@ from pydantic import BaseModel, ValidationError
 from uplift_operator.api.v1alpha1.common import Condition, Phase, StatusBase
 from uplift_operator.domain import conditions as cond
 
-__all__ = ["EDIT_ROLLING_REASONS", "FEWER_REPLICAS", "STATUS_READABLE", "Applied", "Conflict",
-           "Observation", "Resolved", "Unreadable", "apply_retry_seconds",
-           "conflict_retry_seconds", "model_resolved", "readable", "resolution_warning",
-           "serving_applied", "serving_conflict", "spec_valid", "status_digest", "status_patch",
-           "status_readable", "validation_outcome", "write_back_unconfirmed", "written_back"]
+__all__ = ["CLOCK_SKEW_ALLOWED", "EDIT_ROLLING_REASONS", "FEWER_REPLICAS", "STATUS_READABLE",
+           "Applied", "Conflict", "Observation", "Resolved", "Unreadable", "apply_retry_seconds",
+           "conflict_retry_seconds", "future_times", "model_resolved", "readable",
+           "resolution_warning", "serving_applied", "serving_conflict", "spec_valid",
+           "status_digest", "status_patch", "status_readable", "validation_outcome",
+           "write_back_unconfirmed", "written_back"]
 
 MAX_MESSAGE = 4000
 
@@ -695,6 +696,85 @@ def unreadable_news(previous: Sequence[Condition], after: Sequence[Condition]) -
     if old is not None and old.status == "False" and old.message == new.message:
         return None
     return new.message
+
+
+#: How far ahead of the pass's clock a stored status time may be and still be read as it is:
+#: the replicas' clocks differ a little (a leader's times, read by the next one after a
+#: failover, may be seconds ahead of its clock); past this a time is one no pass of a sane
+#: clock wrote (``future_times``).
+CLOCK_SKEW_ALLOWED = dt.timedelta(minutes=5)
+#: The times later than ``CLOCK_SKEW_ALLOWED`` ahead dropped rather than taken as the pass's
+#: ``now``: the last analysis (the next is due at once: taken as now, it would keep a stale
+#: verdict judging the step for another interval), a passed-while-held mark (only an event
+#: waits on it), a Campaign's ``budgetSince`` (its spend is then read from the period's start:
+#: more, never less, of it counted).
+_FUTURE_DROPPED = frozenset({"lastAnalysisAt", "passedWhileHeldAt", "budgetSince"})
+#: Times that may be later than now as written: a Campaign's ``budgetAnchor`` is the spec's
+#: ``schedule.start`` (one edited to a later date, then a budget set), its budget record's
+#: ``periodStart`` follows it.
+_FUTURE_ALLOWED = frozenset({"budgetAnchor", "budgetLedgers"})
+
+
+def future_times(status: S, now: dt.datetime,
+                 allowed: dt.timedelta = CLOCK_SKEW_ALLOWED) -> tuple[S, tuple[Unreadable, ...]]:
+    """``status`` without the times later than ``now`` + ``allowed``, and what was done with
+    each, for ``StatusReadable``. Such a time (a hand edit, a replica whose clock runs ahead)
+    parses, but every decision that counts from it waited for it: a step start or a last
+    analysis a year ahead kept the gates from ever being measured again (a failing canary never
+    rolled back, a Campaign's exposure advanced on a stale Pass), and one near year 9999 made
+    the pass's arithmetic overflow at every pass (an abort never acted on). Each is taken as
+    ``now`` (a step starting now, a deadline or grace counting from now: later, never sooner),
+    but the last analysis, a passed-while-held mark and ``budgetSince``, which are dropped
+    (``_FUTURE_DROPPED``); in a list, the entry's time (a gate's verdict, a condition, a
+    history entry) is taken as now and the entry kept."""
+    limit, ahead = now + allowed, f"more than {_said(allowed)} ahead"
+    found: list[Unreadable] = []
+    update: dict[str, Any] = {}
+    for name, info in type(status).model_fields.items():
+        wire = info.alias or name
+        if wire in _FUTURE_ALLOWED:
+            continue
+        value = getattr(status, name)
+        if isinstance(value, dt.datetime):
+            if value > limit:
+                dropped = wire in _FUTURE_DROPPED
+                update[name] = None if dropped else now
+                found.append(Unreadable(
+                    wire, "dropped" if dropped else f"taken as now ({now.isoformat()})",
+                    f"{value.isoformat()} is later than the operator's clock ({ahead})", wire))
+        elif isinstance(value, list) and any(isinstance(item, BaseModel) for item in value):
+            items = [_entry_now(item, f"{wire}[{_label(item, i)}]", wire, now, limit, ahead,
+                                found)
+                     for i, item in enumerate(value)]
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                update[name] = items
+    return (status.model_copy(update=update) if update else status), tuple(found)
+
+
+def _entry_now(item: Any, where: str, top: str, now: dt.datetime, limit: dt.datetime,
+               ahead: str, found: list[Unreadable]) -> Any:
+    """``item`` (an entry of a status list) with its times later than ``limit`` as ``now``."""
+    if not isinstance(item, BaseModel):
+        return item
+    update: dict[str, Any] = {}
+    for name, info in type(item).model_fields.items():
+        value = getattr(item, name)
+        if isinstance(value, dt.datetime) and value > limit:
+            update[name] = now
+            found.append(Unreadable(
+                f"{where}.{info.alias or name}", f"taken as now ({now.isoformat()})",
+                f"{value.isoformat()} is later than the operator's clock ({ahead})", top))
+    return item.model_copy(update=update) if update else item
+
+
+def _label(item: BaseModel, index: int) -> str:
+    label = getattr(item, "name", None) or getattr(item, "type", None)
+    return label if isinstance(label, str) and label else str(index)
+
+
+def _said(span: dt.timedelta) -> str:
+    seconds = int(span.total_seconds())
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} s"
 
 
 _MISSING = object()

@@ -627,14 +627,20 @@ def read_status(model: type[S], body: Mapping[str, Any], now: dt.datetime, *,
     from the serving graph), and ``check`` drops what parses but no pass could act on (the
     UpliftModel's canary that names its stable version), named the same way. A top-level
     field named in ``versions`` whose text is not a model version (``_not_versions``) is
-    dropped as one that does not parse is, before ``repair``. Both kinds' passes read their
-    status here."""
+    dropped as one that does not parse is, before ``repair``. A time later than ``now`` by
+    more than the clocks may differ (``status_logic.future_times``: a hand edit, a replica whose
+    clock runs ahead) is taken as ``now`` (the last analysis dropped: the next is due at once),
+    named the same way: counted from, it held every gate analysis, deadline and grace, and one
+    near year 9999 overflowed the pass's arithmetic. Both kinds' passes read their status
+    here."""
     meta = body["metadata"]
     raw, screened = _not_versions(body.get("status"), versions)
     status, unreadable = status_logic.readable(model, raw, verbatim=verbatim)
     unreadable = (*screened, *unreadable)
     if unreadable and repair is not None:
         status, unreadable = repair(status, unreadable)
+    status, ahead = status_logic.future_times(status, now)
+    unreadable = (*unreadable, *ahead)
     if check is not None:
         status, contradictions = check(status)
         unreadable = (*unreadable, *contradictions)
