@@ -297,7 +297,7 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
                        versions=MODEL_VERSION_FIELDS,
                        repair=lambda status, parts: _split_from_graph(status, parts, owner, deps,
                                                                       now),
-                       check=_canary_of_stable)
+                       check=lambda status: _checked(status, owner, meta, deps))
     current = read.status
 
     spec, problems = _validate(body, deps)
@@ -670,6 +670,69 @@ def _not_versions(raw: Any, fields: frozenset[str]) -> tuple[Any, tuple[Unreadab
         Unreadable(key, "dropped", f"not a model version: {len(raw[key])} characters, not the "
                    "digits of a positive integer, as MLflow numbers versions; not shown", key)
         for key in wrong)
+
+
+def _checked(status: UpliftModelStatus, owner: Owner, meta: Mapping[str, Any],
+             deps: Dependencies) -> tuple[UpliftModelStatus, tuple[Unreadable, ...]]:
+    """``read_status``'s ``check`` of an UpliftModel: a stable version the serving graph
+    contradicts (``_stable_as_served``), then a canary that names the stable version
+    (``_canary_of_stable``)."""
+    status, stable = _stable_as_served(status, owner, meta, deps)
+    status, canary = _canary_of_stable(status)
+    return status, (*stable, *canary)
+
+
+#: The history's actions that make their version stable (``_stable_as_served``).
+_MAKES_STABLE = frozenset({ramp.Reason.PROMOTED.value, ramp.Reason.RESTORE_WITHDRAWN.value})
+
+
+def _stable_as_served(status: UpliftModelStatus, owner: Owner, meta: Mapping[str, Any],
+                      deps: Dependencies) -> tuple[UpliftModelStatus, tuple[Unreadable, ...]]:
+    """``status`` with the stable version of the model's own serving graph (its ``stable``
+    role, ``ServingBackend.rendered_roles``) in place of a ``stableVersion`` no decision of
+    this operator explains, and that drop, for ``StatusReadable``. Such a version (a hand edit
+    of the status: any digits parse) was rendered as the stable predictor, moving the traffic
+    off the version that serves onto one that may not exist, and MLflow's role tags followed
+    it. The graph's stable differs from the status' one legitimately only while the graph is
+    behind a decision or a decision's status write was lost, and then the graph's is a version
+    the status names: the previous stable (a promotion or an emergency rollback not applied
+    yet, or applied and its status write lost), the canary (a promotion applied, its status
+    write lost), the version an emergency rollback replaced (its restore not applied yet, or
+    its withdrawal applied and its status write lost; ``abortedVersion`` in a status of an
+    operator before ``emergencyRolledBackVersion``). Nor is a stable version the history's
+    newest promotion (or withdrawn restore) names doubted: a first version that replaced one
+    that never served, not applied yet. Nothing is checked without a graph of the model's own
+    or one with no stable role (a first version, a graph of an earlier operator, someone
+    else's), nor on a graph decided on a newer body than this pass's (the pass decides
+    nothing: ``_decided_on_newer``). MLflow is not asked: its role tags follow the status."""
+    stable = status.stable_version
+    if stable is None:
+        return status, ()
+    graph = deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
+                             owner.name)
+    if (graph is None or ownership_conflict(graph, owner, "") is not None
+            or _decided_on_newer(graph, meta)):
+        return status, ()
+    served = deps.backend.rendered_roles(graph).get("stable")
+    if served is None or served[0] in (stable, status.previous_stable_version,
+                                       status.canary_version,
+                                       status.emergency_rolled_back_version,
+                                       status.aborted_version):
+        return status, ()
+    made = next((e.version for e in reversed(status.history) if e.action in _MAKES_STABLE),
+                None)
+    if made == stable:
+        return status, ()
+    return status.model_copy(update={"stable_version": served[0]}), (Unreadable(
+        "stableVersion", f"dropped; taken from {deps.backend.kind} {owner.namespace}/"
+        f"{owner.name}: {served[0]}",
+        f"{_shown_version(stable)} is not the version the serving graph serves as stable, and "
+        "no decision of the operator made it stable (a hand edit?)", "stableVersion"),)
+
+
+def _shown_version(version: str) -> str:
+    """A model version (digits, ``_not_versions``) as a message quotes it: short enough."""
+    return version if len(version) <= 16 else version[:15] + "…"
 
 
 def _canary_of_stable(status: UpliftModelStatus) -> tuple[UpliftModelStatus,
