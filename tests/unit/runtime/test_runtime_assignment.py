@@ -11,10 +11,12 @@ import pytest
 from uplift_operator.runtime.assignment import HOLDOUT, TREATED, assign, unit_position
 
 
-def test_same_unit_same_arm_and_known_value() -> None:
-    assert assign("user-42", "spring", 0.1) == assign("user-42", "spring", 0.1)
+def test_known_unit_known_position_and_arms() -> None:
     # Pinned value: changing the hash input format would silently re-randomise live campaigns.
     assert unit_position("user-42", "spring") == pytest.approx(0.0673208, abs=1e-7)
+    # Its arms: held out when the holdout fraction is above its position, treated when below.
+    assert assign("user-42", "spring", 0.1) == HOLDOUT
+    assert assign("user-42", "spring", 0.05) == TREATED
 
 
 def test_stable_across_processes() -> None:
