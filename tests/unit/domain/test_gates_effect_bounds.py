@@ -30,20 +30,24 @@ NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 P, F = GateVerdict.PASS, GateVerdict.FAIL
 
 
-def test_online_effect_shows_the_deciding_bounds_with_rare_conversions() -> None:
-    # Equal versions converting 0.5 %, the canary at a 10 % step, holdout 10 %: 12 runs of up to
-    # 120 looks of 2,000 units.
-    g = ModelGate.model_validate({"name": "g", "type": "onlineEffect"})
+def _online_effect_runs(canary_treated: float, **spec: float) -> tuple[int, int, float]:
+    """12 runs of up to 120 looks of 2,000 units, the canary at a 10 % step, holdout 10 %, the
+    stable's arms and the canary's holdout converting 0.5 %, the canary's treated
+    ``canary_treated``; an onlineEffect gate with ``spec``; the bounds checked at every look.
+    Returns the Passes, the Fails (each ends its run) and the margin read from a Pass's
+    message threshold."""
+    g = ModelGate.model_validate({"name": "g", "type": "onlineEffect", **spec})
     rng = np.random.default_rng(7)
+    rates = [canary_treated, 0.005, 0.005, 0.005]
     margin = 0.0  # the absolute margin, read from the first Pass's message threshold
-    passes = 0
+    passes = fails = 0
     for _ in range(12):
         memory = None
         counts, units = np.zeros(4, int), np.zeros(4, int)  # canary t/h, stable t/h
         for _ in range(120):
             drawn = rng.multinomial(2000, [0.09, 0.01, 0.81, 0.09])
             units += drawn
-            counts += rng.binomial(drawn, 0.005)
+            counts += rng.binomial(drawn, rates)
             m = OnlineEffectMeasurement(
                 canary=VersionArms(ArmCounts(int(units[1]), int(counts[1])),
                                    ArmCounts(int(units[0]), int(counts[0]))),
@@ -58,7 +62,8 @@ def test_online_effect_shows_the_deciding_bounds_with_rare_conversions() -> None
                 continue
             assert out.lower <= out.upper, out.message
             if out.verdict is F:
-                assert out.upper <= 0, out.message
+                assert out.upper <= 0, out.message  # harm shown: the whole interval below 0
+                fails += 1
                 break
             assert out.upper >= 0, out.message  # harm not shown, nor displayed
             if out.verdict is P:
@@ -66,7 +71,21 @@ def test_online_effect_shows_the_deciding_bounds_with_rare_conversions() -> None
                 margin = -out.threshold
                 assert out.lower >= -margin, out.message
                 passes += 1
-    assert passes > 0 and margin > 0
+    return passes, fails, margin
+
+
+def test_online_effect_shows_the_deciding_bounds_with_rare_conversions() -> None:
+    # Equal versions converting 0.5 %.
+    passes, fails, margin = _online_effect_runs(0.005)
+    assert passes > 0 and margin > 0 and fails == 0
+
+
+def test_online_effect_shows_a_fail_s_bounds_below_zero_with_rare_conversions() -> None:
+    # The canary's treated converting 0.2 % against the stable's 0.5 %, margin 0.1 pp: harm
+    # three times the margin (the default 0.5 pp margin is the whole stable's rate here), which
+    # the gate must show; a Fail's upper bound must be at or below 0 when it does.
+    passes, fails, _ = _online_effect_runs(0.002, margin=0.001)
+    assert fails > 0 and passes == 0
 
 
 @pytest.mark.parametrize(("treated", "theta", "decides"),
