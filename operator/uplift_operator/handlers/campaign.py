@@ -59,11 +59,15 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
         # own write after ``forget``: dropped here, or kept for a uid that never comes back.
         # Paused by peering, the events of a pass whose status write's answer was lost stay.
         passes.forget(key, str(meta.uid), name_free=key not in passes.wakeups, paused=paused)
-        if key not in passes.wakeups:
+        reason = stopped.reason if stopped is not None else None
+        exiting = reason is not None and kopf.DaemonStoppingReason.OPERATOR_EXITING in reason
+        if key not in passes.wakeups and not paused and not exiting:
             # A pass running when its DELETED event came may have found its model absent after
             # ``handlers.watches.campaign_changed`` dropped that (a namespace deleted: the model
             # goes too): kept for the process's life, nothing else would drop it. (A pass
-            # queued in the pool then decides nothing: ``Wakeups.finished``.)
+            # queued in the pool then decides nothing: ``Wakeups.finished``.) Paused (kopf
+            # pauses the whole operator for a moment at each namespace newly matching a
+            # ``--namespace`` pattern) or exiting, the absence is kept: it still holds.
             model = str(((body.get("spec") or {}).get("modelRef") or {}).get("name") or "")
             objects = memo.get("watched_objects")
             if model and objects is not None:

@@ -329,8 +329,14 @@ async def campaigns_file(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger,
             observability.forget_campaigns_file(owner.namespace, owner.name)
             # A pass still running when the model's DELETED event dropped the ConfigMap's
             # absence (``handlers.watches.model_changed``) may have found it absent again
-            # since: kept for the process's life, nothing else would drop it.
-            forget_absent_file(memo, owner.namespace, owner.name)
+            # since: kept for the process's life, nothing else would drop it. Paused (kopf
+            # pauses the whole operator for a moment at each namespace newly matching a
+            # ``--namespace`` pattern) or exiting, it is kept: it still holds, and dropped it
+            # cost a GET per model after every such pause.
+            if not paused and not (
+                    stopped is not None
+                    and kopf.DaemonStoppingReason.OPERATOR_EXITING in stopped):
+                forget_absent_file(memo, owner.namespace, owner.name)
         elif collected(body):
             # Stopped by kopf as the model's deletion began (it runs no waiting task of an
             # object being deleted; ``body`` is its live view): no pass writes the file any

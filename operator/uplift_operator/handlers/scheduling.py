@@ -489,8 +489,9 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
     end was handled before the task started. A pass that raised is run again after
     ``ERROR_FIRST_RETRY_SECONDS``, then backing off to ``ERROR_BACKOFF_SECONDS``, spread by
     the key (``domain.retry.backoff``), or when woken: by its resource or what it depends on,
-    or by another task's pass that succeeds after raising (``Wakeups.passed``). One that
-    raised ``StuckPassError`` waits the cap at once, and no other task's recovery wakes it."""
+    or by another task's pass that succeeds after raising (``Wakeups.passed``; not one after
+    which its object is gone). One that raised ``StuckPassError`` waits the cap at once, and
+    no other task's recovery wakes it."""
     flag = wakeups.register(key, uid)
     if flag.finished:  # its object was gone before the task started: nothing to pass
         return
@@ -508,7 +509,16 @@ async def run_passes(key: Key, wakeups: Wakeups, one_pass: Callable[[], Awaitabl
             try:
                 delay = await one_pass()
                 failures = 0
-                if woken := wakeups.passed(flag):
+                if flag.finished:
+                    # Its object is gone (its DELETED event handled, or this pass read it
+                    # back gone): the pass decided nothing (``Wakeups.finished``) or found no
+                    # object to write to, which says nothing of what refused the others'. Out
+                    # of error back-off, waking none: else each failing model of a namespace
+                    # deleted during an outage woke every failing pass, "succeeded after
+                    # failing". (A pass that wrote as its DELETED event came is not taken as a
+                    # recovery either: the others wait out their own back-off.)
+                    wakeups._settle(flag)
+                elif woken := wakeups.passed(flag):
                     logger.info("pass of %s %s/%s succeeded after failing: %d other passes "
                                 "failing meanwhile run again now", *key, woken)
             except asyncio.CancelledError:

@@ -126,11 +126,17 @@ async def reconcile(body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStoppe
             followers.forget(key)
             deps.resolver.unfollow_versions(key)
             deps.unresolved.cleared(key)
-            # Nor does it hold a roll slot or wait for one: a pass running when the DELETED
-            # event's ``forget`` freed them (``Rolls.found``, ``Rolls.admit``) took them again,
-            # held until the roll timeout (10 min) from the live models' re-renders, then
-            # counted as timed out. (A pass queued in the pool then decides nothing:
-            # ``Wakeups.finished``.)
+        reason = stopped.reason if stopped is not None else None
+        exiting = reason is not None and kopf.DaemonStoppingReason.OPERATOR_EXITING in reason
+        if key not in passes.wakeups and not paused and not exiting:
+            # Deleted, it no longer holds a roll slot or waits for one: a pass running when
+            # the DELETED event's ``forget`` freed them (``Rolls.found``, ``Rolls.admit``) took
+            # them again, held until the roll timeout (10 min) from the live models'
+            # re-renders, then counted as timed out. (A pass queued in the pool then decides
+            # nothing: ``Wakeups.finished``.) Paused (kopf pauses the whole operator for a
+            # moment at each namespace newly matching a ``--namespace`` pattern) or exiting,
+            # all is kept: a stuck roll's timeout runs on, the rolls already counted
+            # (``--max-concurrent-graph-rolls``) stay counted, the absences stay known.
             rolls = getattr(deps, "rolls", None)  # a test's stand-in may have none
             if rolls is not None:
                 rolls.forget(key, now())

@@ -3,7 +3,9 @@ at once) when its resource's DELETED event comes decides nothing (``Wakeups.fini
 snapshot from before the deletion it applied the serving graph again (an owner reference to
 the deleted uid), took roll slots nothing freed but the 10 min timeout, and remembered
 absences nothing dropped. One already deciding when the event came still runs (the residual
-window): its task's end drops what it left in memory (roll slots, absences)."""
+window): its task's end drops what it left in memory (roll slots, absences), only when it ended
+for the deletion: a peering pause or the operator's exit keeps them. A pass after which its
+object is gone wakes no pass in error back-off."""
 
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from typing import Any, cast
 
 import kopf
 import pytest
+from kopf._cogs.aiokits.aioenums import AsyncFlagWaiter
+from kopf._core.intents.stoppers import DaemonStopper
 from tests.unit.handlers.invoking import invoke
 
 from uplift_operator.adapters.watched import WatchedObjects
-from uplift_operator.handlers import campaign, observability, upliftmodel
+from uplift_operator.handlers import campaign, observability, scheduling, upliftmodel
 from uplift_operator.handlers import campaigns_file as file_handler
 from uplift_operator.handlers.common import PassRunner, now
 from uplift_operator.handlers.scheduling import Wakeups
@@ -266,3 +270,154 @@ def test_finished_answers_from_any_thread_and_past_what_finished_keeps(
     wakeups.unregister(key, flag)
     assert not wakeups.finished(key, "u1")  # its task ended: nothing kept of it
     assert wakeups.finished((campaign.KIND, NS, "other-4"), "o4")
+
+
+STOPPED_NOT_GONE = [kopf.DaemonStoppingReason.OPERATOR_PAUSING,
+                    kopf.DaemonStoppingReason.OPERATOR_EXITING]
+
+
+async def _stop_after(task: asyncio.Task[None], stopper: DaemonStopper,
+                      reason: kopf.DaemonStoppingReason, done: Callable[[], bool]) -> None:
+    """Once ``done``, stop ``task`` as kopf does (its stopper set with ``reason``, then
+    cancelled): the object is still there."""
+    await _until(done)
+    await asyncio.sleep(0.05)  # the pass ends
+    stopper.set(reason=reason)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.parametrize("reason", STOPPED_NOT_GONE, ids=["paused", "exiting"])
+def test_an_upliftmodel_s_task_ended_by_a_pause_keeps_its_roll_and_its_graph_s_absence(
+        reason: kopf.DaemonStoppingReason, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kopf pauses the whole operator for a moment each time a namespace newly matches a
+    ``--namespace`` pattern: every task ends, and the roll a model holds stays held (else a
+    stuck roll's timeout started over at each pause, and queued models took slots before the
+    rolling graph was found again), its absences known (else a GET each after every pause)."""
+    key = (upliftmodel.KIND, NS, "scorer")
+    rolls = Rolls(limit=1)
+    objects = WatchedObjects(["seldondeployments"])
+
+    def act() -> None:
+        objects.mark_absent("seldondeployments", NS, "scorer")
+        rolls.found(key, now(), version="1", rolling=True)
+        rolls.admit(key, now())
+
+    decision = Decision(act)
+    monkeypatch.setattr(model_service, "reconcile",
+                        lambda *a, **k: decision(*a, **k) or PassResult({"phase": "Healthy"},
+                                                                        (), None))
+    monkeypatch.setattr(model_service, "followed_alias", lambda *_: None)
+    monkeypatch.setattr(model_service, "followed_versions", lambda *_: frozenset())
+    body = _body("scorer", MODEL_SPEC)
+    stopper = DaemonStopper()
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            memo = _model_memo(pool, objects, rolls)
+            task = asyncio.create_task(upliftmodel.reconcile(
+                body=body, memo=memo, stopped=AsyncFlagWaiter(stopper)))
+            await _stop_after(task, stopper, reason, lambda: decision.calls == 1)
+
+    asyncio.run(run())
+    observability.forget(upliftmodel.KIND, NS, "scorer")
+    assert (rolls.rolling(), rolls.waiting(), rolls._seen) == (1, 0, {key})
+    assert objects.absent("seldondeployments", NS, "scorer")
+
+
+@pytest.mark.parametrize("reason", STOPPED_NOT_GONE, ids=["paused", "exiting"])
+def test_a_campaign_s_task_ended_by_a_pause_keeps_its_model_s_absence(
+        reason: kopf.DaemonStoppingReason, monkeypatch: pytest.MonkeyPatch) -> None:
+    objects = WatchedObjects(["upliftmodels"])
+    decision = Decision(lambda: objects.mark_absent("upliftmodels", NS, "scorer"))
+    monkeypatch.setattr(campaign_service, "reconcile",
+                        lambda *a, **k: decision(*a, **k) or PassResult({"phase": "Progressing"},
+                                                                        (), None))
+    monkeypatch.setattr(campaign, "campaign_dependencies", lambda _memo: None)
+    body = _body("spring", CAMPAIGN_SPEC)
+    stopper = DaemonStopper()
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            wakeups = Wakeups()
+            memo = kopf.Memo(wakeups=wakeups, watched_objects=objects, pass_executor=pool,
+                             pass_runner_Campaign=PassRunner(campaign.KIND, campaign.PLURAL,
+                                                             wakeups, pool, Cluster()))
+            task = asyncio.create_task(campaign.reconcile(body=body, memo=memo,
+                                                          stopped=AsyncFlagWaiter(stopper)))
+            await _stop_after(task, stopper, reason, lambda: decision.calls == 1)
+
+    asyncio.run(run())
+    observability.forget(campaign.KIND, NS, "spring")
+    assert objects.absent("upliftmodels", NS, "scorer")
+
+
+@pytest.mark.parametrize("reason", STOPPED_NOT_GONE, ids=["paused", "exiting"])
+def test_a_campaigns_file_s_task_ended_by_a_pause_keeps_its_config_map_s_absence(
+        reason: kopf.DaemonStoppingReason, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kopf, "event", lambda *_, **__: None)
+    objects = WatchedObjects(["configmaps"])
+    config_map = campaigns_config_map("scorer")
+    decision = Decision(lambda: objects.mark_absent("configmaps", NS, config_map))
+    monkeypatch.setattr(file_service, "sync", lambda *a, **k: decision(*a, **k)
+                        or file_service.Synced(False, None, (), ()))
+    model = _body("scorer", MODEL_SPEC)
+    stopper = DaemonStopper()
+
+    async def run() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            memo = kopf.Memo(wakeups=Wakeups(), watched_objects=objects, pass_executor=pool,
+                             campaigns_file_dependencies=file_service.FileDependencies(
+                                 cast(Any, None)))
+            logger = kopf.ObjectLogger(body=model, settings=kopf.OperatorSettings())
+            task = asyncio.create_task(file_handler.campaigns_file(
+                body=model, memo=memo, logger=logger, campaigns_by_model={},
+                stopped=AsyncFlagWaiter(stopper)))
+            await _stop_after(task, stopper, reason, lambda: decision.calls == 1)
+
+    asyncio.run(run())
+    assert objects.absent("configmaps", NS, config_map)
+
+
+@pytest.mark.parametrize("found", ["deleted", "read_back_gone"])
+def test_a_pass_that_finds_its_object_gone_wakes_no_failing_pass(found: str) -> None:
+    """A pass in error back-off whose object is deleted meanwhile ends deciding nothing
+    (``Wakeups.finished``), or reads it back gone after its status write's 404
+    (``Wakeups.gone``): no recovery of whatever refused the others' passes (a namespace
+    deleted during an API server outage), so it wakes none of them (``Wakeups.passed``)."""
+    key = (upliftmodel.KIND, NS, "doomed")
+    other_key = (upliftmodel.KIND, NS, "failing")
+    assert scheduling.ERROR_FIRST_RETRY_SECONDS >= 1.0  # the other's own retry comes later
+
+    async def run() -> tuple[int, int]:
+        wakeups = Wakeups()
+        attempts = {key: 0, other_key: 0}
+
+        async def doomed() -> float | None:
+            attempts[key] += 1
+            if attempts[key] == 1:
+                raise scheduling.NamedPassError("status write: connection refused")
+            if found == "deleted":  # its DELETED event, while it waited to retry
+                wakeups.finish(key, "u-doomed")
+            else:  # its status write's 404, the object read back: none
+                wakeups.gone(key, "u-doomed")
+            return None  # ``PassRunner``'s "gone" pass: nothing decided, nothing written
+
+        async def failing() -> float | None:
+            attempts[other_key] += 1
+            raise scheduling.NamedPassError("status write: connection refused")
+
+        other = asyncio.create_task(scheduling.run_passes(other_key, wakeups, failing,
+                                                          uid="u-failing"))
+        await _until(lambda: attempts[other_key] == 1)
+        task = asyncio.create_task(scheduling.run_passes(key, wakeups, doomed, uid="u-doomed"))
+        await _until(lambda: attempts[key] == 1)
+        wakeups.wake(key)  # its resource changed: its retry runs at once
+        await asyncio.wait_for(task, 5)
+        await asyncio.sleep(scheduling.COALESCE_SECONDS + 0.1)  # a woken pass would run now
+        other.cancel()
+        await asyncio.gather(other, return_exceptions=True)
+        return attempts[key], attempts[other_key]
+
+    assert asyncio.run(run()) == (2, 1)  # the failing one not woken: its own back-off runs
