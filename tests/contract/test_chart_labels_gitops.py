@@ -69,7 +69,8 @@ CHART_KEYS_AGAIN = {
     **{f"{name}.labels": {"app.kubernetes.io/name": "uplift-operator",
                           "app.kubernetes.io/instance": "uplift",
                           "app.kubernetes.io/managed-by": "Helm", "team": "ml"}
-       for name in ("serviceMonitor", "podMonitor", "servingPodMonitor", "dashboards")},
+       for name in ("serviceMonitor", "podMonitor", "servingPodMonitor", "dashboards",
+                    "prometheusRule")},
 }
 
 
@@ -90,7 +91,8 @@ def test_a_key_of_the_chart_given_again_with_its_value_renders_once(tmp_path: Pa
     assert pod["annotations"]["prometheus.io/port"] == "9090"
     for kind, name in (("ServiceMonitor", "uplift-operator"), ("PodMonitor", "uplift-operator"),
                        ("PodMonitor", "uplift-operator-serving"),
-                       ("ConfigMap", "uplift-operator-dashboard-oncall")):
+                       ("ConfigMap", "uplift-operator-dashboard-oncall"),
+                       ("PrometheusRule", "uplift-operator")):
         [obj] = [d for d in by_kind(docs, kind) if d["metadata"]["name"] == name]
         assert obj["metadata"]["labels"]["team"] == "ml", (kind, name)
         assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm", (kind, name)
@@ -135,9 +137,12 @@ def test_without_scrape_annotations_the_values_write_their_own() -> None:
     (["--set", "dashboards.enabled=true",
       *_set_json("dashboards.labels", {"helm.sh/chart": "x"})],
      "dashboards.labels.helm.sh/chart=x"),
+    (["--set", "prometheusRule.enabled=true", "--set", "serviceMonitor.enabled=true",
+      *_set_json("prometheusRule.labels", {"app.kubernetes.io/managed-by": "Tiller"})],
+     "prometheusRule.labels.app.kubernetes.io/managed-by=Tiller: the chart sets this label to Helm"),
 ], ids=["pod-label-name", "pod-label-instance", "pod-annotation-port", "pod-annotation-path",
         "pod-annotation-checksum", "servicemonitor-label", "podmonitor-label",
-        "serving-podmonitor-label", "dashboards-label"])
+        "serving-podmonitor-label", "dashboards-label", "prometheusrule-label"])
 def test_a_key_of_the_chart_given_another_value_is_refused_at_render(values: list[str],
                                                                      message: str) -> None:
     result = run(tools()["helm"], "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
