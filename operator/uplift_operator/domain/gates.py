@@ -377,13 +377,36 @@ def evaluate_gate(gate: GateSpecBase,
                 # consecutiveErrorLimit like a failed measurement; the memory is kept as it was.
                 _LOG.exception("gate %s (%s) could not be judged", gate.name, gate.type)
                 judged = _Judged(GateVerdict.ERROR, defect_message(gate, error, "judged"))
-    message = f"{DRY_RUN_PREFIX}{judged.message}" if gate.dry_run else judged.message
     return GateOutcome(
-        name=gate.name, verdict=judged.verdict, message=_clip(message), time=now,
+        name=gate.name, verdict=judged.verdict, message=_clip(_worded(gate, judged.message)),
+        time=now,
         value=_finite(judged.value), lower=_finite(judged.lower), upper=_finite(judged.upper),
         threshold=_finite(judged.threshold), samples=judged.samples,
         memory=memory if judged.memory is None else dict(judged.memory),
         design_samples=judged.design_samples, holds=judged.holds, suspension=judged.suspension)
+
+
+def _worded(gate: GateSpecBase, message: str) -> str:
+    """The outcome's message: a dry-run gate's begins ``DRY_RUN_PREFIX``, and an enforcing
+    gate's never does, so that the prefix tells a status judged in dry run
+    (``gathered_in_dry_run``) from any other. A message of an enforcing gate that would begin
+    so (one beginning with a name the user chose that reads "dry run": a drift feature, a
+    Qini treatment, which ``_named`` quotes already) is said as the gate's: "gate g: dry run:
+    …" (a gate's name is a DNS label: never "dry run"). Without it, such a gate's every Fail
+    was taken as a dry-run gate's: not counted, never acted on."""
+    if gate.dry_run:
+        return f"{DRY_RUN_PREFIX}{message}"
+    if message.startswith(DRY_RUN_PREFIX):
+        return f"gate {gate.name}: {message}"
+    return message
+
+
+def _named(name: str) -> str:
+    """A name the user chose (a drift feature, a Qini treatment) as a message begins with it
+    ("age: PSI …"): in double quotes when the message would then begin as a dry-run gate's
+    (``DRY_RUN_PREFIX``: a feature "dry run", or "dry run: x"), so an enforcing gate's reads
+    '"dry run": PSI …' and is never taken as judged in dry run (``_worded``)."""
+    return json.dumps(name, ensure_ascii=False) if f"{name}: ".startswith(DRY_RUN_PREFIX) else name
 
 
 def defect_message(gate: GateSpecBase, error: BaseException, failed: str) -> str:
@@ -401,7 +424,7 @@ def defect_outcome(gate: GateSpecBase, memory: GateMemory | None, error: BaseExc
     (abort and emergency-rollback requests first)."""
     message = defect_message(gate, error, "measured")
     return GateOutcome(name=gate.name, verdict=GateVerdict.ERROR, time=now,
-                       message=_clip(f"{DRY_RUN_PREFIX}{message}" if gate.dry_run else message),
+                       message=_clip(_worded(gate, message)),
                        memory=dict(memory or {}))
 
 
@@ -989,7 +1012,8 @@ def _drift(gate: GateSpecBase, m: DriftMeasurement, memory: GateMemory) -> _Judg
         how = (f"betting evidence {evidence[name]:.3g} ≥ {need:.3g}" if evidence[name] >= need
                else f"lower bound {low:.4g} > {bound:.4g}")
         also = f" (also {', '.join(shown[1:])})" if shown[1:] else ""
-        return _Judged(GateVerdict.FAIL, f"{name}: PSI {value:.4g}, {how}: drift shown{also}",
+        return _Judged(GateVerdict.FAIL,
+                       f"{_named(name)}: PSI {value:.4g}, {how}: drift shown{also}",
                        value=value, lower=low, upper=high, **common)
     widest = max(bounds, key=lambda k: bounds[k][2])
     value, low, high = bounds[widest]
@@ -1001,11 +1025,11 @@ def _drift(gate: GateSpecBase, m: DriftMeasurement, memory: GateMemory) -> _Judg
     unbet = len(names) - len(betting)
     alone = (f"; {unbet} of {len(names)} features by their bounds alone, past the memory "
              f"budget or {MAX_STATE_COUNTS} bins" if unbet else "")
-    return _Judged(GateVerdict.INCONCLUSIVE, f"{widest}: PSI {value:.4g} in [{low:.4g}, "
-                                             f"{high:.4g}], bound {bound:.4g}: not shown yet "
-                                             f"({samples} live samples; drift evidence "
-                                             f"{evidence[strongest]:.3g} of {need:.3g} needed, "
-                                             f"{strongest}{alone})",
+    return _Judged(GateVerdict.INCONCLUSIVE, f"{_named(widest)}: PSI {value:.4g} in "
+                                             f"[{low:.4g}, {high:.4g}], bound {bound:.4g}: not "
+                                             f"shown yet ({samples} live samples; drift "
+                                             f"evidence {evidence[strongest]:.3g} of "
+                                             f"{need:.3g} needed, {strongest}{alone})",
                    value=value, lower=low, upper=high, **common)
 
 
@@ -1212,11 +1236,11 @@ def _qini_replicates(names: list[str], m: QiniMeasurement) -> int | None:
 def _qini_one(gate: GateSpecBase, name: str, m: QiniMeasurement, fail_alpha: float) -> _Judged:
     c = m.canary.get(name)
     if c is None:
-        return _Judged(GateVerdict.INCONCLUSIVE, f"{name}: no Qini logged")
+        return _Judged(GateVerdict.INCONCLUSIVE, f"{_named(name)}: no Qini logged")
 
     def judged(verdict: GateVerdict, message: str, threshold: float | None = None,
                lower: float | None = None, upper: float | None = None) -> _Judged:
-        return _Judged(verdict, f"{name}: {message}", value=c.estimate, lower=lower,
+        return _Judged(verdict, f"{_named(name)}: {message}", value=c.estimate, lower=lower,
                        upper=upper, threshold=threshold, samples=c.samples)
 
     if c.samples is not None and c.samples < gate.min_samples:
@@ -1257,7 +1281,7 @@ def _qini_one(gate: GateSpecBase, name: str, m: QiniMeasurement, fail_alpha: flo
             f"in [{d_low:+.4g}, {d_high:+.4g}] over {pairs} resamples")
     design = _qini_design_rows(gate, c, s, allowed)
     if d_high < 0:
-        return _Judged(GateVerdict.FAIL, f"{name}: {what}: worse than stable", value=diff,
+        return _Judged(GateVerdict.FAIL, f"{_named(name)}: {what}: worse than stable", value=diff,
                        lower=d_low, upper=d_high, threshold=0.0, samples=c.samples,
                        design_samples=design)
     verdict = (GateVerdict.PASS if d_low > -allowed and floor_shown
@@ -1268,7 +1292,7 @@ def _qini_one(gate: GateSpecBase, name: str, m: QiniMeasurement, fail_alpha: flo
         # Offline, another look brings no new rows: say what would decide it.
         why += (f"; the evaluation set has {c.samples} rows, this margin needs ≈ {design} "
                 "(80 % power): evaluate both versions on a larger set or widen the margin")
-    return _Judged(verdict, f"{name}: {what}: {why}", value=diff, lower=d_low, upper=d_high,
+    return _Judged(verdict, f"{_named(name)}: {what}: {why}", value=diff, lower=d_low, upper=d_high,
                    threshold=-allowed, samples=c.samples, design_samples=design)
 
 
@@ -2393,7 +2417,11 @@ def gathered_in_dry_run(status: GateStatus) -> bool:
     """Whether ``status`` was judged while its gate was ``dryRun`` (its message says so:
     ``DRY_RUN_PREFIX``). Its counters count nothing: ``assess`` keeps them at 0, but an
     operator before that rule counted a dry-run gate's verdicts, and a gate whose ``dryRun``
-    was turned off before its next analysis would have rolled back on them at once."""
+    was turned off before its next analysis would have rolled back on them at once. The prefix
+    is the dry-run gate's alone: an enforcing gate's message never begins with it (``_worded``,
+    ``_named``: a drift feature called "dry run" is quoted). An operator before that rule wrote
+    an enforcing gate's message beginning with it for such a feature (never quoted): that
+    status is taken as judged in dry run, so the gate acts from its next analysis."""
     return status.message.startswith(DRY_RUN_PREFIX)
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pytest
 from tests.unit.domain.test_exposure import SERVING, SPEC, T0
 
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec, CampaignStatus
 from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict, Phase
 from uplift_operator.api.v1alpha1.upliftmodel import ModelGate, UpliftModelSpec, UpliftModelStatus
-from uplift_operator.domain import exposure, ramp
+from uplift_operator.domain import exposure, gates, ramp
 from uplift_operator.domain.gates import (
     DRY_RUN_PREFIX,
     GateAction,
@@ -30,7 +31,13 @@ from uplift_operator.domain.gates import (
     memory_of,
     required_action,
 )
-from uplift_operator.domain.measurements import ErrorRateMeasurement
+from uplift_operator.domain.measurements import (
+    DriftMeasurement,
+    ErrorRateMeasurement,
+    FeatureHistogram,
+    QiniEstimate,
+    QiniMeasurement,
+)
 from uplift_operator.domain.steps import Reason
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -212,3 +219,77 @@ def test_turning_a_campaign_gate_s_dry_run_off_enforces_from_its_next_analysis()
     assert d.status.gates[0].failures == 1
     assert d.status.exposure_percent == 0 and d.status.phase is Phase.DEGRADED
     assert Reason.ROLLED_BACK in [e.reason for e in d.events]
+
+
+# -- the dry-run mark is the dry-run gate's alone -------------------------------------------------
+
+def _drifted(feature: str, n: int) -> DriftMeasurement:
+    """Moderate drift (PSI ≈ 0.39) of ``feature`` on ``n`` live rows."""
+    a, b = int(n * 0.55), int(n * 0.15)
+    return DriftMeasurement({feature: FeatureHistogram((250,) * 4, (a, b, b, n - a - 2 * b))})
+
+
+def _drift_spec(feature: str, dry: bool = False) -> UpliftModelSpec:
+    return UpliftModelSpec.model_validate({
+        "model": {"registeredModel": "m", "version": "2"}, "treatments": [{"name": "t"}],
+        "rollout": {"steps": [{"weight": 10, "pause": "30m"}], "analysisInterval": "1m",
+                    "gates": [{"name": "drift", "type": "drift", "dryRun": dry,
+                               "features": [feature]}]}})
+
+
+@pytest.mark.parametrize("feature", ["dry run", "dry run: x"])
+def test_an_enforcing_drift_gate_on_a_feature_called_dry_run_rolls_back(feature: str) -> None:
+    """A drift gate's message begins with its feature's name: one called "dry run" made an
+    enforcing gate's Fail read as a dry-run gate's ("dry run: PSI …"), so it was never
+    counted nor acted on, and the canary drifting on it was never rolled back. The name is
+    quoted now; the prefix is a dry-run gate's alone."""
+    spec = _drift_spec(feature)
+    status = ramp.decide(spec, UpliftModelStatus(stable_version="1", desired_version="2"),
+                         ramp.Observed(desired_version="2", stable_ready=True, canary_ready=True,
+                                       generation=1), NOW).status
+    now = NOW + MINUTE
+    gate = spec.rollout.gates[0]
+    outcome = evaluate_gate(gate, _drifted(feature, 1000), None, now)
+    assert outcome.verdict is F
+    assert outcome.message.startswith(f'"{feature}": PSI '), outcome.message
+    d = ramp.decide(spec, status, ramp.Observed(
+        desired_version="2", stable_ready=True, canary_ready=True, gate_outcomes=[outcome],
+        generation=1), now)
+    st = d.status.gates[0]
+    assert not st.message.startswith(DRY_RUN_PREFIX) and st.failures == 1
+    assert required_action(gate, st) is RB
+    assert d.status.canary_version is None and d.status.phase is Phase.DEGRADED
+    assert Reason.ROLLED_BACK in [e.reason for e in d.events]
+    # Dry, the same gate is marked as such, and counts nothing.
+    dry = _drift_spec(feature, dry=True).rollout.gates[0]
+    watched = evaluate_gate(dry, _drifted(feature, 1000), None, now)
+    assert watched.message.startswith(f'{DRY_RUN_PREFIX}"{feature}": PSI ')
+    assert assess(dry, None, watched).failures == 0
+
+
+def test_an_enforcing_qini_gate_on_a_treatment_called_dry_run_acts() -> None:
+    rows = tuple(float(x) for x in np.random.default_rng(1).normal(-0.05, 0.02, 400))
+    qini = QiniMeasurement({"dry run": QiniEstimate(-0.05, None, None, 12808, replicates=rows,
+                                                    evaluation_set="e1")})
+    gate = ModelGate.model_validate({"name": "q", "type": "qini"})
+    outcome = evaluate_gate(gate, qini, None, NOW)
+    assert outcome.verdict is F and outcome.message.startswith('"dry run": Qini ')
+    status = assess(gate, None, outcome)
+    assert status.failures == 1 and required_action(gate, status) is RB
+
+
+def test_no_enforcing_gate_s_message_begins_as_a_dry_run_gate_s(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever an evaluator says, ``evaluate_gate`` never lets an enforcing gate's message
+    begin with the dry-run mark: it is then said as the gate's."""
+    def judged(*_: object) -> gates._Judged:
+        return gates._Judged(F, f"{DRY_RUN_PREFIX}what a user named it")
+
+    monkeypatch.setitem(gates._EVALUATORS, "errorRate", (ErrorRateMeasurement, judged))
+    measured = ErrorRateMeasurement(6, 100, 18, 900)
+    enforcing, dry = _model_spec(False).rollout.gates[0], _model_spec(True).rollout.gates[0]
+    outcome = evaluate_gate(enforcing, measured, None, NOW)
+    assert outcome.message == "gate errors: dry run: what a user named it"
+    assert required_action(enforcing, assess(enforcing, None, outcome)) is RB
+    watched = evaluate_gate(dry, measured, None, NOW)
+    assert watched.message == f"{DRY_RUN_PREFIX}{DRY_RUN_PREFIX}what a user named it"
