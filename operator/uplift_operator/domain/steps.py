@@ -887,7 +887,8 @@ class StepPass(ABC, Generic[S]):
         """A dry-run gate's new verdict, said when it changes (it acts on nothing, so a repeat
         is no news), under the reason its kind has, as "(dry run, not counted, no action)":
         it counts nothing (``assess``: its counters stay 0, so no limit is quoted) and holds
-        no step."""
+        no step. Told but decides nothing (``decision=False``): a gate flapping between Pass
+        and Fail adds nothing to ``uplift_operator_decisions_total``."""
         if before is not None and before.verdict is st.verdict:
             return
         dry = " (dry run, not counted, no action)"
@@ -895,29 +896,31 @@ class StepPass(ABC, Generic[S]):
             self.announce_hold(gate, st, dry)
         elif st.verdict is GateVerdict.FAIL:
             self.emit("Warning", Reason.GATE_FAILED,
-                      f"gate {gate.name} failed{dry}: {evidence(st)}")
+                      f"gate {gate.name} failed{dry}: {evidence(st)}", decision=False)
         elif st.verdict is GateVerdict.ERROR:
             self.emit("Warning", Reason.GATE_ERRORED,
-                      f"gate {gate.name} could not be measured{dry}: {st.message}")
+                      f"gate {gate.name} could not be measured{dry}: {st.message}",
+                      decision=False)
         elif st.verdict is GateVerdict.INCONCLUSIVE:
             self.emit("Normal", Reason.GATE_INCONCLUSIVE,
-                      f"gate {gate.name} inconclusive{dry}: {st.message}")
+                      f"gate {gate.name} inconclusive{dry}: {st.message}", decision=False)
 
     def announce_hold(self, gate: GateSpecBase, st: GateStatus, dry: str) -> None:
         """A held outcome, said once: a sample ratio mismatch as ``SampleRatioMismatch`` (a
         Warning: the experiment is broken), anything else as ``GateHeld`` (a Warning for an
         Error, Normal for a wait), each saying it holds the ramp and which limit it does not
-        count towards; a dry-run gate's (``dry``: its words) holds nothing and says so."""
+        count towards; a dry-run gate's (``dry``: its words) holds nothing and says so, and
+        decides nothing (``decision=False``)."""
         limit = ("consecutiveErrorLimit" if st.verdict is GateVerdict.ERROR
                  else "inconclusiveLimit")
         message = (f"gate {gate.name} {st.verdict.value}{dry}: {st.message}" if dry else
                    f"gate {gate.name} {st.verdict.value} holds {self.where()}, not counted "
                    f"towards {limit}: {st.message}")
         if _SRM_WORDS in st.message:
-            self.emit("Warning", Reason.SAMPLE_RATIO_MISMATCH, message)
+            self.emit("Warning", Reason.SAMPLE_RATIO_MISMATCH, message, decision=not dry)
         else:
             self.emit("Warning" if st.verdict is GateVerdict.ERROR else "Normal",
-                      Reason.GATE_HELD, message)
+                      Reason.GATE_HELD, message, decision=not dry)
 
     def act_on_gates(self) -> None:
         if not self.active():

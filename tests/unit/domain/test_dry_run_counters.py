@@ -293,3 +293,35 @@ def test_no_enforcing_gate_s_message_begins_as_a_dry_run_gate_s(
     assert required_action(enforcing, assess(enforcing, None, outcome)) is RB
     watched = evaluate_gate(dry, measured, None, NOW)
     assert watched.message == f"{DRY_RUN_PREFIX}{DRY_RUN_PREFIX}what a user named it"
+
+
+# -- a dry-run gate decides nothing ---------------------------------------------------------------
+
+def test_a_flapping_dry_run_gate_is_told_but_counts_no_decision() -> None:
+    """Each change of a dry-run gate's verdict is told, ending "(dry run, not counted, no
+    action)", but none is a decision (``uplift_operator_decisions_total``): it decides nothing.
+    Before, a dry gate flapping between Pass and Fail added a decision at each Fail."""
+    spec = _model_spec(True)
+    gate = spec.rollout.gates[0]
+    status = ramp.decide(spec, UpliftModelStatus(stable_version="1", desired_version="2"),
+                         ramp.Observed(desired_version="2", stable_ready=True, canary_ready=True,
+                                       generation=1), NOW).status
+    told: list[ramp.Event] = []
+    verdicts = [F, P, F, INC, E, P, F]
+    for k, verdict in enumerate(verdicts, start=1):
+        now = NOW + k * MINUTE
+        outcome = GateOutcome(name=gate.name, verdict=verdict, time=now,
+                              message=f"{DRY_RUN_PREFIX}errors said {verdict.value}",
+                              holds=verdict is E and k == 5)
+        d = ramp.decide(spec, status, ramp.Observed(
+            desired_version="2", stable_ready=True, canary_ready=True, gate_outcomes=[outcome],
+            generation=1), now)
+        status, told = d.status, [*told, *d.events]
+    about = [e for e in told if e.reason in (Reason.GATE_FAILED, Reason.GATE_ERRORED,
+                                             Reason.GATE_INCONCLUSIVE, Reason.GATE_HELD)]
+    assert [e.reason for e in about] == [Reason.GATE_FAILED, Reason.GATE_FAILED,
+                                         Reason.GATE_INCONCLUSIVE, Reason.GATE_HELD,
+                                         Reason.GATE_FAILED]
+    assert all("(dry run, not counted, no action)" in e.message for e in about)
+    assert [e.decision for e in about] == [False] * len(about)
+    assert status.canary_version == "2" and status.gates[0].failures == 0
