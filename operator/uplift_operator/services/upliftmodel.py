@@ -293,6 +293,10 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
         # (``handlers.upliftmodel.withdraw_held``, ``withdraw_held_canary``), not here: a pass
         # of the task kopf is stopping would race it, and one patch of the two be refused.
         return PassResult(dict(body.get("status") or {}), (), None)
+    # Before anything reads the graph: ``read_status`` may (``_split_from_graph``,
+    # ``_stable_as_served``), and a 404 this pass reads is remembered from then on, but is no
+    # absence remembered from an earlier pass (``_apply`` would read it again before the create).
+    remembered = _graph_absence_remembered(owner, deps)
     read = read_status(UpliftModelStatus, body, now, verbatim=VERSION_FIELDS,
                        versions=MODEL_VERSION_FIELDS,
                        repair=lambda status, parts: _split_from_graph(status, parts, owner, deps,
@@ -306,7 +310,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
         # over after it (else the first retry of a reference still failing for the same
         # reason would wait as long as it had failed before the detour, up to the cap).
         deps.unresolved.cleared(_model_key(owner))
-        return read.told(_invalid(body, spec, current, owner, problems, deps, now))
+        return read.told(_invalid(body, spec, current, owner, problems, deps, now,
+                                  absence_remembered=remembered))
     registry, resolution, problems, credentials_fit = _resolve(spec, owner, deps, now)
     report_token, report_problems, report_unread = _report_token(spec, owner.namespace, deps)
     runtime_env, runtime_problems, runtime_unread = _runtime_credential_env(
@@ -315,7 +320,8 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
     if problems:  # a credentials Secret or the resolved version does not fit the spec,
         # which a Secret fixed by hand (not watched) or a new version may change: looked at
         # again, backing off while the same problems stay
-        held = _invalid(body, spec, current, owner, problems, deps, now)
+        held = _invalid(body, spec, current, owner, problems, deps, now,
+                        absence_remembered=remembered)
         again = _unresolved_retry(owner, f"{cond.INVALID_SPEC}: {'; '.join(problems)}", deps,
                                   now)
         return read.told(replace(held, requeue_after=min(held.requeue_after or again, again)))
@@ -328,7 +334,6 @@ def reconcile(body: Mapping[str, Any], deps: Dependencies, now: dt.datetime, *,
     retry = None if resolved.ok else _unresolved_retry(owner, resolved.reason, deps, now)
     if resolved.ok:
         deps.unresolved.cleared(_model_key(owner))
-    remembered = _graph_absence_remembered(owner, deps)  # before ``_observe`` reads from memory
     child, ready, serves, split_as_status = _observe(current, owner, deps, desired)
     failure = _serving_failure(child, current, deps, serves)
     conflict = ownership_conflict(child, owner, f"{deps.backend.kind} {namespace}/{name}")
@@ -898,7 +903,7 @@ def _write_back_news(before: Sequence[Condition], after: Sequence[Condition]) ->
 
 def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: UpliftModelStatus,
              owner: Owner, problems: list[str], deps: Dependencies,
-             now: dt.datetime) -> PassResult:
+             now: dt.datetime, *, absence_remembered: bool = False) -> PassResult:
     """A pass on an invalid spec: the ramp held where it stands under the InvalidSpec status
     (``ramp.decide_stopping_requests``, every such pass): an abort or an emergency rollback
     pending is still acted on (taking traffic off a canary needs no valid gate), an emergency
@@ -909,7 +914,8 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
     (its tracking URI may be the one refused): a decision taken makes ``RegistryWrittenBack``
     owe the registry state, submitted at the first pass with a valid spec. A spec that does
     not parse acts on nothing (no rollout, no delay is known): its message says so of a stop
-    request pending."""
+    request pending. ``absence_remembered``: ``reconcile``'s ``_graph_absence_remembered``,
+    asked before it read the status (``_apply``)."""
     meta = body["metadata"]
     generation = int(meta.get("generation") or 0)
     requests = ramp.parse_requests(meta.get("annotations") or {})
@@ -924,7 +930,6 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
     # A duration stored before the API server bounded it (a scale-down delay of a million
     # days) read as the longest one: the stop still acts, where its time could not be computed.
     spec = clamp_durations(spec)
-    remembered = _graph_absence_remembered(owner, deps)  # before ``_observe`` reads from memory
     child, ready, serves, split_as_status = _observe(current, owner, deps,
                                                      current.desired_version)
     if ownership_conflict(child, owner, deps.backend.kind) is not None:  # not ours to act on
@@ -957,7 +962,7 @@ def _invalid(body: Mapping[str, Any], spec: UpliftModelSpec | None, current: Upl
                              decided_on=meta.get("resourceVersion"), runtime=runtime,
                              told=recreated,
                              edit_rolling=_edit_rolling(current.conditions),
-                             absence_remembered=remembered)
+                             absence_remembered=absence_remembered)
     except _ChildMovedError:
         return _behind(body)
     except _ConflictError:  # a predecessor's decision key still there: held, as invalid
@@ -2012,8 +2017,11 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
     else's, or a copy of the model's own) sent no event, and the forced apply would take it
     over: before anything is created over that absence, the graph is read from the API server
     (one GET); found, the pass decides again on it (``_ChildMovedError``: ``ServingConflict``
-    if it is not the model's). An apply that creates the graph and is refused 409 (one created
-    meanwhile: AlreadyExists) reads it the same way."""
+    if it is not the model's). One made between that read and the apply is not seen: the apply
+    is a server-side apply forced (``KubeCluster.apply``), which the API server turns from a
+    create into an update of one created meanwhile (kubernetes PR #64892), not a 409; that
+    window remains. A create refused 409 all the same (AlreadyExists) reads the graph the
+    same way (``_created_meanwhile``): a safety net, for an API server that answers so."""
     if traffic is None:
         return None
     if child is None and absence_remembered:
@@ -2117,6 +2125,8 @@ def _apply(traffic: TrafficSplit | None, child: dict[str, Any] | None, ready: fr
         if error.status == 409 and read:
             _read_child_again(owner, deps)
             raise _ChildMovedError(str(error)) from error
+        # A safety net: a forced server-side apply that finds the graph created meanwhile
+        # updates it (kubernetes PR #64892) rather than being refused AlreadyExists.
         if error.status == 409 and child is None and _created_meanwhile(owner, deps):
             raise _ChildMovedError(str(error)) from error
         return replace(applied, error=str(error))
@@ -2167,8 +2177,10 @@ def _read_child_again(owner: Owner, deps: Dependencies) -> None:
 def _graph_absence_remembered(owner: Owner, deps: Dependencies) -> bool:
     """Whether the watch's store remembers the model's graph absent (``adapters.watched``: a
     404, no event or apply since), so that the pass's ``get`` of it answers from memory. Asked
-    before that ``get``: a 404 it reads from the API server is remembered from then on, and
-    needs no second read before the graph is created (``_apply``'s ``absence_remembered``)."""
+    at the top of the pass, before anything reads the graph (``read_status`` may:
+    ``_split_from_graph``, ``_stable_as_served``): a 404 the pass reads from the API server is
+    remembered from then on, and needs no second read before the graph is created (``_apply``'s
+    ``absence_remembered``)."""
     return isinstance(deps.cluster, WatchedCluster) and deps.cluster.objects.absent(
         deps.backend.plural, owner.namespace, owner.name)
 
@@ -2185,9 +2197,10 @@ def _graph_there(owner: Owner, deps: Dependencies) -> dict[str, Any] | None:
 
 def _created_meanwhile(owner: Owner, deps: Dependencies) -> bool:
     """An apply that was to create the graph was refused 409 (AlreadyExists: one created
-    between the pass's read and its apply, or over an absence the store remembered): whether
-    a read from the API server finds it now (the store updated), for the next pass to decide
-    on. A failed read, or none there, says no: the refusal is said as any other."""
+    between the pass's read and its apply; hardly on a real API server, where the forced
+    server-side apply updates such a graph instead, ``_apply``): whether a read from the API
+    server finds it now (the store updated), for the next pass to decide on. A failed read, or
+    none there, says no: the refusal is said as any other."""
     try:
         return _graph_there(owner, deps) is not None
     except KubeError:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tests.unit.services.test_graph_ghost import PLURAL, ApiServer, operated
+from tests.unit.services.test_graph_ghost import PLURAL, ApiServer, operated, watched_sim
 from tests.unit.services.test_upliftmodel import NAME, NS, REGISTERED, SELDON, Sim
 
 from uplift_operator.adapters.kube import KubeError
@@ -142,8 +142,10 @@ def test_the_models_own_graph_without_its_labels_is_taken_back_as_its_own() -> N
 
 @dataclass
 class Racing(ApiServer):
-    """The API server with a graph another writer creates between the pass's read and its
-    apply: the apply that would create it is refused 409 AlreadyExists."""
+    """An API server with a graph another writer creates between the pass's read and its
+    apply, refusing the apply that would create it 409 AlreadyExists. A real one hardly does:
+    the operator's apply is a server-side apply forced (``KubeCluster.apply``), which it turns
+    into an update of the graph created meanwhile (kubernetes PR #64892), taking it over."""
 
     sneak: dict[str, Any] | None = None
 
@@ -158,6 +160,7 @@ class Racing(ApiServer):
 
 
 def test_a_create_refused_409_already_exists_reads_the_graph_and_decides_again() -> None:
+    """The safety net (``_apply``'s ``_created_meanwhile``), should a create be refused so."""
     api = Racing()
     sim, objects = unresolved(api)
     sim.tick()
@@ -170,3 +173,35 @@ def test_a_create_refused_409_already_exists_reads_the_graph_and_decides_again()
     sim.tick(1)
     assert sim.condition("ServingApplied")["reason"] == "ServingConflict"
     assert untouched(api, theirs)
+
+
+def test_a_deleted_graph_is_recreated_after_one_read_though_the_status_read_it_first() -> None:
+    """A serving model's graph deleted (its DELETED event dropped it from the store): the pass
+    reads it once, from the API server, and creates it again. The status' reading asks for the
+    graph before the pass does (``_stable_as_served``: a stable version is set); its 404, now
+    remembered, is not taken for an absence remembered from an earlier pass, which would read it
+    again before the create (2 GETs a recreate)."""
+    api = ApiServer()
+    sim, objects = watched_sim(api)
+    uid = api.objects[SELDON]["metadata"]["uid"]
+    del api.objects[SELDON]
+    objects.forget(PLURAL, NS, NAME, uid)  # the watch's DELETED event
+    api.gets.clear()
+    sim.tick(1)
+    assert graph_gets(api) == 1  # the status' read, remembered; none again before the create
+    assert SELDON in api.objects and sim.weights() == {"1": 100}
+
+
+def test_a_graph_read_first_by_the_repair_of_an_unreadable_status_is_read_once() -> None:
+    """Likewise when the status' split cannot be read and its repair asks the graph for it
+    (``_split_from_graph``): that 404 is this pass's own read, not one remembered."""
+    api = ApiServer()
+    sim, objects = watched_sim(api)
+    uid = api.objects[SELDON]["metadata"]["uid"]
+    del api.objects[SELDON]
+    objects.forget(PLURAL, NS, NAME, uid)
+    sim.body["status"]["stableVersion"] = "one"  # unreadable: repaired from the graph, none there
+    api.gets.clear()
+    sim.tick(1)
+    assert graph_gets(api) == 1
+    assert SELDON in api.objects
