@@ -25,6 +25,10 @@ __all__ = [
     "PROMOTE_ANNOTATION",
     "REMEMBERED_FORM_MAX",
     "REMEMBERED_TOKEN_MAX",
+    "REQUESTED_BY_ANNOTATION",
+    "REQUESTED_BY_MAX",
+    "REQUEST_REASON_ANNOTATION",
+    "REQUEST_REASON_MAX",
     "RETRY_ANNOTATION",
     "ManualRequest",
     "RequestKind",
@@ -40,6 +44,14 @@ PROMOTE_ANNOTATION = "uplift.dev/promote"  # value: step[:token] or full[:token]
 ABORT_ANNOTATION = "uplift.dev/abort"  # value: any token
 RETRY_ANNOTATION = "uplift.dev/retry"  # value: any token
 EMERGENCY_ROLLBACK_ANNOTATION = "uplift.dev/emergency-rollback"  # value: any token
+#: Optional companions of a request annotation, written by a client in the same patch: who
+#: asks (e.g. ``alice@example.com``) and why, in words. The operator adds them to the history
+#: entry and the event of the action it takes (control characters stripped, clipped to the
+#: lengths below); either may be absent.
+REQUESTED_BY_ANNOTATION = "uplift.dev/requested-by"
+REQUEST_REASON_ANNOTATION = "uplift.dev/request-reason"
+REQUESTED_BY_MAX = 128
+REQUEST_REASON_MAX = 256
 _ACTOR_TOKEN_MAX = 64
 #: How many tokens of each request annotation are remembered as handled: the last one
 #: (``status.handledRequests``, as written) and up to 7 before it
