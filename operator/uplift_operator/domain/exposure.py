@@ -1243,7 +1243,9 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
     def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None, *,
                  held: bool = False) -> None:
         # A spent budget is said once, as BudgetExhausted (``follow_budget``), not at each look.
-        if gate.type == "budget" and st.verdict is GateVerdict.FAIL:
+        # A dry-run budget gate suspends nothing, so no BudgetExhausted says its Fail: it is
+        # told as any dry-run gate's verdict (``announce_dry_run``).
+        if gate.type == "budget" and st.verdict is GateVerdict.FAIL and not gate.dry_run:
             return
         super().announce(gate, st, before, held=held)
 

@@ -12,11 +12,14 @@ after the flip is its first counted. The same rule (``domain.gates.assess``,
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 from tests.unit.domain.test_exposure import SERVING, SPEC, T0
+from tests.unit.domain.test_exposure_budget import budget_outcome, spec_with
+from tests.unit.domain.test_exposure_budget import run as budget_run
 
 from uplift_operator.api.v1alpha1.campaign import CampaignGate, CampaignSpec, CampaignStatus
 from uplift_operator.api.v1alpha1.common import GateStatus, GateVerdict, Phase
@@ -325,3 +328,51 @@ def test_a_flapping_dry_run_gate_is_told_but_counts_no_decision() -> None:
     assert all("(dry run, not counted, no action)" in e.message for e in about)
     assert [e.decision for e in about] == [False] * len(about)
     assert status.canary_version == "2" and status.gates[0].failures == 0
+
+
+# -- a dry-run budget gate -----------------------------------------------------------------------
+
+def test_a_dry_run_budget_gate_s_fail_is_told_as_dry_and_acted_on_once_enforcing() -> None:
+    """A dry-run budget gate's Fail suspends nothing and is told as any dry-run gate's verdict
+    (``GateFailed`` "(dry run, not counted, no action)", no decision): before, a budget Fail was
+    left to ``BudgetExhausted``, which a dry gate never says, so it was told nowhere. Turned
+    enforcing, the spend it read is acted on in the pass that reads the edit, with no new
+    analysis: the spend is money spent, not a verdict to count (docs/lifecycle.md, the budget
+    exception)."""
+    def budget_spec(dry: bool) -> CampaignSpec:
+        return spec_with([{"name": "delivery", "type": "deliveryRate"},
+                          {"name": "cap", "type": "budget", "dryRun": dry}],
+                         budget=5000, budgetPeriod="1d")
+
+    spend = 10.0
+
+    def judge(gate: CampaignGate, now: dt.datetime) -> GateOutcome:
+        out = (budget_outcome(gate.name, now, spend) if gate.type == "budget" else
+               GateOutcome(name=gate.name, verdict=P, message="m", time=now))
+        return replace(out, message=f"{DRY_RUN_PREFIX}{out.message}" if gate.dry_run
+                       else out.message)
+
+    dry = budget_spec(True)
+    s = budget_run(dry, CampaignStatus(), T0, judge).status
+    s = budget_run(dry, s, T0 + 5 * MINUTE, judge).status
+    spend = 6000.0
+    d = budget_run(dry, s, T0 + 10 * MINUTE, judge)
+    s = d.status
+    assert (s.phase, s.exposure_percent, s.suspended_exposure_percent) == (
+        Phase.PROGRESSING, 5, None)
+    cap = next(g for g in s.gates if g.name == "cap")
+    assert (cap.verdict, cap.failures) == (F, 0)
+    failed = [e for e in d.events if e.reason is Reason.GATE_FAILED]
+    assert [e.message.startswith("gate cap failed (dry run, not counted, no action): ")
+            for e in failed] == [True]
+    assert not failed[0].decision
+    assert Reason.BUDGET_EXHAUSTED not in [e.reason for e in d.events]
+    # Said when its verdict changes only.
+    again = budget_run(dry, s, T0 + 15 * MINUTE, judge)
+    assert Reason.GATE_FAILED not in [e.reason for e in again.events]
+    # dryRun turned off: the pass that reads the edit (no analysis due) suspends on the
+    # spend read while dry.
+    flipped = budget_run(budget_spec(False), again.status, T0 + 16 * MINUTE, judge)
+    assert (flipped.status.phase, flipped.status.exposure_percent,
+            flipped.status.suspended_exposure_percent) == (Phase.SUSPENDED, 0, 5)
+    assert [e.reason for e in flipped.events] == [Reason.BUDGET_EXHAUSTED]
