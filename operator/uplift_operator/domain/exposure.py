@@ -129,6 +129,7 @@ from uplift_operator.domain.gates import (
     incremental_conversions_count,
     next_step,
     required_action,
+    same_settings,
     with_outside_settings,
 )
 from uplift_operator.domain.measurements import CampaignUnits
@@ -360,7 +361,10 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
     ``now`` (periods from ``anchor``, the schedule's start or the creation time, as the runtime
     counts them). Once the period rolls over it no longer holds, whatever the gate said. The
     budget gate ``spec.economics.budget`` implies counts as a declared one; a dry-run one
-    suspends nothing.
+    suspends nothing. One whose ``dryRun`` was turned off suspends on the Fail it read while
+    dry, in the pass that reads the edit: unlike other gates' verdicts (``gates.assess``), the
+    spend is money spent, not evidence to count afresh (docs/lifecycle.md, "the budget
+    exception").
 
     Once suspended (``suspendedExposurePercent``), only a Pass of the gate or the rollover of
     the period of its last Fail ends it: a gate that could not tell the spend since (an Error,
@@ -1192,13 +1196,14 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.record(reason, self.subject(), why, actor)
         self.emit("Warning", reason, text)
 
-    def complete(self, actor: str = "operator", why: str = "all steps passed") -> None:
+    def complete(self, actor: str = "operator", why: str = "all steps passed", *,
+                 over: str = "") -> None:
         # A full promote jumps to the last step's exposure; the ramp is there already otherwise.
         last = self.spec.exposure.steps[-1].percent
         self.set_level(max(self.level(), last))
         text = f"exposure ramp complete at {self.level():g}% ({why})"
         self.end_ramp()
-        self.record(Reason.RAMP_COMPLETED, self.subject(), why, actor)
+        self.record(Reason.RAMP_COMPLETED, self.subject(), f"{why}{over}", actor)
         self.emit("Normal", Reason.RAMP_COMPLETED, text)
 
     def retry(self, request: ManualRequest) -> None:
@@ -1229,16 +1234,19 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             s.rolled_back_generation = s.rolled_back_spec = None
             why = (f"rollback withdrawn; {self.paused_field} holds the campaign at 0%: its ramp "
                    "starts at step 1 once it is resumed")
-            self.record(Reason.RETRY, self.subject(), why, request.actor)
-            self.emit("Normal", Reason.RETRY, f"{why} ({self.model.why})")
+            self.record(Reason.RETRY, self.subject(), request.said(why), request.actor)
+            self.emit("Normal", Reason.RETRY, f"{request.said(why)} ({self.model.why})")
             return
-        self.start_exposure(Reason.RETRY, "exposure ramp restarted at step 1", request.actor)
+        self.start_exposure(Reason.RETRY, request.said("exposure ramp restarted at step 1"),
+                            request.actor)
 
     def emergency_rollback(self, request: ManualRequest) -> None:
-        self.abort_exposure(request, Reason.EMERGENCY_ROLLBACK, "emergency rollback requested")
+        self.abort_exposure(request, Reason.EMERGENCY_ROLLBACK,
+                            request.said("emergency rollback requested"))
 
     def abort(self, request: ManualRequest) -> None:
-        self.abort_exposure(request, Reason.MANUAL_ABORT, "aborted by hand")
+        self.abort_exposure(request, Reason.MANUAL_ABORT,
+                            request.said("aborted by hand") + self.gates_overridden())
 
     def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None, *,
                  held: bool = False) -> None:
@@ -1263,7 +1271,13 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         analysis runs) they are final, but for a spend whose budget period rolled over since
         it was read (``roll_spend_over``), or whose budget was removed (``forget_budget``, in
         ``keep_budget_anchor``), or an ROI or an effect whose campaign-wide gate the spec no
-        longer has (``forget_removed_results``, in ``keep_spec_gates``)."""
+        longer has (``forget_removed_results``, in ``keep_spec_gates``).
+
+        Only a gate's status measured under its settings now (``same_settings``) gives a
+        result: one gathered under others (the gate's type changed under its name, its fields
+        or what it is bound to edited) and not measured since (a suspended or completed ramp
+        measures only its budget gates) is another gate's figure. Before, a roi gate retyped
+        incrementalConversions showed its last ROI as the campaign's ``incrementalEffect``."""
         s = self.status
         if s.last_analysis_at is None or s.last_analysis_at == self.previous.last_analysis_at:
             self.roll_spend_over()
@@ -1272,7 +1286,8 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         seen: set[str] = set()
         for gate in self.spec.exposure.gates:
             st = by_name.get(gate.name)
-            if st is None or st.value is None or gate.type in seen:
+            if (st is None or st.value is None or gate.type in seen
+                    or not same_settings(gate, st)):
                 continue
             if gate.type in _COHORT_GATE_TYPES and gate.treatments:
                 continue  # a subgroup's effect or roi, not the campaign's
@@ -1328,7 +1343,14 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         that reads the edit, as the removed gates go (``keep_spec_gates``). Only such a gate
         sets them (``record_results``): without it, nothing would replace or clear the last
         figures of a gate that no longer exists, shown for good. A gate put back gives them
-        again at its next analysis with a value."""
+        again at its next analysis with a value.
+
+        Not once the campaign has ended (past ``schedule.end``): its results are final, the
+        campaign's outcome, and a spec tidied up after the end (a gate removed or narrowed
+        there, GitOps) keeps them, as it keeps the history. Before, such an edit cleared them
+        for good, with no event nor history entry to say what they were."""
+        if self.outside is not None and self.outside.ended:
+            return
         wide = {gate.type for gate in self.spec.exposure.gates
                 if gate.type in _COHORT_GATE_TYPES and not gate.treatments}
         if "roi" not in wide:
@@ -1595,15 +1617,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return
         super().note_resume()
 
-    def set_phase(self, phase: Phase, message: str) -> str:
-        """The step machine's, but no ``Resumed`` of a ramp that was paused and now exposes no
+    def resumes(self) -> bool:
+        """No ``Resumed`` (event or history entry) of a ramp that was paused and now exposes no
         one (withdrawn, its Manual rollback pending or not): nothing resumed at 0 %."""
-        said = len(self.events)
-        message = super().set_phase(phase, message)
-        if not exposing(self.status) and self.previous.paused_at is not None:
-            self.events[said:] = [event for event in self.events[said:]
-                                  if event.reason is not Reason.RESUMED]
-        return message
+        return exposing(self.status) or self.previous.paused_at is None
 
     def end_campaign(self, why: str) -> None:
         """Past the schedule's end: exposure to 0 %, the ramp ended, a Normal event and a

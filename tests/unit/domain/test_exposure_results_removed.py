@@ -2,7 +2,8 @@
 the campaign-wide gate that gave them: removed from the spec, its type changed, or narrowed to
 some ``treatments`` (a subgroup's figures, not the campaign's), the pass that reads the edit
 clears them, with their gauges, rather than shows the last figures of a gate that no longer
-exists for good (only such a gate ever sets or replaces them)."""
+exists for good (only such a gate ever sets or replaces them). An ended campaign's are final
+and stay. A status gathered under other settings (a gate retyped under its name) gives none."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from uplift_operator.api.v1alpha1.campaign import (
 )
 from uplift_operator.api.v1alpha1.common import GateVerdict, Phase
 from uplift_operator.domain import exposure
+from uplift_operator.domain.gates import GateOutcome
 from uplift_operator.domain.requests import parse_requests
 from uplift_operator.domain.status import status_patch
 from uplift_operator.handlers import observability
@@ -92,7 +94,11 @@ def test_a_gate_of_another_type_under_the_same_name_clears_its_results() -> None
     assert edited.incremental_effect == measured.incremental_effect
 
 
-def test_an_ended_campaigns_final_results_go_with_their_gate_too() -> None:
+def test_an_ended_campaigns_final_results_stay_when_its_gates_are_tidied_up() -> None:
+    """Past ``schedule.end`` the results are the campaign's outcome: a spec tidied up after
+    the end (the roi gate removed, the incrementalConversions gate narrowed) keeps them, as
+    it keeps the history. Before, the edit cleared them for good, nothing saying what they
+    were."""
     measured, now = _results()
     end = now + dt.timedelta(minutes=1)
 
@@ -102,9 +108,49 @@ def test_an_ended_campaigns_final_results_go_with_their_gate_too() -> None:
     final = _edited(ended(PROMOTION_SPEC), measured, end + dt.timedelta(minutes=1))
     assert final.phase is Phase.COMPLETED
     assert final.roi == measured.roi  # no analysis runs any more: final
-    edited = _edited(ended(_without("roi")), final, end + dt.timedelta(hours=1))
-    assert (edited.phase, edited.roi) == (Phase.COMPLETED, None)
-    assert edited.incremental_effect == measured.incremental_effect
+    tidied = ended(_with_gates([
+        g.model_copy(update={"treatments": ["womens-e-mail"]})
+        if g.type == "incrementalConversions" else g
+        for g in PROMOTION_SPEC.exposure.gates if g.type != "roi"]))
+    edited = _edited(tidied, final, end + dt.timedelta(hours=1))
+    assert edited.phase is Phase.COMPLETED
+    assert "roi" not in [g.name for g in edited.gates]
+    assert (edited.roi, edited.incremental_effect, edited.incremental_conversions) == (
+        measured.roi, measured.incremental_effect, measured.incremental_conversions)
+    assert edited.history == final.history
+    later = _edited(tidied, edited, end + dt.timedelta(days=3))
+    assert (later.roi, later.incremental_effect) == (measured.roi, measured.incremental_effect)
+
+
+def test_a_gate_retyped_under_its_name_gives_no_result_until_measured_as_such() -> None:
+    """A roi gate retyped incrementalConversions keeps its name, and so its status, measured
+    as a roi gate, until it is measured again, which a completed ramp never does (it measures
+    its budget gates only). That status is another gate's: its ROI is never taken as the
+    campaign's effect (``record_results`` reads only statuses measured under the gate's
+    settings now). Before, the completed ramp's next budget analysis showed roi's −0.4 as
+    ``incrementalEffect``."""
+    measured, later = _results()
+    completed = exposure.decide(PROMOTION_SPEC, measured, exposure.Observed(
+        model=_serving("3"), budget_anchor=T0, generation=1,
+        requests=parse_requests({"uplift.dev/promote": "full"})),
+        later + dt.timedelta(seconds=10)).status
+    assert completed.current_step is None and completed.exposure_percent == 100
+    assert completed.incremental_effect == measured.incremental_effect
+    retyped = _with_gates([
+        CampaignGate.model_validate({"name": "roi", "type": "incrementalConversions"})
+        if g.type == "roi" else g
+        for g in PROMOTION_SPEC.exposure.gates if g.type != "incrementalConversions"])
+    edited = _edited(retyped, completed, later + dt.timedelta(seconds=30))
+    assert edited.roi is None
+    at = later + dt.timedelta(minutes=10)
+    budget_only = exposure.decide(retyped, edited, exposure.Observed(
+        model=_serving("3"), budget_anchor=T0, generation=2, requests=parse_requests({}),
+        gate_outcomes=[GateOutcome(name="budget", verdict=GateVerdict.PASS, message="m",
+                                   time=at, value=12.0, threshold=5000.0)]), at).status
+    assert budget_only.last_analysis_at == at and budget_only.spend == 12.0
+    assert budget_only.incremental_effect == completed.incremental_effect
+    assert budget_only.incremental_conversions == completed.incremental_conversions
+    assert budget_only.roi is None
 
 
 def test_kept_gates_keep_their_results_between_analyses() -> None:
