@@ -42,7 +42,7 @@ the name that exists and is not the model's (its controller reference) is not ta
 being deleted, or controlled by an UpliftModel of the model's name with another uid (the model
 deleted and created again before the garbage collector deleted its budgets), is waited for:
 tried again after ``WAIT_BASE_SECONDS`` (doubled up to the cap), the condition False
-(``WaitingForGarbageCollector``), no Warning.
+(``WaitingForGarbageCollector``, at a pass before the retry too), no Warning.
 
 Budgets are not watched: one deleted or edited by hand is put back at the model's next change
 of what it wants (a canary's start or end, an edit of the field) or after an operator restart,
@@ -137,6 +137,7 @@ class _Known:
     attempts: int = 0
     next_try: dt.datetime | None = None
     tried: str | None = None  # the signature that failed: a new one is tried at once
+    waiting: bool = False  # the failure is only budgets that wait for the garbage collector
 
 
 @dataclasses.dataclass(eq=False)
@@ -278,7 +279,7 @@ class DisruptionBudgets:
         if (known is not None and known.failure is not None and known.tried == signature
                 and known.next_try is not None and now < known.next_try):
             return BudgetOutcome(names, known.failure, False,
-                                 (known.next_try - now).total_seconds())
+                                 (known.next_try - now).total_seconds(), waiting=known.waiting)
         previous_failure = known.failure if known is not None else None
         attempts = known.attempts if known is not None and known.tried == signature else 0
         errors: list[str] = []
@@ -330,7 +331,7 @@ class DisruptionBudgets:
             wait = max(wait, (listed_again - now).total_seconds())
         self._remember(epoch, owner.uid,
                        _Known(None, there if listed else None, failure, attempts,
-                              now + dt.timedelta(seconds=wait), signature))
+                              now + dt.timedelta(seconds=wait), signature, not errors))
         if errors:
             log.warning("UpliftModel %s/%s: PodDisruptionBudgets not as wanted (serving is not "
                         "affected; tried again in %.0f s): %s", owner.namespace, owner.name,

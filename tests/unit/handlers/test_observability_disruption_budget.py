@@ -2,18 +2,24 @@
 ``DisruptionBudgetApplied`` condition is False with reason ``DisruptionBudgetFailed`` (its
 PodDisruptionBudgets not applied: a later node drain may evict every serving pod of a version),
 which no phase says (``services.disruption``: never a problem ``domain.stuck`` counts).
-UpliftModelDisruptionBudgetFailing reads it. No series otherwise, nor once forgotten."""
+UpliftModelDisruptionBudgetFailing reads it. No series otherwise (a predecessor's budget waited
+for: ``WaitingForGarbageCollector``, at every pass), nor once forgotten."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.services.test_disruption_budgets import BudgetCluster
+from tests.unit.services.test_disruption_budgets import BudgetCluster, _sim
+from tests.unit.services.test_disruption_budgets_listing import _predecessors
 from tests.unit.services.test_upliftmodel import Sim
 
 from uplift_operator.adapters.kube import KubeError
 from uplift_operator.handlers import observability
-from uplift_operator.services.disruption import RETRY_BASE_SECONDS
+from uplift_operator.services.disruption import (
+    BUDGET_WAITING,
+    RETRY_BASE_SECONDS,
+    WAIT_BASE_SECONDS,
+)
 
 METRIC = "uplift_operator_disruption_budget_failing"
 
@@ -46,6 +52,21 @@ def test_a_budget_the_api_server_refuses_is_exported_until_it_is_applied() -> No
     assert sim.condition("DisruptionBudgetApplied")["status"] == "True"
     assert failing("refused", sim.status) is None
     observability.forget("UpliftModel", "shop", "refused")
+
+
+def test_a_predecessors_budget_has_no_series_at_any_pass_while_it_is_waited_for() -> None:
+    """Whole passes: a budget of the name the model's predecessor left (the model deleted and
+    created again) waits for the garbage collector; a pass due before its retry says so too."""
+    sim = _sim({"maxUnavailable": 1})
+    _predecessors(sim)
+    sim.tick()
+    for _ in range(4):
+        sim.tick(1)  # within WAIT_BASE_SECONDS of the last try: no call, what it found
+        assert sim.condition("DisruptionBudgetApplied")["reason"] == BUDGET_WAITING
+        assert failing("reborn", sim.status) is None
+    sim.tick(WAIT_BASE_SECONDS)  # tried again: still there
+    assert failing("reborn", sim.status) is None
+    observability.forget("UpliftModel", "shop", "reborn")
 
 
 def _status(budget: dict[str, str] | None) -> dict[str, Any]:

@@ -393,6 +393,21 @@ def test_a_budget_the_predecessor_of_the_name_left_is_waited_for_without_a_warni
     assert _conditions(sim)[BUDGET_CONDITION]["status"] == "True"
 
 
+def test_a_pass_within_the_wait_still_says_it_waits_for_the_garbage_collector() -> None:
+    """A pass due before the retry (another change, a resync) makes no call and says what the
+    last try found: still waiting, not DisruptionBudgetFailed, no Warning."""
+    sim = _sim({"maxUnavailable": 1})
+    _predecessors(sim)
+    sim.tick()
+    calls = len(_calls(sim))
+    for _ in range(3):
+        result = sim.tick(1)  # within WAIT_BASE_SECONDS of the try
+        said = _conditions(sim)[BUDGET_CONDITION]
+        assert (said["status"], said["reason"]) == ("False", BUDGET_WAITING)
+        assert BUDGET_FAILED not in [e.reason for e in result.events]
+    assert len(_calls(sim)) == calls
+
+
 def test_a_budget_being_deleted_is_waited_for() -> None:
     sim = _sim({"maxUnavailable": 1})
     theirs = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
