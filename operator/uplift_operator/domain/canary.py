@@ -260,16 +260,18 @@ def _emergency_reason(bad: str, good: str) -> str:
     return f"stable {bad} replaced by previous stable {good} at once"
 
 
-_EMERGENCY_REASON = re.compile(r"stable (\S+) replaced by previous stable (\S+) at once")
+_EMERGENCY_REASON = re.compile(
+    r"stable (\S+) replaced by previous stable (\S+) at once(?:$| by |: )")
 
 
 def _restore_versions(entry: DecisionRecord) -> tuple[str, str] | None:
     """(replaced, restored) of a history entry of an emergency rollback of the stable; None for
     any other entry. Its version is the replaced one; operators before
-    ``emergencyRolledBackVersion`` named the restored one: the reason names both."""
+    ``emergencyRolledBackVersion`` named the restored one: the reason names both, at its
+    start (who asked and why may follow: ``ManualRequest.note``)."""
     if entry.action != Reason.EMERGENCY_ROLLBACK.value or not steps.is_rollback(entry):
         return None
-    match = _EMERGENCY_REASON.fullmatch(entry.reason)
+    match = _EMERGENCY_REASON.match(entry.reason)
     if match is None or entry.version not in match.groups():
         return None
     return match[1], match[2]
@@ -859,13 +861,14 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         self.record(reason, version, why, actor)
         self.emit("Warning", reason, text)
 
-    def complete(self, actor: str = "operator", why: str = "all steps passed") -> None:
+    def complete(self, actor: str = "operator", why: str = "all steps passed", *,
+                 over: str = "") -> None:
         s = self.status
         version, old = s.canary_version, s.stable_version
         s.previous_stable_version = old
         s.stable_version = version
         self.remove_canary()
-        self.record(Reason.PROMOTED, version, f"{why}; previous stable {old}", actor)
+        self.record(Reason.PROMOTED, version, f"{why}; previous stable {old}{over}", actor)
         self.emit("Normal", Reason.PROMOTED, f"version {version} promoted to stable ({why}); "
                                              f"previous stable {old}")
 
@@ -929,9 +932,10 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             evidence = ("its gates' sequential evidence starts afresh: retried after a "
                         "rollback or an abort (or over a pending one), a human's judgement "
                         "that something changed; alpha is spent again")
-        self.record(Reason.RETRY, version, "canary restarted at step 1", request.actor)
+        self.record(Reason.RETRY, version, request.said("canary restarted at step 1"),
+                    request.actor)
         self.emit("Normal", Reason.RETRY, f"retrying version {version}: {self.where()} "
-                                          f"({request.actor}); {evidence}")
+                                          f"({request.actor}{request.note}); {evidence}")
 
     def evidence_carried(self, version: str) -> list[GateStatus] | None:
         """The gate statuses a retry of ``version`` keeps, each moved to a new stratum as at a
@@ -981,14 +985,14 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
         s.emergency_rolled_back_version = None
         why = (f"emergency rollback withdrawn: stable {good} has not served; {bad}, which kept "
                "the traffic, is stable again")
-        self.record(Reason.RESTORE_WITHDRAWN, bad, why, request.actor)
-        self.emit("Normal", Reason.RESTORE_WITHDRAWN, f"{why} ({request.actor})")
+        self.record(Reason.RESTORE_WITHDRAWN, bad, request.said(why), request.actor)
+        self.emit("Normal", Reason.RESTORE_WITHDRAWN, f"{why} ({request.actor}{request.note})")
 
     def emergency_rollback(self, request: ManualRequest) -> None:
         s = self.status
         if s.canary_version is not None:
-            self.roll_back(Reason.EMERGENCY_ROLLBACK, "emergency rollback requested",
-                           request.actor)
+            self.roll_back(Reason.EMERGENCY_ROLLBACK,
+                           request.said("emergency rollback requested"), request.actor)
         elif s.previous_stable_version is not None and s.stable_version is not None:
             bad, good = s.stable_version, s.previous_stable_version
             s.stable_version = good
@@ -1001,11 +1005,11 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
                 s.aborted_version = None
             s.previous_stable_version = None
             # Named after the version rolled back, as every rollback entry is.
-            self.record(Reason.EMERGENCY_ROLLBACK, bad, _emergency_reason(bad, good),
-                        request.actor)
+            self.record(Reason.EMERGENCY_ROLLBACK, bad,
+                        request.said(_emergency_reason(bad, good)), request.actor)
             self.emit("Warning", Reason.EMERGENCY_ROLLBACK,
                       f"emergency rollback: stable {bad} replaced by previous stable {good} at "
-                      f"once, skipping any ramp ({request.actor})")
+                      f"once, skipping any ramp ({request.actor}{request.note})")
         elif self.awaiting_restore():
             self.ignore(request, Reason.EMERGENCY_ROLLBACK, self.restore_underway())
         else:
@@ -1031,11 +1035,12 @@ class _CanaryPass(steps.StepPass[UpliftModelStatus]):
             # The way out of a stable that served and no longer does (no previous stable to
             # roll back to): the graph is not Ready with the stable down, so a promote that
             # waited for it waited for good, and the fix's canary stayed at 0 %.
-            why = f"promoted by hand while stable {s.stable_version} does not serve"
+            why = request.said(f"promoted by hand while stable {s.stable_version} does not "
+                               "serve")
             self.emit("Normal", Reason.MANUAL_PROMOTE,
-                      f"full promote of {self.where()} ({request.actor}): stable "
+                      f"full promote of {self.where()} ({request.actor}{request.note}): stable "
                       f"{s.stable_version} does not serve, canary {s.canary_version} does")
-            self.complete(request.actor, why)
+            self.complete(request.actor, why, over=self.gates_overridden())
             return
         super().manual_promote(request)
 

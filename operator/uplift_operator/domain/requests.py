@@ -7,8 +7,9 @@ the contract without pulling the ramp's numpy/scipy dependencies.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from uplift_operator.handled_tokens import (
@@ -32,6 +33,7 @@ __all__ = [
     "RETRY_ANNOTATION",
     "ManualRequest",
     "RequestKind",
+    "companion",
     "handled_after",
     "is_handled",
     "is_replayed",
@@ -88,6 +90,21 @@ class ManualRequest:
     key: str  # the annotation key, also the key in status.handledRequests
     token: str  # the annotation value
     problem: str = ""  # UNRECOGNISED: why the value asks for nothing
+    # Who asks and why (``REQUESTED_BY_ANNOTATION``, ``REQUEST_REASON_ANNOTATION``), sanitised
+    # and clipped (``companion``); empty when not given. Not part of the request's identity.
+    requested_by: str = field(default="", compare=False)
+    request_reason: str = field(default="", compare=False)
+
+    @property
+    def note(self) -> str:
+        """Who asks and why, as appended to the words of the action taken: " by alice: the
+        p99 regression is known", " by alice", ": the p99 regression is known", or nothing."""
+        by = f" by {self.requested_by}" if self.requested_by else ""
+        return f"{by}: {self.request_reason}" if self.request_reason else by
+
+    def said(self, words: str) -> str:
+        """``words`` (what was done, e.g. "aborted by hand") with who asks and why."""
+        return f"{words}{self.note}"
 
     @property
     def actor(self) -> str:
@@ -111,6 +128,8 @@ def parse_requests(annotations: Mapping[str, str]) -> tuple[ManualRequest, ...]:
     ``true``, an empty value) is an ``UNRECOGNISED`` request carrying why.
     """
     found: list[ManualRequest] = []
+    who = companion(annotations.get(REQUESTED_BY_ANNOTATION), REQUESTED_BY_MAX)
+    why = companion(annotations.get(REQUEST_REASON_ANNOTATION), REQUEST_REASON_MAX)
     if PROMOTE_ANNOTATION in annotations:
         promote = annotations[PROMOTE_ANNOTATION]
         mode = promote.split(":", 1)[0]
@@ -132,7 +151,21 @@ def parse_requests(annotations: Mapping[str, str]) -> tuple[ManualRequest, ...]:
             found.append(ManualRequest(RequestKind.UNRECOGNISED, key, annotations[key],
                                        "an empty value asks for nothing: give a token, e.g. a "
                                        "timestamp"))
-    return tuple(found)
+    return tuple(ManualRequest(r.kind, r.key, r.token, r.problem, who, why) for r in found)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def companion(value: object, limit: int) -> str:
+    """A companion annotation's value as the history and events show it: control characters
+    (newlines, escapes: a terminal reading ``kubectl uplift status`` must not be driven by
+    them) replaced by a space, runs of spaces made one, clipped to ``limit`` characters
+    ("…" last). Anything but a text, or only blanks: empty."""
+    if not isinstance(value, str):
+        return ""
+    text = " ".join(_CONTROL.sub(" ", value).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _shown(value: str) -> str:

@@ -202,19 +202,26 @@ ROUTINE_ACTIONS = frozenset({Reason.REQUEST_IGNORED.value, Reason.UNRECOGNISED_R
 
 
 def trimmed_history(history: list[DecisionRecord]) -> list[DecisionRecord]:
-    """``history`` cut to its last ``HISTORY_LIMIT`` entries, the oldest routine ones (ignored
+    """``history`` cut to ``HISTORY_LIMIT`` entries, the oldest routine ones (ignored
     requests, unrecognised ones included, budget renewals) dropped before any decision: twenty
     requests ignored while an emergency rollback waits for its stable must not erase the
     rollback the wait is read from. So a routine entry arriving when every other entry is a
     decision is the one dropped: its event (``RequestIgnored``, ``UnrecognisedRequest``,
-    ``BudgetRenewed``) still says it."""
+    ``BudgetRenewed``) still says it. Then the oldest decisions, but the newest entry of each
+    rollback kind (``ROLLBACK_ACTIONS``: a gate's ``RolledBack``, a ``ManualAbort``, an
+    ``EmergencyRollback``), kept whatever its age: a few releases after it, the last rollback
+    (what was rolled back, when, why, by whom) is still on record. Order is kept (oldest
+    first); how many were dropped in all: ``status.historyTrimmed`` (``StepPass.record``)."""
     excess = len(history) - HISTORY_LIMIT
     if excess <= 0:
         return history
-    routine = [i for i, e in enumerate(history) if e.action in ROUTINE_ACTIONS][:excess]
-    dropped = set(routine)
-    kept = [e for i, e in enumerate(history) if i not in dropped]
-    return kept[-HISTORY_LIMIT:]
+    dropped = set([i for i, e in enumerate(history) if e.action in ROUTINE_ACTIONS][:excess])
+    if len(dropped) < excess:
+        newest_rollbacks = {e.action: i for i, e in enumerate(history) if is_rollback(e)}
+        kept = set(newest_rollbacks.values())
+        oldest = [i for i in range(len(history)) if i not in dropped and i not in kept]
+        dropped.update(oldest[:excess - len(dropped)])
+    return [e for i, e in enumerate(history) if i not in dropped]
 
 
 def is_rollback(entry: DecisionRecord) -> bool:
@@ -437,8 +444,10 @@ class StepPass(ABC, Generic[S]):
         """End the ramp at once (the canary removed; the exposure back to 0)."""
 
     @abstractmethod
-    def complete(self, actor: str = "operator", why: str = "all steps passed") -> None:
-        """The last step passed (the canary promoted; the exposure stays at the last step)."""
+    def complete(self, actor: str = "operator", why: str = "all steps passed", *,
+                 over: str = "") -> None:
+        """The last step passed (the canary promoted; the exposure stays at the last step).
+        ``over``: what a promote by hand went over (``gates_overridden``), recorded last."""
 
     @abstractmethod
     def retry(self, request: ManualRequest) -> None: ...
@@ -518,10 +527,17 @@ class StepPass(ABC, Generic[S]):
 
     def record(self, action: Reason, version: str | None, reason: str,
                actor: str = "operator") -> None:
+        """A history entry, the history trimmed (``trimmed_history``), ``historyTrimmed``
+        counting the entries it dropped."""
         entry = DecisionRecord.model_validate({
             "time": self.now, "action": action.value, "version": version,
             "reason": clip(reason, _RECORD_REASON_MAX), "actor": actor, **self.record_level()})
-        self.status.history = trimmed_history([*self.status.history, entry])
+        history = [*self.status.history, entry]
+        kept = trimmed_history(history)
+        if len(kept) < len(history):
+            self.status.history_trimmed = ((self.status.history_trimmed or 0)
+                                           + len(history) - len(kept))
+        self.status.history = kept
 
     def start_ramp(self) -> None:
         """Step 0 afresh: sequential tests start over (a new version or a new exposure)."""
@@ -541,7 +557,10 @@ class StepPass(ABC, Generic[S]):
         self.status.passed_while_held_at = None
         self.restarted = True
 
-    def advance_step(self, actor: str = "operator", why: str = "gates passed, pause elapsed") -> None:
+    def advance_step(self, actor: str = "operator", why: str = "gates passed, pause elapsed", *,
+                     over: str = "") -> None:
+        """The next step; ``over``: what a promote by hand went over (``gates_overridden``),
+        recorded after ``why``, not told by the event."""
         index = self.step_index() + 1
         self.status.current_step = index
         # Never backwards, even if the spec's levels were edited mid-ramp.
@@ -550,7 +569,7 @@ class StepPass(ABC, Generic[S]):
         self.status.passed_while_held_at = None
         # The level changed: each test starts a new stratum, its evidence so far carried.
         self.status.gates = [next_step(g) for g in self.status.gates]
-        self.record(Reason.STEP_ADVANCED, self.subject(), why, actor)
+        self.record(Reason.STEP_ADVANCED, self.subject(), f"{why}{over}", actor)
         self.emit("Normal", Reason.STEP_ADVANCED, f"{self.where()} ({why})")
 
     def follow_step_level(self) -> None:
@@ -719,14 +738,50 @@ class StepPass(ABC, Generic[S]):
         entry that is not the request's action (``RequestIgnored``, its actor naming the
         annotation): an ignored abort or rollback recorded as one would read as the model's
         last rollback, and end the wait of an emergency rollback for its restored version."""
-        self.record(recorded_as, None, f"{IGNORED_PREFIX}{why}", request.actor)
-        self.emit("Warning", reason, f"{request.actor} ignored: {why}", decision=False)
+        asked = f" (asked{request.note})" if request.note else ""
+        self.record(recorded_as, None, f"{IGNORED_PREFIX}{why}{asked}", request.actor)
+        self.emit("Warning", reason, f"{request.actor}{request.note} ignored: {why}",
+                  decision=False)
 
     def abort(self, request: ManualRequest) -> None:
         if not self.active():
             self.ignore(request, Reason.MANUAL_ABORT, "no ramp to abort")
             return
-        self.roll_back(Reason.MANUAL_ABORT, "aborted by hand", request.actor)
+        self.roll_back(Reason.MANUAL_ABORT,
+                       request.said("aborted by hand") + self.gates_overridden(), request.actor)
+
+    def gates_overridden(self) -> str:
+        """The acting gates not passing at this step when a human promotes or aborts it, with
+        their evidence as a gate's rollback records it (``evidence``; the limit a gate went
+        past, ``tripped``, when it demands a rollback: a Manual rollback pending, which a
+        promote overrides): "; gates not passed: gate lat Fail: value 0.31, … (2 failures,
+        failureLimit 1 exceeded) — …". Nothing when every one passes. Before traffic, the
+        offline gates only (a canary's ``start_traffic`` names those a promote skips); none
+        without a ramp underway."""
+        if not self.active():
+            return ""
+        statuses = {g.name: g for g in self.status.gates}
+        pre_traffic = self.pre_traffic()
+        blocking = set(self.blocking_gates())
+        said: list[str] = []
+        for gate in self.ramp.gates:
+            if gate.dry_run or (pre_traffic and gate.type not in OFFLINE_GATE_TYPES):
+                continue
+            st = statuses.get(gate.name)
+            demand = required_action(gate, st) if st is not None else GateAction.NONE
+            if st is not None and demand is GateAction.ROLLBACK:
+                verdict = (GateVerdict.FAIL if st.failures > gate.failure_limit
+                           else GateVerdict.ERROR)
+                said.append(f"gate {gate.name} {verdict.value}: {evidence(st, tripped(gate, st))}")
+            elif gate.name not in blocking and demand is GateAction.NONE:
+                continue
+            elif st is None:
+                said.append(f"gate {gate.name} not judged yet")
+            elif demand is GateAction.NONE and passed_as_set(gate, st):
+                said.append(f"gate {gate.name} not judged at this step yet")
+            else:
+                said.append(f"gate {gate.name} {st.verdict.value}: {evidence(st)}")
+        return f"; gates not passed: {'; '.join(said)}" if said else ""
 
     def manual_promote(self, request: ManualRequest) -> None:
         if not self.active():
@@ -738,15 +793,17 @@ class StepPass(ABC, Generic[S]):
             return
         full = request.kind is RequestKind.PROMOTE_FULL
         self.emit("Normal", Reason.MANUAL_PROMOTE,
-                  f"{'full' if full else 'one-step'} promote of {self.where()} ({request.actor})")
-        if full:
-            self.complete(request.actor, "promoted by hand")
-        elif self.pre_traffic():  # one step from no traffic is the first step, on any ramp
-            self.start_traffic(request.actor, "promoted by hand")
-        elif self.step_index() >= len(self.steps) - 1:
-            self.complete(request.actor, "promoted by hand")
+                  f"{'full' if full else 'one-step'} promote of {self.where()} "
+                  f"({request.actor}{request.note})")
+        why = request.said("promoted by hand")
+        if self.pre_traffic() and not full:  # one step from no traffic is the first step
+            self.start_traffic(request.actor, why)  # it names the offline gates not passed
+            return
+        over = self.gates_overridden()
+        if full or self.step_index() >= len(self.steps) - 1:
+            self.complete(request.actor, why, over=over)
         else:
-            self.advance_step(request.actor, "promoted by hand")
+            self.advance_step(request.actor, why, over=over)
 
     def apply_analysis(self) -> None:
         """This pass's analysis, applied to the gates of the current step. Outcomes measured
@@ -1210,9 +1267,28 @@ class StepPass(ABC, Generic[S]):
                       or self.previous.paused_at is not None)
         if phase is Phase.PAUSED and not was_paused:
             self.emit("Normal", Reason.PAUSED, message)
-        elif was_paused and phase in (Phase.PROGRESSING, Phase.HEALTHY) and self.active():
+            if self.pause_reason is None and self.ramp.paused:
+                self.record(Reason.PAUSED, self.subject(), f"held by {self.paused_field}",
+                            "spec")
+        elif (was_paused and phase in (Phase.PROGRESSING, Phase.HEALTHY) and self.active()
+              and self.resumes()):
             self.emit("Normal", Reason.RESUMED, message)
+            if self.paused_by_spec():
+                self.record(Reason.RESUMED, self.subject(), f"{self.paused_field} set to false",
+                            "spec")
         return message
+
+    def resumes(self) -> bool:
+        """Whether a ramp paused before and no longer resumed anything (``set_phase``)."""
+        return True
+
+    def paused_by_spec(self) -> bool:
+        """Whether the pause this pass lifts was the spec's (``set_phase``): the history's last
+        ``Paused``/``Resumed`` entry is a ``Paused`` of the spec. A gate's pause records its
+        own entry, and the promote or retry that lifts it records theirs."""
+        last = next((e for e in reversed(self.status.history)
+                     if e.action in (Reason.PAUSED.value, Reason.RESUMED.value)), None)
+        return last is not None and last.action == Reason.PAUSED.value and last.actor == "spec"
 
     def ramp_times(self) -> list[dt.datetime]:
         """When the ramp needs a pass: the next analysis, the step's end, the deadline. Before

@@ -902,7 +902,12 @@ class StatusBase(StatusPart):
     history: list[DecisionRecord] = Field(
         default_factory=list, max_length=50,
         description="Audit trail of promotions, rollbacks, steps and manual actions (newest "
-                    "last, bounded).")
+                    "last, bounded: the last 20 entries, ignored requests dropped first, and "
+                    "the newest entry of each rollback kind kept whatever its age).")
+    history_trimmed: int | None = Field(
+        default=None, ge=0,
+        description="How many history entries were dropped to keep it bounded, in all. Absent "
+                    "until the first is dropped.")
     # Bounds: the four request annotations (domain.requests), with room as the earlier ones
     # have, and remembered() (a token longer than 64 characters kept as sha256:<64 hex digits>).
     handled_requests: dict[str, Annotated[str, Field(max_length=71)]] = Field(
