@@ -10,7 +10,8 @@ import datetime as dt
 
 from tests.unit.domain.test_exposure_stops_at_zero import PAUSED, SERVING, SPEC
 from tests.unit.domain.test_exposure_stops_at_zero import run as run_campaign
-from tests.unit.domain.test_ramp import F, INC, P, make_spec, with_canary
+from tests.unit.domain.test_ramp import INC, F, P, make_spec, with_canary
+
 from uplift_operator.api.v1alpha1.campaign import CampaignStatus
 from uplift_operator.api.v1alpha1.common import DecisionRecord
 from uplift_operator.domain.ramp import HISTORY_LIMIT, Reason
