@@ -13,7 +13,7 @@ from tests.unit.domain.test_exposure_stops_at_zero import run as run_campaign
 from tests.unit.domain.test_ramp import INC, F, P, make_spec, with_canary
 
 from uplift_operator.api.v1alpha1.campaign import CampaignStatus
-from uplift_operator.api.v1alpha1.common import DecisionRecord
+from uplift_operator.api.v1alpha1.common import DecisionRecord, Phase
 from uplift_operator.domain.ramp import HISTORY_LIMIT, Reason
 from uplift_operator.domain.requests import (
     REQUEST_REASON_ANNOTATION,
@@ -48,7 +48,7 @@ def test_a_full_promote_over_a_pending_manual_rollback_records_the_fail_it_overr
     sim = with_canary(make_spec(rollback="Manual"))
     for _ in range(3):
         sim.tick(1.1, verdicts={"latency": F})
-    assert sim.status.phase.value == "Paused"
+    assert sim.status.phase is Phase.PAUSED
     sim.annotations.update({"uplift.dev/promote": "full:1", **WHO})
     d = sim.tick(0.5, verdicts={"latency": F})
     entry = sim.status.history[-1]
