@@ -23,6 +23,12 @@ not pause writes nothing: exit 0 when the operator has not acted on that spec ye
 written, its pass to come), else exit 3: a ramp its gates hold Paused (an inconclusiveLimit) goes
 on by the verbs its phase message names, and a "paused set to false" would read as done.
 
+Each request is written with its companions in the same patch, which the operator puts in the
+history entry of the action it takes: ``uplift.dev/requested-by``, the user ``kubectl auth
+whoami`` names (else the kubeconfig context's user, marked as such; left out, never a failure,
+when neither answers: ``Kubectl.user``), and ``uplift.dev/request-reason``, ``--reason TEXT``.
+Either absent is written null: one an earlier request left is not taken for this one's.
+
 That spec field belongs to Git in a GitOps setup: Argo CD's self-heal reverts a ``paused`` that
 Git also declares (an on-call pause silently resumes), and under server-side apply a value Git
 declared once stays owned by ``kubectl-patch`` after Git drops it (the ramp stays paused while
@@ -173,8 +179,8 @@ EXIT_CODES = {
        "that the operator has not acted on yet)",
     1: "failed: kubectl's error (not found, forbidden, ...), its output not the object's JSON, "
        "or a refusal (an object applied from Git)",
-    2: "usage: an unknown verb or flag, a flag the verb does not take (--full, --force), a "
-       "NAME that is not NAME, upliftmodel/NAME or campaign/NAME",
+    2: "usage: an unknown verb or flag, a flag the verb does not take (--full, --force, "
+       "--reason), a NAME that is not NAME, upliftmodel/NAME or campaign/NAME",
     3: "nothing to do, nothing written: resume of a ramp its spec does not pause",
 }
 #: kubectl's global flags (``kubectl options``) the plugin passes on to every kubectl call, as
@@ -191,7 +197,8 @@ KUBECTL_BOOL_FLAGS = frozenset({"--disable-compression", "--insecure-skip-tls-ve
                                 "--match-server-version", "--warnings-as-errors"})
 # The verbs each flag of the plugin's own changes; any other verb refuses it (it would be
 # silently ignored).
-_FLAG_VERBS = {"full": ("promote",), "force": ("pause", "resume")}
+_FLAG_VERBS = {"full": ("promote",), "force": ("pause", "resume"),
+               "reason": ("promote", "abort", "retry", "rollback")}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -210,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(error))
     try:
         kubectl = Kubectl(args.kubeconfig, args.context, args.namespace, passed)
-        return _run(kubectl, args.verb, kind, name, full=args.full, force=args.force)
+        return _run(kubectl, args.verb, kind, name, full=args.full, force=args.force,
+                    reason=args.reason)
     except PluginError as error:
         message = str(error)
         if "(NotFound)" in message:
@@ -233,12 +241,15 @@ def _not_found_hint(kind: str, name: str, *, bare: bool, namespace: str | None) 
             "-n NAMESPACE")
 
 
-def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force: bool) -> int:
+def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force: bool,
+         reason: str | None = None) -> int:
     if verb == "status":
         body = kubectl.get(KINDS[kind], name)
         print(printable(render_status(body) if kind == "upliftmodel" else render_campaign(body)))
         return 0
     replaced: contract.ManualRequest | None = None
+    others: list[contract.ManualRequest] = []  # pending requests of other keys
+    read: dict[str, Any] = {}
     declared: list[str] = []  # what declares the request's key besides one-off writes
     unread = ""  # why the object could not be read for a pending request
     if verb == "resume":
@@ -249,10 +260,11 @@ def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force
             _refuse_if_from_git(body, kind, verb)
     elif verb == "pause" and not force:
         _refuse_if_from_git(kubectl.get(KINDS[kind], name), kind, verb)
-    patch = patch_for(verb, full, kind)
-    if verb not in ("pause", "resume"):
+    if verb in ("pause", "resume"):
+        patch = patch_for(verb, full, kind)
+    else:
         # One annotation holds one request: a pending one of the same key is replaced.
-        ((key, _),) = patch["metadata"]["annotations"].items()
+        key = REQUEST_KEYS[verb]
         try:
             # With managedFields: what owns the key there declares it (``declared_by``).
             read = kubectl.get(KINDS[kind], name, managed_fields=True)
@@ -268,12 +280,18 @@ def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force
         else:
             replaced = next((r for r in _pending(read) if r.key == key), None)
             declared = declared_by(read, key)
+            others = [r for r in _pending(read) if r.key != key]
+        # Who asks: never a reason not to write the request (None: written without it).
+        patch = patch_for(verb, full, kind, requested_by=kubectl.user(), reason=reason)
     body = kubectl.merge_patch(KINDS[kind], name, patch)
     meta = body.get("metadata") or {}
     where = one_line(f"{kind} {meta.get('namespace', '?')}/{meta.get('name', name)}")
     print(printable(f"{where}: {describe(patch)}"))
     if unread:
         print(printable(unread), file=sys.stderr)
+    if verb not in ("pause", "resume"):
+        for line in _companion_notes(where, patch, reason, read, others):
+            print(printable(line), file=sys.stderr)
     if replaced is not None:
         print(printable(
             f"kubectl uplift: {where}: this replaces the pending request "
@@ -370,7 +388,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubectl uplift", formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="%(prog)s VERB [KIND/]NAME [-n NS] [--context CTX] [--kubeconfig FILE] [--full] "
-              "[--force] [kubectl's global flags]",
+              "[--force] [--reason TEXT] [kubectl's global flags]",
         description="Read and steer UpliftModels and Campaigns (uplift.dev).",
         epilog=f"verbs (UpliftModels and Campaigns alike):\n{verbs}\n\n"
                "NAME is an UpliftModel name, upliftmodel/NAME or campaign/NAME.\n\n"
@@ -386,6 +404,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--kubeconfig", default=None, help="path to the kubeconfig file")
     parser.add_argument("--full", action="store_true",
                         help="promote only: skip the remaining steps and complete the ramp now")
+    parser.add_argument("--reason", default=None, metavar="TEXT",
+                        help="promote, abort, retry, rollback: why, in words (written as "
+                             f"{contract.REQUEST_REASON_ANNOTATION}, at most "
+                             f"{contract.REQUEST_REASON_MAX} characters; the operator puts it "
+                             "in the history entry of the action it takes)")
     parser.add_argument("--force", action="store_true",
                         help="pause/resume only: write the spec field even on an object a GitOps "
                              "controller applies from Git (which may revert it or keep it)")
@@ -485,6 +508,33 @@ class Kubectl:
         return self._json("get", resource, name, "-o", "json",
                           *(["--show-managed-fields"] if managed_fields else []))
 
+    #: (kubectl's arguments, what the answer is) to tell who the user is, in turn: the API
+    #: server's word (a SelfSubjectReview: Kubernetes 1.28 on, kubectl 1.27 on; the user
+    #: impersonated with ``--as``), else the user entry of the kubeconfig's context, a name the
+    #: kubeconfig gives, marked as such.
+    WHO = ((("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"), "{}"),
+           (("config", "view", "--minify", "-o", "jsonpath={.contexts[0].context.user}"),
+            "kubeconfig user {}"))
+    #: Seconds each of those may take: a slow API server must not hold an abort back long.
+    WHO_TIMEOUT = 5.0
+
+    def user(self) -> str | None:
+        """Who the user is, for ``uplift.dev/requested-by``, with the same connection flags;
+        None when neither answers (an older API server or kubectl, an error, a timeout, an
+        answer not one line, or JSON: a wrapper's, no name). Never raises: a request is
+        written without it."""
+        for args, shown in self.WHO:
+            try:
+                done = subprocess.run([*self.base, *args], capture_output=True, text=True,
+                                      check=False, timeout=self.WHO_TIMEOUT)
+            except (OSError, subprocess.SubprocessError):
+                continue
+            answer = done.stdout.strip()
+            if (done.returncode == 0 and answer and "\n" not in answer
+                    and not answer.startswith(("{", "["))):
+                return shown.format(answer)
+        return None
+
     def merge_patch(self, resource: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         return self._json("patch", resource, name, "--type", "merge", "-p", json.dumps(patch),
                           "-o", "json")
@@ -518,27 +568,79 @@ class Kubectl:
         return loaded
 
 
-def patch_for(verb: str, full: bool = False, kind: str = "upliftmodel") -> dict[str, Any]:
-    """The merge patch a manual-control verb writes to an UpliftModel or a Campaign."""
+#: The request annotation each request verb writes.
+REQUEST_KEYS = {"promote": contract.PROMOTE_ANNOTATION, "abort": contract.ABORT_ANNOTATION,
+                "retry": contract.RETRY_ANNOTATION,
+                "rollback": contract.EMERGENCY_ROLLBACK_ANNOTATION}
+#: The companions written with every request, each with the length the operator keeps: who
+#: asks and why (``--reason``). Written null when there is none, so one left by an earlier
+#: request is not taken for this one's.
+COMPANIONS = {contract.REQUESTED_BY_ANNOTATION: contract.REQUESTED_BY_MAX,
+              contract.REQUEST_REASON_ANNOTATION: contract.REQUEST_REASON_MAX}
+
+
+def patch_for(verb: str, full: bool = False, kind: str = "upliftmodel", *,
+              requested_by: str | None = None, reason: str | None = None) -> dict[str, Any]:
+    """The merge patch a manual-control verb writes to an UpliftModel or a Campaign: a request
+    with its companions (``requested_by``, ``reason``: each clipped to what the operator keeps,
+    null when absent or blank), or the ramp's ``paused`` field."""
     if verb in ("pause", "resume"):
         return {"spec": {RAMP_FIELDS[kind]: {"paused": verb == "pause"}}}
     token = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-    if verb == "promote":
-        return {"metadata": {"annotations": {
-            contract.PROMOTE_ANNOTATION: f"{'full' if full else 'step'}:{token}"}}}
-    key = {"abort": contract.ABORT_ANNOTATION, "retry": contract.RETRY_ANNOTATION,
-           "rollback": contract.EMERGENCY_ROLLBACK_ANNOTATION}[verb]
-    return {"metadata": {"annotations": {key: token}}}
+    value = f"{'full' if full else 'step'}:{token}" if verb == "promote" else token
+    annotations: dict[str, str | None] = {REQUEST_KEYS[verb]: value}
+    for key, given in zip(COMPANIONS, (requested_by, reason), strict=True):
+        given = (given or "").strip()
+        annotations[key] = given[:COMPANIONS[key]] or None
+    return {"metadata": {"annotations": annotations}}
+
+
+def request_key(patch: dict[str, Any]) -> str:
+    """The request annotation a ``patch_for`` patch writes (its companions aside)."""
+    annotations = patch["metadata"]["annotations"]
+    (key,) = (k for k in annotations if k not in COMPANIONS)
+    return str(key)
 
 
 def describe(patch: dict[str, Any]) -> str:
     """What a ``patch_for`` patch asks for, in the words of the fields it writes."""
     annotations = patch.get("metadata", {}).get("annotations", {})
     if annotations:
-        ((key, value),) = annotations.items()
-        return f"requested ({key}={value}; acted on once, see status.handledRequests)"
+        key = request_key(patch)
+        said = [f"{k}={one_line(str(annotations[k]))}" for k in COMPANIONS
+                if annotations.get(k) is not None]
+        return (f"requested ({key}={annotations[key]}; acted on once, see "
+                "status.handledRequests)" + (f"; {', '.join(said)}" if said else ""))
     ((ramp, fields),) = patch["spec"].items()
     return f"spec.{ramp}.paused set to {str(fields['paused']).lower()}"
+
+
+def _companion_notes(where: str, patch: dict[str, Any], reason: str | None,
+                     read: dict[str, Any], others: Sequence[contract.ManualRequest]) -> list[str]:
+    """What stderr says of a request's companions: none could tell who asks, a reason clipped,
+    and the companions of a pending request of another key replaced (one of each per object:
+    written with the pending one, they are this request's now)."""
+    written = patch["metadata"]["annotations"]
+    notes = []
+    if written[contract.REQUESTED_BY_ANNOTATION] is None:
+        notes.append(f"kubectl uplift: {where}: written without {contract.REQUESTED_BY_ANNOTATION}"
+                     ": neither `kubectl auth whoami` (an API server 1.28 or newer) nor the "
+                     "kubeconfig's context names a user")
+    given = (reason or "").strip()
+    if len(given) > contract.REQUEST_REASON_MAX:
+        notes.append(f"kubectl uplift: {where}: --reason is {len(given)} characters: its first "
+                     f"{contract.REQUEST_REASON_MAX} written ({contract.REQUEST_REASON_ANNOTATION}"
+                     " holds no more)")
+    before = (read.get("metadata") or {}).get("annotations") or {}
+    changed = [k for k in COMPANIONS if isinstance(before, dict)
+               and before.get(k) is not None and before.get(k) != written[k]]
+    if others and changed:
+        pending = ", ".join(f"{r.key}={_clipped(r.token)}" for r in others)
+        notes.append(
+            f"kubectl uplift: {where}: the pending request {one_line(pending)} was written with "
+            + ", ".join(f"{k}={one_line(_clipped(str(before[k])))}" for k in changed)
+            + ": one of each per object, now this request's")
+    return notes
 
 
 def render_status(body: dict[str, Any]) -> str:

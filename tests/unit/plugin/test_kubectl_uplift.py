@@ -192,12 +192,29 @@ def test_connection_flags_reach_kubectl_in_any_position() -> None:
     assert plugin._target("m") == ("upliftmodel", "m")
 
 
+#: Who the fake kubectls say the user is: ``kubectl auth whoami``'s and the kubeconfig context's
+#: user (``kubectl config view --minify``).
+WHOAMI, KUBECONFIG_USER = "alice@example.com", "kind-alice"
+
+
+def _identity(whoami: str | None = WHOAMI, kubeconfig_user: str | None = KUBECONFIG_USER) -> str:
+    """A fake kubectl's lines answering the plugin's questions of who the user is (None: the
+    question fails, as on an API server before 1.28 or a kubeconfig without a user)."""
+    lines = ""
+    for word, answer in (("whoami", whoami), ("config", kubeconfig_user)):
+        lines += (f"if {word!r} in sys.argv:\n"
+                  + (f"    sys.stdout.write({answer!r})\n    sys.exit(0)\n" if answer is not None
+                     else "    sys.stderr.write('error: unknown\\n')\n    sys.exit(1)\n"))
+    return lines
+
+
 def _fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                  metadata: dict[str, Any] | None = None, **body: Any) -> Path:
+                  metadata: dict[str, Any] | None = None, *, whoami: str | None = WHOAMI,
+                  kubeconfig_user: str | None = KUBECONFIG_USER, **body: Any) -> Path:
     """A ``kubectl`` (via ``KUBECTL``) that records its argv and answers like a get or patch
     -o json, with an object of ``metadata`` (besides its namespace and name) and ``body``'s
     other fields (``spec``, ``status``). As kubectl does, it leaves ``metadata.managedFields``
-    out unless ``--show-managed-fields`` is passed."""
+    out unless ``--show-managed-fields`` is passed. Who the user is: ``_identity``."""
     calls = tmp_path / "calls.jsonl"
     fake = tmp_path / "kubectl"
     answer = {"metadata": {"namespace": "growth", "name": "spring", **(metadata or {})}, **body}
@@ -205,6 +222,7 @@ def _fake_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         f"#!{sys.executable}\n"
         "import json, sys\n"
         f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        + _identity(whoami, kubeconfig_user) +
         f"answer = json.loads({json.dumps(answer)!r})\n"
         "if '--show-managed-fields' not in sys.argv:\n"
         "    answer['metadata'].pop('managedFields', None)\n"
@@ -233,6 +251,7 @@ def _kubectl_whose_get_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fa
     fake.write_text(
         f"#!{sys.executable}\nimport json, sys\n"
         f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        + _identity() +
         "if 'get' in sys.argv:\n"
         f"    sys.stderr.write({failure + chr(10)!r})\n"
         "    sys.exit(1)\n" + answer)
@@ -241,8 +260,11 @@ def _kubectl_whose_get_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fa
     return calls
 
 
-def _calls(path: Path) -> list[list[str]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+def _calls(path: Path, *, identity: bool = False) -> list[list[str]]:
+    """The fake kubectl's calls, those asking who the user is only when ``identity``."""
+    calls = [json.loads(line) for line in path.read_text().splitlines()]
+    return [call for call in calls
+            if identity or not {"whoami", "config"} & set(call)]
 
 
 def _patch_sent(argv: list[str]) -> dict[str, Any]:
@@ -269,10 +291,17 @@ def test_campaign_requests_patch_the_campaign_with_the_users_connection(
     assert call[:6] == ["--kubeconfig", "/k", "--context", "prod", "--namespace", "growth"]
     assert call[6:10] == ["patch", "campaigns.uplift.dev", "spring", "--type"]
     assert call[10] == "merge" and call[-2:] == ["-o", "json"]
-    ((key, sent),) = _patch_sent(call)["metadata"]["annotations"].items()
-    assert key == annotation and sent.startswith(value) and len(sent) > len(value)
+    written = _patch_sent(call)["metadata"]["annotations"]
+    sent = written.pop(annotation)
+    assert sent.startswith(value) and len(sent) > len(value)
+    # Who asks, with the same connection (no --reason: none, an earlier one's removed).
+    assert written == {"uplift.dev/requested-by": WHOAMI, "uplift.dev/request-reason": None}
+    (whoami,) = _calls(calls, identity=True)[1:2]
+    assert whoami == ["--kubeconfig", "/k", "--context", "prod", "--namespace", "growth",
+                      "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]
     out = capsys.readouterr().out
-    assert out.startswith(f"campaign growth/spring: requested ({annotation}={sent};")
+    assert out == (f"campaign growth/spring: requested ({annotation}={sent}; acted on once, see "
+                   f"status.handledRequests); uplift.dev/requested-by={WHOAMI}\n")
 
 
 @pytest.mark.parametrize(("verb", "paused"), [("pause", True), ("resume", False)])
@@ -849,8 +878,8 @@ def test_a_request_over_a_pending_one_says_what_it_replaces(
 def _kubectl_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stdout: str,
                      stderr: str = "") -> None:
     fake = tmp_path / "kubectl"
-    fake.write_text(f"#!{sys.executable}\nimport sys\nsys.stderr.write({stderr!r})\n"
-                    f"sys.stdout.write({stdout!r})\n")
+    fake.write_text(f"#!{sys.executable}\nimport sys\n" + _identity()
+                    + f"sys.stderr.write({stderr!r})\nsys.stdout.write({stdout!r})\n")
     fake.chmod(0o755)
     monkeypatch.setenv("KUBECTL", str(fake))
 
