@@ -45,6 +45,13 @@ self-heal, which the operator ignores as a token handled before (a Warning event
 otherwise, and a server-side apply, Argo CD's ``ServerSideApply=true`` or Flux, leaves no
 last-applied annotation).
 
+``status`` shows the last ``HISTORY_SHOWN`` history entries and every rollback before them,
+says how many it leaves out (with the ``kubectl get`` that shows them) and how many the operator
+dropped (``status.historyTrimmed``), and each entry's level as the level after the decision (a
+rollback's, from the level before it). It reads the status field by field: a shape it does not
+expect (an older or newer operator's, a hand edit) shows ``-`` where a field is missing, and a
+summary that fails all the same is one line and the ``kubectl get -o yaml`` to read it, exit 1.
+
 What it prints comes from the cluster (status messages quote MLflow's and Prometheus' error
 texts, a registered model's name, an API server's error), so no text of it reaches the terminal
 as is. Each line of a summary, and each value quoted in a message, goes through ``one_line``
@@ -64,6 +71,7 @@ import datetime as dt
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -178,7 +186,7 @@ EXIT_CODES = {
     0: "done (status printed, or the request or spec field written; a resume already written "
        "that the operator has not acted on yet)",
     1: "failed: kubectl's error (not found, forbidden, ...), its output not the object's JSON, "
-       "or a refusal (an object applied from Git)",
+       "a status the summary cannot read, or a refusal (an object applied from Git)",
     2: "usage: an unknown verb or flag, a flag the verb does not take (--full, --force, "
        "--reason), a NAME that is not NAME, upliftmodel/NAME or campaign/NAME",
     3: "nothing to do, nothing written: resume of a ramp its spec does not pause",
@@ -245,7 +253,7 @@ def _run(kubectl: Kubectl, verb: str, kind: str, name: str, *, full: bool, force
          reason: str | None = None) -> int:
     if verb == "status":
         body = kubectl.get(KINDS[kind], name)
-        print(printable(render_status(body) if kind == "upliftmodel" else render_campaign(body)))
+        print(printable(_rendered(body, kind, name, kubectl)))
         return 0
     replaced: contract.ManualRequest | None = None
     others: list[contract.ManualRequest] = []  # pending requests of other keys
@@ -454,9 +462,9 @@ def _refuse_if_not_paused(body: dict[str, Any], kind: str) -> None:
     by the verbs that act on that hold, which its phase message names (a fixed list offered
     retry for holds a retry ignores); a "set to false" would read as done."""
     field = f"spec.{RAMP_FIELDS[kind]}.paused"
-    if ((body.get("spec") or {}).get(RAMP_FIELDS[kind]) or {}).get("paused", False) is True:
+    if _dict(_dict(body.get("spec")).get(RAMP_FIELDS[kind])).get("paused", False) is True:
         return
-    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    meta, status = _dict(body.get("metadata")), _dict(body.get("status"))
     where = one_line(f"{kind} {meta.get('namespace', '?')}/{meta.get('name', '?')}")
     said = f"{where}: {field} is already false, so resume changes nothing (nothing written)"
     if not status.get("pausedAt"):
@@ -494,6 +502,7 @@ class Kubectl:
                  passed: Sequence[str] = ()) -> None:
         """``passed``: kubectl's other global flags, as given (``split_kubectl_flags``)."""
         self.base = [os.environ.get("KUBECTL", "kubectl")]
+        self.kubeconfig, self.context, self.namespace = kubeconfig, context, namespace
         for flag, value in (("--kubeconfig", kubeconfig), ("--context", context),
                             ("--namespace", namespace)):
             if value:
@@ -643,22 +652,75 @@ def _companion_notes(where: str, patch: dict[str, Any], reason: str | None,
     return notes
 
 
-def render_status(body: dict[str, Any]) -> str:
-    """A human summary of an UpliftModel's status: the ramp, the gates and the last decisions."""
-    meta, spec, status = body["metadata"], body.get("spec", {}), body.get("status") or {}
-    steps = spec.get("rollout", {}).get("steps", [])
-    step = status.get("currentStep")
+def _rendered(body: dict[str, Any], kind: str, name: str, kubectl: Kubectl) -> str:
+    """``status``'s summary of ``body``, or a PluginError (exit 1) saying in one line that the
+    status could not be read and how to see it whole: a status of a shape the summary does not
+    expect (an older or newer operator's, a hand edit) gives no traceback."""
+    try:
+        return (render_status if kind == "upliftmodel" else render_campaign)(
+            body, get=_get_command(kind, name, body, kubectl))
+    except Exception as error:  # any shape of status: said, never a traceback
+        command = _get_command(kind, name, body, kubectl)
+        raise PluginError(one_line(
+            f"could not read the status of {kind}/{name} ({type(error).__name__}: {error}); "
+            f"see it whole with `{command} -o yaml`")) from error
+
+
+def _get_command(kind: str, name: str, body: dict[str, Any],
+                 kubectl: Kubectl | None = None) -> str:
+    """``kubectl get KIND NAME -n NS`` for the object read (its context and kubeconfig as
+    given, never other flags: a ``--token`` is no text to print)."""
+    meta = _dict(body.get("metadata"))
+    namespace = meta.get("namespace") or (kubectl.namespace if kubectl else None)
+    words = ["kubectl", "get", kind, str(meta.get("name") or name)]
+    words += ["-n", str(namespace)] if namespace else []
+    for flag, value in (("--context", kubectl.context if kubectl else None),
+                        ("--kubeconfig", kubectl.kubeconfig if kubectl else None)):
+        words += [flag, value] if value else []
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else empty (null, a list, a hand edit's scalar)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects of the list ``value`` (nothing when it is not a list)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _step(status: dict[str, Any], steps: list[Any]) -> str:
+    """``  step 2/3`` of the ramp, nothing without a step number or steps."""
+    step = _int(status.get("currentStep"))
+    return f"  step {step + 1}/{len(steps)}" if step is not None and steps else ""
+
+
+def render_status(body: dict[str, Any], *, get: str | None = None) -> str:
+    """A human summary of an UpliftModel's status: the ramp, the gates and the last decisions.
+    ``get``: the ``kubectl get`` of the object, which the history names for the entries it
+    leaves out (default: from the object's name and namespace)."""
+    meta, spec, status = (_dict(body.get(part)) for part in ("metadata", "spec", "status"))
+    steps = _list(_dict(spec.get("rollout")).get("steps"))
     stable, canary = status.get("stableVersion"), status.get("canaryVersion")
     desired, previous = status.get("desiredVersion"), status.get("previousStableVersion")
     lines = [
-        f"Name:      {meta['namespace']}/{meta['name']}",
+        f"Name:      {meta.get('namespace', '-')}/{meta.get('name', '-')}",
         *_behind(meta, status),
         f"Phase:     {status.get('phase', '-')}  {status.get('message', '')}".rstrip(),
         f"Stable:    {stable or '-'}",
         f"Previous:  {previous}  (what a rollback restores when no canary runs)" if previous
         else "Previous:  -",
-        f"Canary:    {canary or '-'}  weight {status.get('canaryWeight', 0)}%"
-        + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else ""),
+        f"Canary:    {canary or '-'}  weight {_fmt(status.get('canaryWeight', 0))}%"
+        + _step(status, steps),
         *_serving(status),
     ]
     if desired and desired not in (stable, canary):
@@ -670,7 +732,9 @@ def render_status(body: dict[str, Any]) -> str:
     if rolled_back:
         lines.append(f"Rolled back: {rolled_back}")
     lines.append(f"Paused:    {_paused(meta, spec, status, 'rollout')}")
-    return _layout(lines + _requests(meta, status) + _common(status, level="weight"))
+    return _layout(lines + _requests(meta, status)
+                   + _common(status, level="weight",
+                             get=get or _get_command("upliftmodel", "-", body)))
 
 
 def _serving(status: dict[str, Any]) -> list[str]:
@@ -723,12 +787,12 @@ def _pending(body: dict[str, Any]) -> list[contract.ManualRequest]:
     """The requests written and not acted on yet, compared as the operator compares them (a
     request annotation whose token is neither ``status.handledRequests``' for its key nor one
     of ``status.earlierHandledRequests``': ``domain.requests.is_handled``)."""
-    status = body.get("status") or {}
-    handled, earlier = status.get("handledRequests"), status.get("earlierHandledRequests")
-    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    status = _dict(body.get("status"))
+    annotations = {key: value for key, value in
+                   _dict(_dict(body.get("metadata")).get("annotations")).items()
+                   if isinstance(value, str)}
     return [r for r in contract.parse_requests(annotations) if not contract.is_handled(
-        r, handled if isinstance(handled, dict) else {},
-        earlier if isinstance(earlier, dict) else {})]
+        r, _dict(status.get("handledRequests")), _dict(status.get("earlierHandledRequests")))]
 
 
 def _requests(meta: dict[str, Any], status: dict[str, Any]) -> list[str]:
@@ -737,20 +801,21 @@ def _requests(meta: dict[str, Any], status: dict[str, Any]) -> list[str]:
     for its key: the operator down, behind, or holding it for an invalid spec), then the last
     one acted on per annotation, with the history's entry of it when it still has one
     (``RequestIgnored``: refused, and why). Neither: no line."""
-    handled: dict[str, Any] = status.get("handledRequests") or {}
+    handled = _dict(status.get("handledRequests"))
     shown = [f"pending  {r.key}={_clipped(r.token)}  (not acted on yet"
              + (f"; it asks for nothing: {r.problem}" if r.problem else "")
              + ": the operator not at it yet, not running, or held by an invalid spec, see "
              "Conditions)"
              for r in _pending({"metadata": meta, "status": status})]
     # The history names a request by its actor, its token clipped (``ManualRequest.actor``).
-    by_actor = {h.get("actor"): h for h in status.get("history") or [] if isinstance(h, dict)}
-    annotations = meta.get("annotations") or {}
+    by_actor = {h["actor"]: h for h in _dicts(status.get("history"))
+                if isinstance(h.get("actor"), str)}
+    annotations = _dict(meta.get("annotations"))
     for key, stored in sorted(handled.items()):
         token = str(stored)
         # A token over 64 characters is stored as its digest (``remembered``): the annotation
         # still holding it gives the token itself, which the history's actor names.
-        written = annotations.get(key) if isinstance(annotations, dict) else None
+        written = annotations.get(key)
         if (isinstance(written, str) and written != token
                 and contract.remembered(written) == token):
             token = written
@@ -797,7 +862,7 @@ def _paused(meta: dict[str, Any], spec: dict[str, Any], status: dict[str, Any],
     spec's paused false, which a bare "False" next to "Phase: Paused" denied. A ``pausedAt``
     the spec's pause set stays until the operator's next pass: with the spec's paused false in
     a generation not acted on yet, it is a resume to come, not a hold of the ramp's own."""
-    asked = (spec.get(ramp) or {}).get("paused", False) is True
+    asked = _dict(spec.get(ramp)).get("paused", False) is True
     field = f"spec.{ramp}.paused"
     held = status.get("pausedAt")
     if held and asked:
@@ -824,20 +889,19 @@ def _rolled_back(status: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def render_campaign(body: dict[str, Any]) -> str:
+def render_campaign(body: dict[str, Any], *, get: str | None = None) -> str:
     """A human summary of a Campaign's status: exposure (and what a spent budget, or a spend
     unreadable past ``spec.economics.budgetUnreadable.after``, suspends),
     effect, ROI, spend against the budget and what is left of it. Money is shown to the cent
     (``_money``): a significant-digit format rounds 4,999.60 of 5,000 up to the whole budget."""
-    meta, spec, status = body["metadata"], body.get("spec", {}), body.get("status") or {}
-    steps = spec.get("exposure", {}).get("steps", [])
-    step = status.get("currentStep")
-    economics = spec.get("economics", {})
+    meta, spec, status = (_dict(body.get(part)) for part in ("metadata", "spec", "status"))
+    steps = _list(_dict(spec.get("exposure")).get("steps"))
+    economics = _dict(spec.get("economics"))
     budget, currency = economics.get("budget"), economics.get("currency", "")
     unit = f" {currency}".rstrip()
     suspended = status.get("suspendedExposurePercent")
     unreadable = status.get("budgetUnreadableSince")
-    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    ready = next((c for c in _dicts(status.get("conditions")) if c.get("type") == "Ready"), {})
     if suspended is None:
         suspension = ""
     elif ready.get("reason") == "BudgetUnreadable":
@@ -861,12 +925,11 @@ def render_campaign(body: dict[str, Any]) -> str:
                  # status.budgetUnreadableSince: no reading has shown the spend since.
                  + (f" (unreadable since {unreadable})" if unreadable else ""))
     lines = [
-        f"Name:      {meta['namespace']}/{meta['name']}",
+        f"Name:      {meta.get('namespace', '-')}/{meta.get('name', '-')}",
         f"Phase:     {status.get('phase', '-')}  {status.get('message', '')}".rstrip(),
-        f"Model:     {spec.get('modelRef', {}).get('name', '-')} "
+        f"Model:     {_dict(spec.get('modelRef')).get('name', '-')} "
         f"v{status.get('modelVersion') or '-'}",
-        f"Exposure:  {_fmt(status.get('exposurePercent', 0))}%"
-        + (f"  step {step + 1}/{len(steps)}" if step is not None and steps else "")
+        f"Exposure:  {_fmt(status.get('exposurePercent', 0))}%" + _step(status, steps)
         + suspension,
         f"Effect:    {_estimate(status.get('incrementalEffect'))}",
         f"ROI:       {_estimate(status.get('roi'))}",
@@ -881,7 +944,8 @@ def render_campaign(body: dict[str, Any]) -> str:
     ]
     lines[1:1] = _behind(meta, status)
     return _layout(lines + _requests(meta, status)
-                   + _common(status, money=_budget_gate_names(spec), level="percent"))
+                   + _common(status, money=_budget_gate_names(spec), level="percent",
+                             get=get or _get_command("campaign", "-", body)))
 
 
 def _budget_gate_names(spec: dict[str, Any]) -> set[str]:
@@ -889,9 +953,9 @@ def _budget_gate_names(spec: dict[str, Any]) -> set[str]:
     the one ``spec.economics.budget`` implies, named as the operator names it (``budget``, or
     ``budget-2``, ... when a declared gate has the name: ``domain.exposure``, which this
     light plugin does not import)."""
-    gates = [g for g in spec.get("exposure", {}).get("gates", []) if isinstance(g, dict)]
+    gates = _dicts(_dict(spec.get("exposure")).get("gates"))
     declared = {str(g.get("name")) for g in gates if g.get("type") == "budget"}
-    if declared or spec.get("economics", {}).get("budget") is None:
+    if declared or _dict(spec.get("economics")).get("budget") is None:
         return declared
     taken = {str(g.get("name")) for g in gates}
     name, n = "budget", 1
@@ -902,35 +966,114 @@ def _budget_gate_names(spec: dict[str, Any]) -> set[str]:
 
 
 def _common(status: dict[str, Any], money: set[str] | frozenset[str] = frozenset(), *,
-            level: str = "weight") -> list[str]:
+            level: str = "weight", get: str = "kubectl get") -> list[str]:
     """Gates, history and conditions; the gates named in ``money`` (a Campaign's budget gates:
     spend against the budget) with their value and threshold to the cent. A history entry
     shows the ramp's ``level`` it recorded (an UpliftModel's canary ``weight``, a Campaign's
-    exposure ``percent``), a condition since when it holds (``lastTransitionTime``)."""
+    exposure ``percent``: ``_entry``), a condition since when it holds
+    (``lastTransitionTime``). ``get``: the object's ``kubectl get``, for the history it leaves
+    out."""
     lines: list[str] = []
-    gates = status.get("gates", [])
+    gates = _dicts(status.get("gates"))
     if gates:
         lines.append("Gates:")
         for gate in gates:
             number = _money if gate.get("name") in money else _fmt
             lines.append(
-                f"  {gate['name']:<16} {gate['verdict']:<12} value={_gate_value(gate, number)} "
-                f"threshold={number(gate.get('threshold'))} samples={_progress(gate)}  "
-                f"{gate.get('message', '')}".rstrip())
-    history = status.get("history", [])
-    if history:
-        lines.append("History (newest last):")
-        lines += [f"  {h['time']}  {h['action']:<18} v{h.get('version', '-')}"
-                  + (f" at {_fmt(h[level])}%" if h.get(level) is not None else "")
-                  + f"  {h.get('reason', '')} ({h.get('actor', 'operator')})"
-                  for h in history[-10:]]
-    conditions = status.get("conditions", [])
+                f"  {_fmt(gate.get('name')):<16} {_fmt(gate.get('verdict')):<12} "
+                f"value={_gate_value(gate, number)} threshold={number(gate.get('threshold'))} "
+                f"samples={_progress(gate)}  {_text(gate.get('message'))}".rstrip())
+    lines += _history(status, level, get)
+    conditions = _dicts(status.get("conditions"))
     if conditions:
         lines.append("Conditions:")
-        lines += [f"  {c['type']:<14} {c['status']:<7} "
+        lines += [f"  {_fmt(c.get('type')):<14} {_fmt(c.get('status')):<7} "
                   + (f"since {c['lastTransitionTime']}  " if c.get("lastTransitionTime") else "")
-                  + f"{c['reason']}: {c.get('message', '')}" for c in conditions]
+                  + f"{_fmt(c.get('reason'))}: {_text(c.get('message'))}" for c in conditions]
     return lines
+
+
+#: How many of the newest history entries ``status`` shows, besides every rollback before them.
+HISTORY_SHOWN = 10
+#: The history actions that record a rollback, and how the reason of a request ignored begins
+#: (an older operator recorded one under its request's action): ``domain.steps``'
+#: ``ROLLBACK_ACTIONS`` and ``IGNORED_PREFIX``, not imported (the plugin ships with
+#: ``domain.requests`` alone, ``plugin.bundle``; a unit test holds them equal).
+ROLLBACK_ACTIONS = frozenset({"RolledBack", "ManualAbort", "EmergencyRollback"})
+IGNORED_PREFIX = "ignored: "
+# The words of each ramp's level in a history entry.
+_LEVELS = {"weight": "canary weight", "percent": "exposure"}
+
+
+def _is_rollback(entry: dict[str, Any]) -> bool:
+    return (entry.get("action") in ROLLBACK_ACTIONS
+            and not str(entry.get("reason") or "").startswith(IGNORED_PREFIX))
+
+
+def _history(status: dict[str, Any], level: str, get: str) -> list[str]:
+    """The history, newest last: the last ``HISTORY_SHOWN`` entries and every rollback before
+    them (what an on-call looks for), each gap marked with what it leaves out; how many are
+    not shown, with the command that shows them all; and how many the operator dropped from
+    the status (``status.historyTrimmed``, when the operator counts them)."""
+    history = _dicts(status.get("history"))
+    trimmed = _int(status.get("historyTrimmed")) or 0
+    if not history and trimmed <= 0:
+        return []
+    newest = max(0, len(history) - HISTORY_SHOWN)
+    shown = [i >= newest or _is_rollback(h) for i, h in enumerate(history)]
+    hidden = shown.count(False)
+    lines = ["History (newest last" + (f"; the last {HISTORY_SHOWN} and every rollback before "
+                                       "them" if hidden else "") + "):"]
+    if trimmed > 0:
+        lines.append(f"  {_count(trimmed, 'older entry was', 'older entries were')} dropped by "
+                     "the operator (status.historyTrimmed)")
+    if hidden:
+        lines.append(f"  {_count(hidden, 'earlier entry', 'earlier entries')} not shown: "
+                     f"{get} -o jsonpath='{{.status.history}}'")
+    gap = 0
+    for index, entry in enumerate(history):
+        if not shown[index]:
+            gap += 1
+            continue
+        if gap:
+            lines.append(f"  … {gap} not shown")
+            gap = 0
+        lines.append(_entry(entry, history[:index], level))
+    return lines
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _entry(entry: dict[str, Any], before: list[dict[str, Any]], level: str) -> str:
+    """One history entry. Its ``level`` (``DecisionRecord.weight``/``percent``) is the ramp's
+    level after the decision, so said as such: a rollback's is 0 %, and the level it rolled
+    back from is the one the last entry before it of the same version recorded (when the
+    history still holds it); a promotion's, the canary's weight once it is stable (0), is
+    left out."""
+    action = _fmt(entry.get("action"))
+    words, value = _LEVELS.get(level, level), entry.get(level)
+    said = ""
+    if _is_rollback(entry):
+        version = entry.get("version")
+        earlier = next((h for h in reversed(before) if version is not None
+                        and h.get("version") == version), None)
+        start = earlier.get(level) if earlier and earlier.get("action") != "Promoted" else None
+        if start is not None:
+            said = f" {words} from {_fmt(start)}%" + (f" to {_fmt(value)}%" if value is not None
+                                                      else "")
+        elif value is not None:
+            said = f" {words} after: {_fmt(value)}%"
+    elif value is not None and action != "Promoted":
+        said = f" {words} after: {_fmt(value)}%"
+    return (f"  {_fmt(entry.get('time'))}  {action:<18} v{_fmt(entry.get('version', '-'))}"
+            f"{said}  {_text(entry.get('reason'))} ({_fmt(entry.get('actor', 'operator'))})")
+
+
+def _text(value: Any) -> str:
+    """A free-text field: empty when absent or null."""
+    return "" if value is None else str(value)
 
 
 def _gate_value(gate: dict[str, Any], number: Callable[[Any], str] | None = None) -> str:

@@ -836,14 +836,15 @@ def test_history_shows_the_level_recorded_and_conditions_since_when() -> None:
         {"time": "t2", "action": "Rollback", "version": "2", "reason": "gate failed"}],
         "conditions": [condition]})
     text = plugin.render_status(body)
-    assert "  t1  StepAdvanced       v2 at 50%  gates passed (operator)\n" in text
+    assert ("  t1  StepAdvanced       v2 canary weight after: 50%  gates passed (operator)\n"
+            in text)
     assert "  t2  Rollback           v2  gate failed (operator)\n" in text
     assert ("  ModelResolved  False   since 2026-12-07T09:00:00Z  RegistryUnavailable: "
             "MLflow down") in text
     campaign = _campaign({}, {"history": [
         {"time": "t1", "action": "StepAdvanced", "version": "3", "percent": 12.5,
          "weight": 99, "reason": "gates passed"}]})
-    assert ("  t1  StepAdvanced       v3 at 12.5%  gates passed (operator)"
+    assert ("  t1  StepAdvanced       v3 exposure after: 12.5%  gates passed (operator)"
             in plugin.render_campaign(campaign))
 
 
