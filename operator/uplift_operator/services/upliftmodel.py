@@ -687,31 +687,56 @@ def _checked(status: UpliftModelStatus, owner: Owner, meta: Mapping[str, Any],
     return status, (*stable, *canary)
 
 
-#: The history's actions that make their version stable (``_stable_as_served``).
+#: The history's actions that make their version stable (``_stable_as_served``); an emergency
+#: rollback of the stable makes the version it restores stable (``restored_by``).
 _MAKES_STABLE = frozenset({ramp.Reason.PROMOTED.value, ramp.Reason.RESTORE_WITHDRAWN.value})
+
+
+def _made_stable(status: UpliftModelStatus) -> str | None:
+    """The version the history's newest decision that changed the stable version made stable
+    (a promotion, a first version, a withdrawn restore: its entry's version; an emergency
+    rollback of the stable: the version it restored); None when no such entry is left in the
+    bounded history."""
+    for entry in reversed(status.history):
+        if entry.action in _MAKES_STABLE and entry.version is not None:
+            return entry.version
+        restored = restored_by(entry)
+        if restored is not None:
+            return restored
+    return None
 
 
 def _stable_as_served(status: UpliftModelStatus, owner: Owner, meta: Mapping[str, Any],
                       deps: Dependencies) -> tuple[UpliftModelStatus, tuple[Unreadable, ...]]:
-    """``status`` with the stable version of the model's own serving graph (its ``stable``
-    role, ``ServingBackend.rendered_roles``) in place of a ``stableVersion`` no decision of
-    this operator explains, and that drop, for ``StatusReadable``. Such a version (a hand edit
-    of the status: any digits parse) was rendered as the stable predictor, moving the traffic
-    off the version that serves onto one that may not exist, and MLflow's role tags followed
-    it. The graph's stable differs from the status' one legitimately only while the graph is
-    behind a decision or a decision's status write was lost, and then the graph's is a version
-    the status names: the previous stable (a promotion or an emergency rollback not applied
-    yet, or applied and its status write lost), the canary (a promotion applied, its status
-    write lost), the version an emergency rollback replaced (its restore not applied yet, or
-    its withdrawal applied and its status write lost; ``abortedVersion`` in a status of an
-    operator before ``emergencyRolledBackVersion``). Nor is a stable version the history's
-    newest promotion (or withdrawn restore) names doubted: a first version that replaced one
-    that never served, not applied yet. Nothing is checked without a graph of the model's own
-    or one with no stable role (a first version, a graph of an earlier operator, someone
-    else's), nor on a graph decided on a newer body than this pass's (the pass decides
-    nothing: ``_decided_on_newer``). MLflow is not asked: its role tags follow the status."""
+    """``status`` with the version the operator's own history made stable in place of a
+    ``stableVersion`` that no decision explains while the model's own serving graph serves that
+    version as its stable (``ServingBackend.rendered_roles``), and that drop, for
+    ``StatusReadable``. Such a version (a hand edit of the status: any digits parse) was
+    rendered as the stable predictor, moving the traffic off the version that serves onto one
+    that may not exist, and MLflow's role tags followed it.
+
+    The graph decides nothing here: whoever may edit SeldonDeployments may write any version
+    and role into its annotations, and a version taken from them would move the traffic and
+    MLflow's tags (docs/security.md). The version taken is the one the status' own history
+    says the operator made stable most recently (``_made_stable``: the newest promotion, first
+    version, withdrawn restore, or the version an emergency rollback restored); the graph only
+    confirms it serves. Every decision that changes ``stableVersion`` writes that entry in the
+    same status write, so a status whose stable differs from it was not written so by a pass.
+    Nothing is taken when the history holds no such entry (trimmed from the bounded history:
+    the status is followed, and the next apply renders it), when the graph's stable is another
+    version (a graph edited, or behind a decision: the next apply renders the status' stable),
+    nor when the graph's stable is a version the status names — the previous stable, the
+    canary, the version an emergency rollback replaced (``abortedVersion`` in a status of an
+    operator before ``emergencyRolledBackVersion``): a graph behind a decision, or a decision
+    whose status write was lost. Nothing is checked without a graph of the model's own or one
+    with no stable role (a first version, a graph of an earlier operator, someone else's), nor
+    on a graph decided on a newer body than this pass's (the pass decides nothing:
+    ``_decided_on_newer``). MLflow is not asked: its role tags follow the status."""
     stable = status.stable_version
     if stable is None:
+        return status, ()
+    made = _made_stable(status)
+    if made is None or made == stable:
         return status, ()
     graph = deps.cluster.get(deps.backend.api_version, deps.backend.plural, owner.namespace,
                              owner.name)
@@ -719,18 +744,14 @@ def _stable_as_served(status: UpliftModelStatus, owner: Owner, meta: Mapping[str
             or _decided_on_newer(graph, meta)):
         return status, ()
     served = deps.backend.rendered_roles(graph).get("stable")
-    if served is None or served[0] in (stable, status.previous_stable_version,
-                                       status.canary_version,
-                                       status.emergency_rolled_back_version,
-                                       status.aborted_version):
+    if served is None or served[0] != made or made in (status.previous_stable_version,
+                                                       status.canary_version,
+                                                       status.emergency_rolled_back_version,
+                                                       status.aborted_version):
         return status, ()
-    made = next((e.version for e in reversed(status.history) if e.action in _MAKES_STABLE),
-                None)
-    if made == stable:
-        return status, ()
-    return status.model_copy(update={"stable_version": served[0]}), (Unreadable(
-        "stableVersion", f"dropped; taken from {deps.backend.kind} {owner.namespace}/"
-        f"{owner.name}: {served[0]}",
+    return status.model_copy(update={"stable_version": made}), (Unreadable(
+        "stableVersion", f"dropped; taken from the history: {made}, which its newest decision "
+        f"made stable and {deps.backend.kind} {owner.namespace}/{owner.name} serves as stable",
         f"{_shown_version(stable)} is not the version the serving graph serves as stable, and "
         "no decision of the operator made it stable (a hand edit?)", "stableVersion"),)
 

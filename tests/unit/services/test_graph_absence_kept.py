@@ -175,10 +175,11 @@ def test_a_create_refused_409_already_exists_reads_the_graph_and_decides_again()
     assert untouched(api, theirs)
 
 
-def test_a_deleted_graph_is_recreated_after_one_read_though_the_status_read_it_first() -> None:
+def test_a_deleted_graph_is_recreated_after_one_read() -> None:
     """A serving model's graph deleted (its DELETED event dropped it from the store): the pass
-    reads it once, from the API server, and creates it again. The status' reading asks for the
-    graph before the pass does (``_stable_as_served``: a stable version is set); its 404, now
+    reads it once, from the API server, and creates it again. The status' reading may ask for
+    the graph before the pass does (``_stable_as_served``, when the status' stable is not the
+    one its history made stable; ``_split_from_graph``: below); a 404 it reads, then
     remembered, is not taken for an absence remembered from an earlier pass, which would read it
     again before the create (2 GETs a recreate)."""
     api = ApiServer()
