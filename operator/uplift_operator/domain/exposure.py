@@ -134,6 +134,7 @@ from uplift_operator.domain.gates import (
 )
 from uplift_operator.domain.measurements import CampaignUnits
 from uplift_operator.domain.requests import RETRY_ANNOTATION, ManualRequest, is_replayed
+from uplift_operator.domain.status import BUDGET_SINCE_TAKEN_AS_NOW, STATUS_READABLE
 from uplift_operator.domain.steps import Event, Reason
 from uplift_operator.model.keys import treatment_key
 
@@ -391,6 +392,7 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
             failed_at: dt.datetime | None = st.time
             spent = (f"spent {st.value:.6g} of budget {st.threshold:.6g}"
                      if st.value is not None and st.threshold is not None else st.message)
+            spent += _counted_since(spec, status, anchor, st.time)
         elif _suspended(status) and not unreadable:
             failed_at = _last_fail(status)
             since = ("not measured since" if st is None
@@ -414,6 +416,26 @@ def budget_suspension(spec: CampaignSpec, status: CampaignStatus, anchor: dt.dat
         return BudgetSuspension(gate.name, until, f"budget exhausted ({spent}, gate {gate.name}); "
                                                   f"treating no one until {when}")
     return unreadable_suspension(spec, status, now, read)
+
+
+def _counted_since(spec: CampaignSpec, status: CampaignStatus, anchor: dt.datetime | None,
+                   at: dt.datetime) -> str:
+    """Words for a ``BudgetExhausted`` message when the spend was counted from a
+    ``status.budgetSince`` a pass read later than its clock and took as its own time
+    (``domain.status.future_times``, named in ``StatusReadable``): from then, not from when the
+    budget was set, within the budget period of ``at``; nothing otherwise."""
+    since = status.budget_since
+    readable = cond.find(status.conditions, STATUS_READABLE)
+    if (since is None or anchor is None or readable is None
+            or f"{BUDGET_SINCE_TAKEN_AS_NOW} ({since.isoformat()})" not in readable.message):
+        return ""
+    start, _ = budget.current_period(spec.economics.budget_period, anchor, at)
+    counted = budget.counted_from(start, since)
+    if counted <= start:
+        return ""
+    return (f", counted from {counted.isoformat()}: the stored status.budgetSince was later than "
+            "the operator's clock and was taken as the time of the pass that read it "
+            "(StatusReadable)")
 
 
 #: How much of the failed reading's words a ``BudgetUnreadable`` message quotes.

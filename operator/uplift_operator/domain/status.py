@@ -23,12 +23,12 @@ from pydantic import BaseModel, ValidationError
 from uplift_operator.api.v1alpha1.common import Condition, Phase, StatusBase
 from uplift_operator.domain import conditions as cond
 
-__all__ = ["CLOCK_SKEW_ALLOWED", "EDIT_ROLLING_REASONS", "FEWER_REPLICAS", "STATUS_READABLE",
-           "Applied", "Conflict", "Observation", "Resolved", "Unreadable", "apply_retry_seconds",
-           "conflict_retry_seconds", "future_times", "model_resolved", "readable",
-           "resolution_warning", "serving_applied", "serving_conflict", "spec_valid",
-           "status_digest", "status_patch", "status_readable", "validation_outcome",
-           "write_back_unconfirmed", "written_back"]
+__all__ = ["BUDGET_SINCE_TAKEN_AS_NOW", "CLOCK_SKEW_ALLOWED", "EDIT_ROLLING_REASONS",
+           "FEWER_REPLICAS", "STATUS_READABLE", "Applied", "Conflict", "Observation",
+           "Resolved", "Unreadable", "apply_retry_seconds", "conflict_retry_seconds",
+           "future_times", "model_resolved", "readable", "resolution_warning",
+           "serving_applied", "serving_conflict", "spec_valid", "status_digest", "status_patch",
+           "status_readable", "validation_outcome", "write_back_unconfirmed", "written_back"]
 
 MAX_MESSAGE = 4000
 
@@ -706,9 +706,11 @@ CLOCK_SKEW_ALLOWED = dt.timedelta(minutes=5)
 #: The times later than ``CLOCK_SKEW_ALLOWED`` ahead dropped rather than taken as the pass's
 #: ``now``: the last analysis (the next is due at once: taken as now, it would keep a stale
 #: verdict judging the step for another interval), a passed-while-held mark (only an event
-#: waits on it), a Campaign's ``budgetSince`` (its spend is then read from the period's start:
-#: more, never less, of it counted).
-_FUTURE_DROPPED = frozenset({"lastAnalysisAt", "passedWhileHeldAt", "budgetSince"})
+#: waits on it).
+_FUTURE_DROPPED = frozenset({"lastAnalysisAt", "passedWhileHeldAt"})
+#: How ``StatusReadable`` names a Campaign's ``budgetSince`` taken as now (``future_times``),
+#: which ``domain.exposure`` looks for to say why a spend is counted from then.
+BUDGET_SINCE_TAKEN_AS_NOW = "budgetSince taken as now"
 #: Times that may be later than now as written: a Campaign's ``budgetAnchor`` is the spec's
 #: ``schedule.start`` (one edited to a later date, then a budget set), its budget record's
 #: ``periodStart`` follows it.
@@ -724,9 +726,22 @@ def future_times(status: S, now: dt.datetime,
     rolled back, a Campaign's exposure advanced on a stale Pass), and one near year 9999 made
     the pass's arithmetic overflow at every pass (an abort never acted on). Each is taken as
     ``now`` (a step starting now, a deadline or grace counting from now: later, never sooner),
-    but the last analysis, a passed-while-held mark and ``budgetSince``, which are dropped
+    but the last analysis and a passed-while-held mark, which are dropped
     (``_FUTURE_DROPPED``); in a list, the entry's time (a gate's verdict, a condition, a
-    history entry) is taken as now and the entry kept."""
+    history entry) is taken as now and the entry kept.
+
+    A Campaign's ``budgetSince`` (when its budget was set: its spend is counted from then) is
+    taken as now too, and said so. Dropped, the spend was counted from the period's start, and
+    a budget removed and set again in the period counted the removed one's ledgers again
+    (``keep_budget_anchor`` records it only with ``budgetAnchor``, so it stayed so): a false
+    ``BudgetExhausted``, the campaign suspended at 0 % for the rest of the period. The status
+    holds no earlier time it was surely set after (no history entry records a budget set or
+    removed; the removal drops everything of the removed budget, ``forget_budget``), and any
+    time before it may count the removed budget's ledgers, so now is the one safe bound. What
+    it leaves out: what ledgers of this budget that ended before now spent and no reading
+    recorded in ``budgetLedgers`` (a live ledger's gauge holds its whole period's spend, read
+    at any later reading), and, for a runtime without the ledger gauges, the spend counter's
+    increase from when the budget was set until now."""
     limit, ahead = now + allowed, f"more than {_said(allowed)} ahead"
     found: list[Unreadable] = []
     update: dict[str, Any] = {}
@@ -739,8 +754,12 @@ def future_times(status: S, now: dt.datetime,
             if value > limit:
                 dropped = wire in _FUTURE_DROPPED
                 update[name] = None if dropped else now
+                done = "dropped" if dropped else f"taken as now ({now.isoformat()})"
+                if wire == "budgetSince":
+                    done += (": the budget's spend is counted from then (from the period's "
+                             "start it would count again a budget removed before it was set)")
                 found.append(Unreadable(
-                    wire, "dropped" if dropped else f"taken as now ({now.isoformat()})",
+                    wire, done,
                     f"{value.isoformat()} is later than the operator's clock ({ahead})", wire))
         elif isinstance(value, list) and any(isinstance(item, BaseModel) for item in value):
             items = [_entry_now(item, f"{wire}[{_label(item, i)}]", wire, now, limit, ahead,

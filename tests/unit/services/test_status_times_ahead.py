@@ -150,18 +150,23 @@ def test_each_time_ahead_of_a_model_status_is_taken_as_now_but_the_last_analysis
     assert all(not part.kept for part in found)
 
 
-def test_a_campaigns_budget_anchor_may_be_ahead_and_its_budget_since_is_dropped() -> None:
+def test_a_campaigns_budget_anchor_may_be_ahead_and_its_budget_since_is_taken_as_now() -> None:
     """``budgetAnchor`` is the spec's ``schedule.start`` (one edited to a later date before a
     budget is set), its record's ``periodStart`` follows it: read as they are. A
-    ``budgetSince`` ahead is dropped: the spend is read from the period's start."""
+    ``budgetSince`` ahead is taken as now, not dropped: dropped, the spend was read from the
+    period's start, which counts again the ledgers of a budget removed before this one was set
+    (``test_budget_since_ahead.py``)."""
     status = CampaignStatus.model_validate({
         "budgetAnchor": AHEAD, "budgetSince": AHEAD, "budgetUnreadableSince": AHEAD,
         "rampStartedAt": AHEAD, "budgetLedgers": {"periodStart": AHEAD, "ledgers": {"a": 1.0}}})
     read, found = status_logic.future_times(status, NOW)
     assert read.budget_anchor == status.budget_anchor
     assert read.budget_ledgers == status.budget_ledgers
-    assert read.budget_since is None
-    assert read.budget_unreadable_since == read.ramp_started_at == NOW
+    assert read.budget_since == read.budget_unreadable_since == read.ramp_started_at == NOW
+    since = next(part for part in found if part.where == "budgetSince")
+    assert since.done == (f"taken as now ({NOW.isoformat()}): the budget's spend is counted "
+                          "from then (from the period's start it would count again a budget "
+                          "removed before it was set)")
     assert {part.where for part in found} == {"budgetSince", "budgetUnreadableSince",
                                               "rampStartedAt"}
 
