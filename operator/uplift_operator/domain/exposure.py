@@ -1218,13 +1218,14 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
         self.record(reason, self.subject(), why, actor)
         self.emit("Warning", reason, text)
 
-    def complete(self, actor: str = "operator", why: str = "all steps passed") -> None:
+    def complete(self, actor: str = "operator", why: str = "all steps passed", *,
+                 over: str = "") -> None:
         # A full promote jumps to the last step's exposure; the ramp is there already otherwise.
         last = self.spec.exposure.steps[-1].percent
         self.set_level(max(self.level(), last))
         text = f"exposure ramp complete at {self.level():g}% ({why})"
         self.end_ramp()
-        self.record(Reason.RAMP_COMPLETED, self.subject(), why, actor)
+        self.record(Reason.RAMP_COMPLETED, self.subject(), f"{why}{over}", actor)
         self.emit("Normal", Reason.RAMP_COMPLETED, text)
 
     def retry(self, request: ManualRequest) -> None:
@@ -1255,16 +1256,19 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             s.rolled_back_generation = s.rolled_back_spec = None
             why = (f"rollback withdrawn; {self.paused_field} holds the campaign at 0%: its ramp "
                    "starts at step 1 once it is resumed")
-            self.record(Reason.RETRY, self.subject(), why, request.actor)
-            self.emit("Normal", Reason.RETRY, f"{why} ({self.model.why})")
+            self.record(Reason.RETRY, self.subject(), request.said(why), request.actor)
+            self.emit("Normal", Reason.RETRY, f"{request.said(why)} ({self.model.why})")
             return
-        self.start_exposure(Reason.RETRY, "exposure ramp restarted at step 1", request.actor)
+        self.start_exposure(Reason.RETRY, request.said("exposure ramp restarted at step 1"),
+                            request.actor)
 
     def emergency_rollback(self, request: ManualRequest) -> None:
-        self.abort_exposure(request, Reason.EMERGENCY_ROLLBACK, "emergency rollback requested")
+        self.abort_exposure(request, Reason.EMERGENCY_ROLLBACK,
+                            request.said("emergency rollback requested"))
 
     def abort(self, request: ManualRequest) -> None:
-        self.abort_exposure(request, Reason.MANUAL_ABORT, "aborted by hand")
+        self.abort_exposure(request, Reason.MANUAL_ABORT,
+                            request.said("aborted by hand") + self.gates_overridden())
 
     def announce(self, gate: GateSpecBase, st: GateStatus, before: GateStatus | None, *,
                  held: bool = False) -> None:
@@ -1635,15 +1639,10 @@ class _ExposurePass(steps.StepPass[CampaignStatus]):
             return
         super().note_resume()
 
-    def set_phase(self, phase: Phase, message: str) -> str:
-        """The step machine's, but no ``Resumed`` of a ramp that was paused and now exposes no
+    def resumes(self) -> bool:
+        """No ``Resumed`` (event or history entry) of a ramp that was paused and now exposes no
         one (withdrawn, its Manual rollback pending or not): nothing resumed at 0 %."""
-        said = len(self.events)
-        message = super().set_phase(phase, message)
-        if not exposing(self.status) and self.previous.paused_at is not None:
-            self.events[said:] = [event for event in self.events[said:]
-                                  if event.reason is not Reason.RESUMED]
-        return message
+        return exposing(self.status) or self.previous.paused_at is None
 
     def end_campaign(self, why: str) -> None:
         """Past the schedule's end: exposure to 0 %, the ramp ended, a Normal event and a
