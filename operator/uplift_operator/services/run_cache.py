@@ -1,4 +1,4 @@
-"""MLflow run reads that never change, read once and shared: a gate's evidence from the registry.
+"""MLflow run reads that seldom change, read once a while and shared: a gate's evidence from the registry.
 
 A drift or upliftSanity gate reads a reference artifact of the canary's run, a qini gate the
 run metrics and the bootstrap artifact of both versions' runs. Those runs belong to READY
@@ -7,16 +7,34 @@ and reference first, ``model/trainer.py``) does not change; yet every resource r
 at every analysis: 100 Campaigns on one model downloaded one reference 100 times an interval,
 1,000 qini followers made ~6,000 MLflow requests a minute.
 
-A run's metrics are kept for good only once the run has ended (``TERMINAL_RUN_STATUSES``:
-FINISHED, FAILED, KILLED). A run still RUNNING may log more: ``log_model(registered_model_name=
-...)`` then ``log_metric(...)`` in the same run, or ``mlflow.evaluate`` after the registration,
-is common, and its metrics kept at the first read (before the qini metrics existed) made the
-qini gate see "no data" for that run until the entry was evicted or the operator restarted.
-A run not known to have ended is kept for ``UNENDED_RUN_TTL_SECONDS`` only, then read again:
-metrics it logs later are seen within a minute, and a run that never ends (its training
-process killed after ``log_model``: MLflow leaves it RUNNING for good) is read about once a
-minute by the whole process, not at every gate read of every follower (a client that cannot
-say whether the run ended, not ``ReadsRunStatus``, is kept for good as before).
+A run's metrics are kept for a while, never for good. MLflow takes metrics on an ended run
+(only a deleted one refuses them): ``log_model(registered_model_name=...)`` then
+``log_metric(...)`` in the same run, ``mlflow.evaluate`` after the registration, or a separate
+evaluation job logging ``qini.*`` to the training run once it FINISHED, are common. Kept for good
+at its first read (for an ended run, before), the metrics read before the qini ones existed
+made the qini gate see "no data" for that run until the entry was evicted or the operator
+restarted: the canary's gate held Inconclusive, and a stable read that way judged the canary on
+its floor alone ("no stable replicates to compare with"), so a worse canary could pass. So:
+
+- a run that has ended (``TERMINAL_RUN_STATUSES``: FINISHED, FAILED, KILLED; or a client that
+  cannot say, not ``ReadsRunStatus``) is kept for ``ENDED_RUN_TTL_SECONDS`` (10 minutes): what
+  it logs later is seen within that long;
+- one not known to have ended, and an ended one whose metrics have no ``qini.*`` key (the qini
+  gate, their only reader, finds nothing to judge: the evaluation may not have logged yet), for
+  ``UNENDED_RUN_TTL_SECONDS`` (a minute) only, then read again: a run that never ends (its
+  training process killed after ``log_model``: MLflow leaves it RUNNING for good) or never has
+  qini metrics is read about once a minute by the whole process, not at every gate read of
+  every follower;
+- a fresh read of a run's metrics drops what is kept of MLflow saying one of that run's
+  artifacts does not exist (``ABSENT_TTL_SECONDS``): an evaluation logs
+  ``reference/qini_bootstrap.json`` with the metrics, and metrics seen with the artifact still
+  taken as absent judged the stable without its replicates (the floor alone) for up to ten
+  minutes more.
+
+At 10 minutes a run is read at most 6 times an hour per identity, whatever number of resources
+read it: 1,000 qini followers of one model read its two runs 12 times an hour (they made ~6,000
+requests a minute uncached), 1,000 models with their own runs ~200 requests a minute in all,
+spread (each follower's analysis already reads the version and its aliases more often than that).
 
 ``RegistryClients`` is the ``registry_for`` the handlers wire in: one client per registry
 *identity* (tracking URI and the credentials themselves, as a digest: two Secrets holding the
@@ -70,7 +88,8 @@ from uplift_operator.adapters.mlflow_registry import (
 from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.services.ports import ListsAliases, Registry
 
-__all__ = ["ABSENT_TTL_SECONDS", "CLIENT_IDLE_SECONDS", "MAX_BYTES", "MAX_CLIENTS",
+__all__ = ["ABSENT_TTL_SECONDS", "CLIENT_IDLE_SECONDS", "ENDED_RUN_TTL_SECONDS", "MAX_BYTES",
+           "MAX_CLIENTS",
            "MAX_ENTRIES", "MAX_VERSION_TAG_ENTRIES", "TERMINAL_RUN_STATUSES",
            "UNENDED_RUN_TTL_SECONDS", "VERSION_TAGS_TTL_SECONDS", "CachingRegistry",
            "ReadsRunStatus", "ReadsVersionTags", "RegistryClients", "RunReads",
@@ -103,10 +122,15 @@ MAX_ENTRIES = 4096
 MAX_BYTES = 64 * 1024 * 1024
 #: How long MLflow saying a run or an artifact does not exist is believed (see ``RunReads``).
 ABSENT_TTL_SECONDS = 600.0
-#: How long the metrics of a run not known to have ended (RUNNING, SCHEDULED) are kept before
-#: MLflow is asked again: what it logs later is seen within this long, and a run left RUNNING for
-#: good is read once this long by the whole process rather than at every gate read.
+#: How long the metrics of a run not known to have ended (RUNNING, SCHEDULED), or of an ended one
+#: without any ``qini.*`` metric, are kept before MLflow is asked again: what it logs later is
+#: seen within this long, and a run left RUNNING for good (or never given qini metrics) is read
+#: once this long by the whole process rather than at every gate read.
 UNENDED_RUN_TTL_SECONDS = 60.0
+#: How long the metrics of an ended run (``TERMINAL_RUN_STATUSES``) are kept: MLflow still takes
+#: metrics on it (a later evaluation's), seen within this long. 10 minutes: a run read by any
+#: number of followers costs MLflow 6 reads an hour per identity (see the module's doc).
+ENDED_RUN_TTL_SECONDS = 600.0
 #: Registry identities whose clients (and their open connections) are kept at most, the least
 #: recently used dropped beyond: a safety net far above the identities one cluster uses (a
 #: client per team's Secret). At 32, 40 identities each used in turn built a client at almost
@@ -187,12 +211,14 @@ class RunReads:
     A read that fails is not kept. MLflow saying the run or artifact does not exist is an
     answer, not a failure — a run the trainer logged before qini_bootstrap.json existed will
     never have it — and is kept for ``absent_ttl`` seconds (0: not kept). A run's metrics
-    while it has not ended are kept for ``unended_ttl`` seconds (``CachingRegistry``)."""
+    are kept for ``ended_ttl`` seconds once it has ended, for ``unended_ttl`` while it has not
+    or while they have no ``qini.*`` key (``CachingRegistry``)."""
 
     max_entries: int = MAX_ENTRIES
     max_bytes: int = MAX_BYTES
     absent_ttl: float = ABSENT_TTL_SECONDS
     unended_ttl: float = UNENDED_RUN_TTL_SECONDS
+    ended_ttl: float = ENDED_RUN_TTL_SECONDS
     clock: Callable[[], float] = time.monotonic
     reads: int = 0  # reads made (misses), for tests and benchmarks
     hits: int = 0
@@ -245,6 +271,16 @@ class RunReads:
             return value
         finally:
             self._land(key, flight)
+
+    def forget_absent(self, prefix: tuple[Hashable, ...]) -> None:
+        """Drop the kept "does not exist" answers (``RegistryNotFound``) of the keys that are
+        tuples starting with ``prefix``: the next pass asking for one reads it again."""
+        n = len(prefix)
+        with self._lock:
+            for key in [key for key, kept in self._entries.items()
+                        if isinstance(kept[0], _Absent) and isinstance(key, tuple)
+                        and key[:n] == prefix]:
+                self._bytes -= self._entries.pop(key)[1]
 
     def _kept(self, key: Hashable) -> tuple[Any, bool]:
         """(value, whether one is kept) for ``key``, marked as just used; under the lock."""
@@ -376,21 +412,34 @@ class CachingRegistry:
         return f"CachingRegistry({self.registry!r})"
 
     def run_metrics(self, run_id: str) -> Mapping[str, float]:
-        """The run's metrics, kept for good once the run has ended (``TERMINAL_RUN_STATUSES``):
-        one not known to have ended may log more, and is kept for ``RunReads.unended_ttl``
-        only (a run left RUNNING for good is read once that long, not at every read)."""
+        """The run's metrics, kept for ``RunReads.ended_ttl`` once the run has ended
+        (``TERMINAL_RUN_STATUSES``; a client that cannot say, not ``ReadsRunStatus``, as
+        ended), for ``RunReads.unended_ttl`` while it has not or while they have no ``qini.*``
+        key (a run left RUNNING for good is read once that long, not at every read). A read
+        from MLflow drops the "does not exist" kept of the run's artifacts (see the module's
+        doc)."""
         key = (self.who, run_id, "metrics", "")
-        registry = self.registry
-        if not isinstance(registry, ReadsRunStatus):  # cannot say whether the run ended
-            return self.reads.get(key, lambda: MappingProxyType(dict(registry.run_metrics(run_id))))
+        registry, reads = self.registry, self.reads
 
-        def read() -> tuple[Mapping[str, float], str]:
-            metrics, status = registry.run_metrics_and_status(run_id)
+        def read() -> tuple[Mapping[str, float], str | None]:
+            metrics: Mapping[str, float]
+            status: str | None
+            if isinstance(registry, ReadsRunStatus):
+                metrics, status = registry.run_metrics_and_status(run_id)
+            else:  # cannot say whether the run ended: taken as ended
+                metrics, status = registry.run_metrics(run_id), None
+            reads.forget_absent((self.who, run_id, "artifact"))
             return MappingProxyType(dict(metrics)), status
 
-        unended_ttl = self.reads.unended_ttl
-        return self.reads.get(key, read, keep_for=lambda read: (
-            math.inf if read[1] in TERMINAL_RUN_STATUSES else unended_ttl))[0]
+        def keep_for(read: tuple[Mapping[str, float], str | None]) -> float:
+            metrics, status = read
+            if status is not None and status not in TERMINAL_RUN_STATUSES:
+                return reads.unended_ttl
+            if not any(name.startswith("qini.") for name in metrics):
+                return min(reads.unended_ttl, reads.ended_ttl)
+            return reads.ended_ttl
+
+        return reads.get(key, read, keep_for=keep_for)[0]
 
     def download_artifact_json(self, run_id: str, path: str) -> Any:
         return self.reads.get((self.who, run_id, "artifact", path),

@@ -269,12 +269,12 @@ def test_a_running_runs_metrics_are_read_again_until_it_ends() -> None:
     """``log_model(registered_model_name=...)`` then ``log_metric`` in the same run (or
     ``mlflow.evaluate`` after the registration): read while RUNNING, before its qini metrics
     existed, the run was kept without them for the process's life. Now it is kept for
-    ``unended_ttl`` only, then read again; once ended, for good."""
+    ``unended_ttl`` only, then read again; once ended, for ``ended_ttl``."""
     clock = [0.0]
     fake = RunStatusRegistry()
     fake.metrics["r1"] = {"auc": 0.7}
     fake.run_status["r1"] = "RUNNING"
-    reads = RunReads(unended_ttl=60, clock=lambda: clock[0])
+    reads = RunReads(unended_ttl=60, ended_ttl=600, clock=lambda: clock[0])
     client = RegistryClients(lambda uri, credentials: fake, reads=reads).get(URI, None)
     assert dict(client.run_metrics("r1")) == {"auc": 0.7}
     fake.metrics["r1"]["qini.email"] = 0.12
@@ -285,10 +285,77 @@ def test_a_running_runs_metrics_are_read_again_until_it_ends() -> None:
     fake.run_status["r1"] = "FINISHED"
     clock[0] = 120.0
     assert dict(client.run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
-    fake.metrics["r1"]["late"] = 1.0  # never, once ended: kept from its first read after
-    clock[0] = 10_000.0
+    fake.metrics["r1"]["late"] = 1.0  # ended: kept for ended_ttl from its read at 120 s
+    clock[0] = 719.0
     assert dict(client.run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
     assert fake.asked["run_metrics", "r1"] == 3
+    clock[0] = 720.0
+    assert dict(client.run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12, "late": 1.0}
+    assert fake.asked["run_metrics", "r1"] == 4
+
+
+def test_qini_metrics_logged_on_a_finished_run_are_seen_within_a_minute() -> None:
+    """MLflow takes metrics on a FINISHED run (only a deleted one refuses them): an evaluation
+    job logging ``qini.*`` after training (the review's /tmp/review-mlflow/t2.py against MLflow
+    3.17.2). Read before it, the run was kept as ``{'auc': 0.7}`` for good: the canary's qini
+    gate Inconclusive, a stable's judging the canary on its floor alone. An ended run without
+    any ``qini.*`` metric is now read again once ``unended_ttl``."""
+    clock = [0.0]
+    fake = RunStatusRegistry()
+    fake.metrics["r1"] = {"auc": 0.7}
+    fake.run_status["r1"] = "FINISHED"
+    reads = RunReads(unended_ttl=60, ended_ttl=600, clock=lambda: clock[0])
+    followers = [CachingRegistry(fake, (URI, ""), reads) for _ in range(10)]
+    for step in range(100):  # 100 gate reads over 10 s
+        clock[0] = step / 10
+        assert dict(followers[step % 10].run_metrics("r1")) == {"auc": 0.7}
+    assert fake.asked["run_metrics", "r1"] == 1  # rate-limited: once a minute at most
+    fake.metrics["r1"]["qini.email"] = 0.12
+    clock[0] = 60.0
+    assert dict(followers[0].run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
+    assert fake.asked["run_metrics", "r1"] == 2
+    clock[0] = 659.0  # with qini metrics: kept for ended_ttl
+    assert dict(followers[1].run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
+    assert fake.asked["run_metrics", "r1"] == 2
+
+
+def test_a_metrics_read_asks_again_for_the_runs_artifacts_mlflow_said_were_missing() -> None:
+    """The evaluation logs the qini metrics and ``qini_bootstrap.json`` together: with the
+    bootstrap's absence kept 10 minutes after the metrics were read again, the stable's qini
+    was seen without its replicates (the canary judged on its floor alone) for that long."""
+    clock = [0.0]
+    fake = RunStatusRegistry()
+    fake.metrics["r1"] = {"auc": 0.7}
+    reads = RunReads(unended_ttl=60, ended_ttl=600, absent_ttl=600, clock=lambda: clock[0])
+    client = CachingRegistry(fake, (URI, ""), reads)
+    other = CachingRegistry(fake, (URI, "someone-else"), reads)
+    for who in (client, other):
+        assert dict(who.run_metrics("r1")) == {"auc": 0.7}
+        with pytest.raises(RegistryNotFound):
+            who.download_artifact_json("r1", REFERENCE_QINI_BOOTSTRAP)
+    fake.metrics["r1"]["qini.email"] = 0.12
+    fake.artifacts[("r1", REFERENCE_QINI_BOOTSTRAP)] = {"treatments": {}}
+    clock[0] = 60.0
+    assert dict(client.run_metrics("r1")) == {"auc": 0.7, "qini.email": 0.12}
+    assert client.download_artifact_json("r1", REFERENCE_QINI_BOOTSTRAP) == {"treatments": {}}
+    assert fake.asked["artifact", f"r1/{REFERENCE_QINI_BOOTSTRAP}"] == 3
+    with pytest.raises(RegistryNotFound):  # another identity's answer is its own
+        other.download_artifact_json("r1", REFERENCE_QINI_BOOTSTRAP)
+    assert fake.asked["artifact", f"r1/{REFERENCE_QINI_BOOTSTRAP}"] == 3
+
+
+def test_a_client_that_cannot_say_the_run_ended_keeps_its_metrics_for_the_ended_ttl() -> None:
+    clock = [0.0]
+    fake = CountingRegistry(metrics={"r1": {"qini.email": 0.05}})
+    reads = RunReads(unended_ttl=60, ended_ttl=600, clock=lambda: clock[0])
+    client = CachingRegistry(fake, (URI, ""), reads)
+    assert dict(client.run_metrics("r1")) == {"qini.email": 0.05}
+    fake.metrics["r1"]["qini.sms"] = 0.02
+    clock[0] = 599.0
+    assert dict(client.run_metrics("r1")) == {"qini.email": 0.05}
+    clock[0] = 600.0
+    assert dict(client.run_metrics("r1")) == {"qini.email": 0.05, "qini.sms": 0.02}
+    assert fake.asked["run_metrics", "r1"] == 2
 
 
 @pytest.mark.parametrize("status", ["FINISHED", "FAILED", "KILLED"])
