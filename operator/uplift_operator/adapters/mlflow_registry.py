@@ -16,14 +16,20 @@ open per thread that uses it; ``services.run_cache`` keeps the clients and the r
   basic auth's READ to read, EDIT to set tags and aliases, MANAGE to delete a tag), with the
   server's text. Every caller that holds or retries on an outage does so on it too; the
   resolver tells it apart: no wait clears it, a Secret rotated or a permission granted does.
+  Not a 403 for a registered model that does not exist (below).
 - ``RegistryNotFound``: the model, version, run, alias or artifact does not exist (404
   ``RESOURCE_DOES_NOT_EXIST`` or ``NOT_FOUND``, and the 400 ``INVALID_PARAMETER_VALUE`` MLflow answers for an
-  unknown alias); the message is MLflow's, verbatim. A run artifact on an object store (S3,
+  unknown alias); the message is MLflow's, verbatim. MLflow's basic auth answers 403 for a
+  registered model it does not find (deleted, renamed, never created): on a 403 naming a
+  registered model, the user's registered-models search is asked for it, and a model it does
+  not list is ``RegistryNotFound`` too (``MlflowRegistry._failure``). A run artifact on an object store (S3,
   GCS, Azure) that is not there MLflow answers with HTTP 500 ``INTERNAL_ERROR`` (the store's
   own "not found" is not an MLflow error): ``download_artifact_json`` then asks for the listing
   of the artifact's directory once, and an artifact not listed is ``RegistryNotFound`` too.
 - ``RegistryRequestError``: any other request MLflow rejected (e.g. a non-numeric version;
-  404 ``ENDPOINT_NOT_FOUND``, which MLflow answers for some paths it has no API for), or an answer MLflow does
+  404 ``ENDPOINT_NOT_FOUND``, which MLflow answers for some paths it has no API for; a redirect
+  the client does not follow: to another server, another path, more than ``MAX_REDIRECTS``
+  of them), or an answer MLflow does
   not give (a model version whose ``tags`` are not ``{key, value}`` objects, say, or whose
   ``version`` is not a positive integer, which would name the serving graph's predictors and go
   into the gates' PromQL): checked here, so that no caller meets a ``TypeError`` of a shape it
@@ -46,6 +52,14 @@ requests raise ``RegistryNotAsked``, a ``RegistryUnavailable``, with that failur
 unsent, for ``FAIL_FAST_FOR`` seconds, then while one request tries it again, until one is
 answered). Such an error says nothing of what was asked: the resolver answers the alias with
 what it knew of it.
+
+Redirects (301, 302, 303, 307, 308: an http:// tracking URI behind an ingress that forces
+https, a moved path prefix) are followed by the client, not by requests, which turned a
+redirected POST into a GET without its body and dropped a redirected DELETE's (every write
+failed while the reads worked): the request goes again as it was, to the same server (the
+same host and port, or http → https on the default ports: ``adapters.redirects``, as the
+Prometheus client) and the same API path only, at most ``MAX_REDIRECTS`` times, each one
+followed logged once with the tracking URI to set instead (``MlflowRegistry._request``).
 
 Credentials come from a Kubernetes Secret read by the caller; this module only turns them
 into the ``Authorization`` header MLflow's own client would send (``mlflow/utils/rest_utils.py``),
@@ -76,6 +90,7 @@ import yaml
 from urllib3.exceptions import ProtocolError
 
 from uplift_operator import fail_fast
+from uplift_operator.adapters.redirects import MAX_REDIRECTS, REDIRECTS, root, same_server
 from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.userinfo import shown_url, url_secrets
 
@@ -93,6 +108,13 @@ ALIAS_PAGE_SIZE = 1000
 #: their versions, and with basic auth on, MLflow's permission filter refetching until it found
 #: 1,000 the user may read (``mlflow/server/auth``), takes far longer than one alias read.
 LISTING_TIMEOUT = 30.0
+#: How long the answer of whether the credentials' user's registered-models search lists a
+#: model stands (seconds; ``MlflowRegistry._listed_model``): a 403 naming a model asks it at
+#: most this often per model, however often the 403 comes.
+MODEL_LISTED_FOR = 60.0
+#: Registered models whose listing is kept (``MODEL_LISTED_FOR``), at most: forgotten all at once
+#: past it.
+MODEL_LISTED_KEPT = 1024
 MAX_ARTIFACT_BYTES = 16 * 1024 * 1024
 MAX_MLMODEL_BYTES = 1024 * 1024
 READY = "READY"
@@ -100,6 +122,8 @@ REDACTED = "***"
 
 _API = "/api/2.0/mlflow"
 _ARTIFACTS_PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+#: How a redirect refused names the setting to change.
+_SET_TRACKING_URI = "set spec.model.trackingUri (or the operator's MLflow tracking URI) to"
 _PROXY_SCHEME = "mlflow-artifacts"
 
 
@@ -121,7 +145,8 @@ class RegistryUnavailable(RegistryError):  # noqa: N818 - named for the conditio
 class CredentialsRefused(RegistryUnavailable):
     """MLflow answered 401 (the credentials refused: wrong, rotated, revoked, or none sent to a
     server that wants some) or 403 (accepted, and the permission the request needs denied to
-    their user: e.g. READ on the registered model but not on its runs' experiment)."""
+    their user: e.g. READ on the registered model but not on its runs' experiment; a 403 for
+    a registered model the user's search does not list is ``RegistryNotFound``)."""
 
 
 class RegistryNotAsked(RegistryUnavailable):
@@ -264,6 +289,11 @@ class MlflowRegistry:
         # Session is thread-safe, psf/requests#2766): each keeps its connection to MLflow
         # open between calls instead of a new TCP (and TLS) handshake per request.
         self._local = threading.local()
+        # The redirects followed, (from, to) as shown, each logged once (``_redirect_target``).
+        self._redirects_seen: set[tuple[str, str]] = set()
+        # Registered model → (when asked, whether the user's search listed it): ``_listed_model``.
+        self._models_listed: dict[str, tuple[float, bool]] = {}
+        self._listed_lock = threading.Lock()
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -555,9 +585,157 @@ class MlflowRegistry:
     def _request(self, method: str, url: str, params: Mapping[str, str] | None,
                  json_body: Mapping[str, str] | None, stream: bool,
                  timeout: float) -> requests.Response:
-        return self._session().request(method, url, params=params, json=json_body,
-                                       headers=self._headers, timeout=timeout,
-                                       verify=self._verify, stream=stream)
+        """The request, redirects followed here (``allow_redirects=False``), not by requests:
+        requests made a GET without a body of a POST redirected by 301, 302 or 303 (MLflow
+        answered 400 "Missing value for required parameter 'name'", a write dropped as
+        refused, or Flask's 405, an outage retried for ever at the head of the model's write
+        queue) and dropped a redirected DELETE's body. The request goes again as it was (its
+        method, parameters, body and credentials) to the same server and the same API path
+        only (``_redirect_target``), at most ``MAX_REDIRECTS`` times, every hop waiting only
+        what is left of the one ``timeout``."""
+        started = self.fail_fast.clock()
+
+        def remaining() -> float:
+            left = timeout - (self.fail_fast.clock() - started)
+            if left <= 0:
+                raise requests.Timeout(f"no answer within {timeout:g}s (redirects included)")
+            return left
+
+        target = url
+        for hop in range(MAX_REDIRECTS + 1):
+            response = self._session().request(
+                method, target, params=params, json=json_body, headers=self._headers,
+                timeout=remaining() if hop else timeout, verify=self._verify, stream=stream,
+                allow_redirects=False)
+            if response.status_code not in REDIRECTS:
+                return response
+            response.close()
+            if hop == MAX_REDIRECTS:
+                raise RegistryRequestError(
+                    f"MLflow at {self.shown_url} redirected the request more than "
+                    f"{MAX_REDIRECTS} times (HTTP {response.status_code}): not followed "
+                    f"further; {_SET_TRACKING_URI} where MLflow answers",
+                    status_code=response.status_code)
+            target = self._redirect_target(url, target, response)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _redirect_target(self, url: str, asked: str, response: requests.Response) -> str:
+        """Where a redirect answered to ``asked`` (a request to ``url``) sends the request next:
+        its ``Location``, resolved against ``asked``, without a query string or fragment (the
+        parameters go as before, not twice), with ``url``'s userinfo kept. Only to the same
+        server (``adapters.redirects.same_server``: the same scheme, host and port, or http →
+        https on the default ports) and only to a path that still ends with the API path
+        asked (a moved prefix). Anything else (another host, a downgrade, another port, a
+        login page; a redirect without a Location) is ``RegistryRequestError``, the tracking
+        URI's problem as an ``ENDPOINT_NOT_FOUND`` is: no wait clears it, so a write is dropped
+        (``services.writeback.permanent``) rather than held at the head of its queue for ever,
+        and a read is InvalidModel; its message names the URL to set instead."""
+        location = response.headers.get("Location")
+        status = response.status_code
+        if not location:
+            raise RegistryRequestError(
+                f"MLflow at {self.shown_url} answered a redirect (HTTP {status}) without a "
+                f"Location: not followed; {_SET_TRACKING_URI} where MLflow answers",
+                status_code=status)
+        parts = urllib.parse.urlsplit(urllib.parse.urljoin(asked, location.strip()))
+        target = urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
+        shown = self._redact(shown_url(target))
+        api_path = url[len(self.tracking_uri):]
+        if not same_server(asked, target):
+            log.warning("MLflow at %s redirected a request to %s (HTTP %s), which is not the "
+                        "same server: not followed", self.shown_url, shown, status)
+            raise RegistryRequestError(
+                f"MLflow at {self.shown_url} redirected the request to {root(shown, api_path)} "
+                f"(HTTP {status}), another server: not followed, the credentials not sent "
+                f"there (if MLflow answers there, {_SET_TRACKING_URI} it)", status_code=status)
+        if not urllib.parse.unquote(parts.path).endswith(urllib.parse.unquote(api_path)):
+            log.warning("MLflow at %s redirected a request to %s (HTTP %s), which is not "
+                        "MLflow's %s: not followed", self.shown_url, shown, status, api_path)
+            raise RegistryRequestError(
+                f"MLflow at {self.shown_url} redirected the request to {shown} (HTTP "
+                f"{status}), not the MLflow API path asked (a login page?): not followed (give "
+                f"the operator credentials the server takes, or {_SET_TRACKING_URI} the MLflow "
+                "server's root)", status_code=status)
+        own = urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
+        if own and "@" not in parts.netloc:
+            target = urllib.parse.urlunsplit(parts._replace(netloc=f"{own}@{parts.netloc}",
+                                                            query="", fragment=""))
+        if (shown_url(asked), shown) not in self._redirects_seen:
+            self._redirects_seen.add((shown_url(asked), shown))
+            log.warning("MLflow at %s redirects requests to %s (HTTP %s): following it, one "
+                        "request more each; set the tracking URI to %s", self.shown_url,
+                        shown, status, root(shown, api_path))
+        return target
+
+    def _failure(self, response: requests.Response, path: str,
+                 params: Mapping[str, str] | None, json_body: Mapping[str, str] | None,
+                 unknown_parameter_is_not_found: bool) -> RegistryError:
+        """The error of an answer ``_error`` maps, with MLflow basic auth's 403 for a
+        registered model that does not exist told apart: its permission check looks the model
+        up first and denies one it does not find (``_get_permission_from_registered_model_name``,
+        MLflow 3.x), so a model deleted, renamed or never created answers 403 "Permission
+        denied" where an MLflow without auth answers 404 ``RESOURCE_DOES_NOT_EXIST``. On a 403
+        to a request naming a registered model, the credentials' user's registered-models
+        search is asked for it (``_listed_model``): not listed, the model does not exist (or
+        the user may not even read it) and the answer is ``RegistryNotFound`` (ModelNotFound;
+        a role or reason tag of it nothing to write); listed, it exists and the permission the
+        request needs is what the user lacks (``CredentialsRefused``); the search failing, the
+        403 stays ``CredentialsRefused``, its message saying both."""
+        error = _error(response, unknown_parameter_is_not_found, self._redact)
+        name = (json_body or {}).get("name") or (params or {}).get("name")
+        if (not isinstance(error, CredentialsRefused) or error.status_code != 403 or not name
+                or not ("/registered-models/" in path or "/model-versions/" in path)):
+            return error
+        listed = self._listed_model(str(name))
+        if listed is None:
+            return CredentialsRefused(
+                f"{error.message}; or registered model {name} does not exist (MLflow's basic "
+                "auth answers 403 for a model it does not find; the registered models the "
+                "user may read could not be searched to tell)",
+                status_code=error.status_code, error_code=error.error_code)
+        if listed:
+            return error
+        # status_code None: no one answer said "not found" (the 403 does not, and its status
+        # would read as the credentials refused to whoever re-reads a Secret on 401/403).
+        return RegistryNotFound(
+            f"Registered Model with name={name} not found: MLflow answered HTTP 403 (its basic "
+            "auth denies any request for a registered model it does not find), and the "
+            f"registered models the credentials' user may read hold none named {name} (it "
+            "does not exist, or the user may not even read it)")
+
+    def _listed_model(self, name: str) -> bool | None:
+        """Whether ``GET registered-models/search`` with ``filter=name='…'`` lists ``name``
+        for the credentials' user (MLflow's basic auth filters the search down to the models
+        the user may read; an admin's lists every one); None when it could not be asked (its
+        answer an error, not of MLflow's shape, or a name no filter can quote: MLflow's
+        filter parser takes no escapes, so a name with ``'`` is quoted with ``"``, one with
+        both is not searched). Kept ``MODEL_LISTED_FOR`` seconds per model, so a real
+        permission problem, retried, costs one search a minute, not one per 403."""
+        now = self.fail_fast.clock()
+        with self._listed_lock:
+            kept = self._models_listed.get(name)
+            if kept is not None and now - kept[0] < MODEL_LISTED_FOR:
+                return kept[1]
+        quote = "'" if "'" not in name else '"' if '"' not in name else None
+        if quote is None:
+            return None
+        try:
+            body = self._call("GET", f"{_API}/registered-models/search",
+                              params={"filter": f"name={quote}{name}{quote}",
+                                      "max_results": "10"})
+        except RegistryError as error:
+            log.info("MLflow at %s: registered model %s not searched after a 403: %s",
+                     self.shown_url, name, error)
+            return None
+        models = body.get("registered_models") or []
+        if not isinstance(models, list):
+            return None
+        listed = any(isinstance(model, dict) and model.get("name") == name for model in models)
+        with self._listed_lock:
+            if len(self._models_listed) >= MODEL_LISTED_KEPT:
+                self._models_listed.clear()
+            self._models_listed[name] = (now, listed)
+        return listed
 
     def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
               json_body: Mapping[str, str] | None = None,
@@ -566,7 +744,8 @@ class MlflowRegistry:
         response = self._send(method, path, params=params, json_body=json_body,
                               timeout=timeout, breaker=breaker)
         if response.status_code >= 300:
-            raise _error(response, unknown_parameter_is_not_found, self._redact)
+            raise self._failure(response, path, params, json_body,
+                                unknown_parameter_is_not_found)
         try:
             body = response.json()
         except ValueError as exc:
@@ -584,7 +763,7 @@ class MlflowRegistry:
         response = self._send("GET", path, params=params, stream=True)
         with response:
             if response.status_code >= 300:
-                raise _error(response, False, self._redact)
+                raise self._failure(response, path, params, None, False)
             chunks: list[bytes] = []
             size = 0
             try:

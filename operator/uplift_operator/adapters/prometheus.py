@@ -96,6 +96,10 @@ from urllib3.exceptions import ProtocolError
 
 import uplift_operator.domain.promql  # noqa: F401  (registers holt_winters: query_reach)
 from uplift_operator import fail_fast
+from uplift_operator.adapters.redirects import MAX_REDIRECTS as MAX_REDIRECTS
+from uplift_operator.adapters.redirects import REDIRECTS as REDIRECTS
+from uplift_operator.adapters.redirects import root as _root
+from uplift_operator.adapters.redirects import same_server as _same_server
 from uplift_operator.userinfo import shown_url, url_secrets
 
 DEFAULT_TIMEOUT = 10.0
@@ -114,12 +118,6 @@ PARTIAL = "partial"
 #: What a server or proxy that does not take a POSTed query answers: the client asks with GET
 #: from then on (``PrometheusClient._send``).
 POST_REFUSED = frozenset({HTTPStatus.METHOD_NOT_ALLOWED, HTTPStatus.NOT_IMPLEMENTED})
-#: The redirects the client follows itself, sending the query again as it was: requests makes
-#: a GET without a body of a POST redirected by 301, 302 or 303 (``PrometheusClient._send``).
-REDIRECTS = frozenset({HTTPStatus.MOVED_PERMANENTLY, HTTPStatus.FOUND, HTTPStatus.SEE_OTHER,
-                       HTTPStatus.TEMPORARY_REDIRECT, HTTPStatus.PERMANENT_REDIRECT})
-#: At most this many redirects are followed for one query.
-MAX_REDIRECTS = 3
 #: At most this much of Prometheus' own error text goes into a message.
 ERROR_TEXT_MAX = 200
 #: How long a read of Prometheus' storage retention stands (seconds): it is read again at most
@@ -655,27 +653,6 @@ class PrometheusClient:
         if session is None:
             session = self._local.session = requests.Session()
         return session
-
-
-def _root(target: str, path: str) -> str:
-    """``target`` without the API ``path`` the query was sent to (``/api/v1/query``): the
-    server root a redirect points to, as ``--prometheus-url`` takes it."""
-    return target[: -len(path)] if path and target.endswith(path) else target
-
-
-def _same_server(old: str, new: str) -> bool:
-    """Whether a redirect from ``old`` to ``new`` stays on the same server: the same host, and
-    the same scheme and port, or http → https on the default ports (the rule by which requests
-    keeps a request's credentials on a redirect). Never a downgrade to http."""
-    a, b = urllib.parse.urlsplit(old), urllib.parse.urlsplit(new)
-    default = {"http": 80, "https": 443}
-    try:
-        ends = [(u.scheme, u.port or default.get(u.scheme)) for u in (a, b)]
-    except ValueError:  # a port that is no number
-        return False
-    if not b.hostname or a.hostname != b.hostname or b.scheme not in default:
-        return False
-    return ends[0] == ends[1] or ends == [("http", 80), ("https", 443)]
 
 
 def unreachable_cause(exc: BaseException) -> str:

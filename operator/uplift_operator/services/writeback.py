@@ -161,7 +161,10 @@ MAX_WRITTEN_KEPT = 16_384
 
 #: MLflow's answers to a write that a retry may change: credentials refused (401), permission
 #: denied (403: a permission granted, or credentials rotated, lets the retry through), a
-#: timeout, throttling.
+#: timeout, throttling. Not basic auth's 403 for a registered model that does not exist: the
+#: client tells it apart (the user's registered-models search does not list the model) and
+#: raises ``RegistryNotFound`` for it, so such a model's role and reason tags are nothing to
+#: write (``NOTHING_TO_TAG_IF_GONE``) and its alias write is dropped, not retried for ever.
 RETRIED_STATUS = frozenset({401, 403, 408, 429})
 
 #: MLflow's answer when the credentials' user lacks the permission a request needs (basic
@@ -175,7 +178,8 @@ WRITE_PERMISSION = "EDIT"
 TAG_DELETE_PERMISSION = "MANAGE"
 
 #: The writes (by ``what[0]``) of a version's tags: one MLflow answers "does not exist"
-#: (``RegistryNotFound``: the version, or its registered model, deleted, e.g. by retention)
+#: (``RegistryNotFound``: the version, or its registered model, deleted, e.g. by retention; with
+#: basic auth, the model's 403 when the user's search does not list it)
 #: has nothing to write, and counts as done, not as a failure. Not the promotion alias: an
 #: alias moved to a version that does not exist is a decision MLflow did not take.
 NOTHING_TO_TAG_IF_GONE = frozenset({"role", "reason"})
