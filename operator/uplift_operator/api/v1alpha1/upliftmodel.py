@@ -84,13 +84,24 @@ __all__ = [
 ]
 
 
-#: A registered model name without C0 or C1 control characters: it is printed in status
-#: messages, events and by ``kubectl uplift status``, where an escape sequence in it would
-#: drive the reader's terminal. Nor ``?`` or ``/``: the serving pods load
-#: ``models:/<name>/<version>``, which MLflow reads as another model for a name with ``?``
-#: (``models:/churn?v2/3`` is model ``churn``) and refuses for one with ``/``, so such a
-#: version would resolve and never serve (MLflow's own names refuse ``/`` too).
-REGISTERED_MODEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f?/]+$"
+#: A registered model name MLflow takes (``mlflow/utils/validation.py`` ``_validate_model_name``,
+#: MLflow 3.x: not blank, no ``/`` or ``:``, and not a path that normalises to another name:
+#: not ``.`` nor starting with ``..``; a name it refuses is "Invalid model name" at every read,
+#: which the resolver took for a model not found), without C0 or C1 control characters (it is
+#: printed in status messages, events and by ``kubectl uplift status``, where an escape sequence
+#: in it would drive the reader's terminal) and without ``?`` (the serving pods load
+#: ``models:/<name>/<version>``, which MLflow reads as another model for a name with ``?``:
+#: ``models:/churn?v2/3`` is model ``churn``). RE2 (the API server's) and the typed model's
+#: regex have no lookahead, so: a first character neither ``.`` nor a space, or spaces then one
+#: that is not, or ``.`` then one that is not ``.`` (the spaces are those Python's ``strip``
+#: removes that are not control characters, written as such: the engines share no escape for
+#: them).
+_NOT_IN_A_REGISTERED_MODEL = r"\x00-\x1f\x7f-\x9f?/:"
+_SPACES = " \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+REGISTERED_MODEL_PATTERN = (
+    f"^(?:[^{_NOT_IN_A_REGISTERED_MODEL}{_SPACES}.][^{_NOT_IN_A_REGISTERED_MODEL}]*"
+    f"|[{_SPACES}]+[^{_NOT_IN_A_REGISTERED_MODEL}{_SPACES}][^{_NOT_IN_A_REGISTERED_MODEL}]*"
+    f"|\\.[^{_NOT_IN_A_REGISTERED_MODEL}.][^{_NOT_IN_A_REGISTERED_MODEL}]*)$")
 #: Alias names MLflow reserves (``mlflow/utils/validation.py``
 #: ``_validate_model_alias_name_reserved``, MLflow 2.x and 3.x): ``latest`` in any case (every
 #: alias read answers the newest version for it) and ``v<number>`` (a version by number). MLflow
@@ -140,9 +151,10 @@ class ModelReference(ApiModel):
 
     registered_model: str = Field(
         min_length=1, max_length=256, pattern=REGISTERED_MODEL_PATTERN,
-        description="Registered model name in the MLflow registry, without control characters "
-                    "(it is printed in messages and by kubectl uplift) or ? and / (the serving "
-                    "pods load models:/<name>/<version>, which cannot carry them). Immutable: "
+        description="Registered model name in the MLflow registry, as MLflow takes it (not "
+                    "blank, no / or :, not . nor starting with ..), without control characters "
+                    "(it is printed in messages and by kubectl uplift) or ? (the serving pods "
+                    "load models:/<name>/<version>, which cannot carry it). Immutable: "
                     "the versions in status, the gates' evidence and the history are this "
                     "model's, and another model's versions are numbered apart (its version of "
                     "the same number would replace the stable in place, with no canary); to "
