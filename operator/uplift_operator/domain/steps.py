@@ -202,26 +202,23 @@ ROUTINE_ACTIONS = frozenset({Reason.REQUEST_IGNORED.value, Reason.UNRECOGNISED_R
 
 
 def trimmed_history(history: list[DecisionRecord]) -> list[DecisionRecord]:
-    """``history`` cut to ``HISTORY_LIMIT`` entries, the oldest routine ones (ignored
+    """``history`` cut to its last ``HISTORY_LIMIT`` entries, the oldest routine ones (ignored
     requests, unrecognised ones included, budget renewals) dropped before any decision: twenty
     requests ignored while an emergency rollback waits for its stable must not erase the
     rollback the wait is read from. So a routine entry arriving when every other entry is a
     decision is the one dropped: its event (``RequestIgnored``, ``UnrecognisedRequest``,
-    ``BudgetRenewed``) still says it. Then the oldest decisions, but the newest entry of each
-    rollback kind (``ROLLBACK_ACTIONS``: a gate's ``RolledBack``, a ``ManualAbort``, an
-    ``EmergencyRollback``), kept whatever its age: a few releases after it, the last rollback
-    (what was rolled back, when, why, by whom) is still on record. Order is kept (oldest
-    first); how many were dropped in all: ``status.historyTrimmed`` (``StepPass.record``)."""
+    ``BudgetRenewed``) still says it. Decisions go oldest first, as one block: what the
+    history holds is always every decision since its oldest entry, which its readers rely on
+    (the MLflow roles replayed from it, the version its newest decision made stable; keeping an
+    old rollback past the entries after it made them read a stale one). How many were dropped in
+    all: ``status.historyTrimmed`` (``StepPass.record``)."""
     excess = len(history) - HISTORY_LIMIT
     if excess <= 0:
         return history
-    dropped = set([i for i, e in enumerate(history) if e.action in ROUTINE_ACTIONS][:excess])
-    if len(dropped) < excess:
-        newest_rollbacks = {e.action: i for i, e in enumerate(history) if is_rollback(e)}
-        kept = set(newest_rollbacks.values())
-        oldest = [i for i in range(len(history)) if i not in dropped and i not in kept]
-        dropped.update(oldest[:excess - len(dropped)])
-    return [e for i, e in enumerate(history) if i not in dropped]
+    routine = [i for i, e in enumerate(history) if e.action in ROUTINE_ACTIONS][:excess]
+    dropped = set(routine)
+    kept = [e for i, e in enumerate(history) if i not in dropped]
+    return kept[-HISTORY_LIMIT:]
 
 
 def is_rollback(entry: DecisionRecord) -> bool:
@@ -1267,7 +1264,7 @@ class StepPass(ABC, Generic[S]):
                       or self.previous.paused_at is not None)
         if phase is Phase.PAUSED and not was_paused:
             self.emit("Normal", Reason.PAUSED, message)
-            if self.pause_reason is None and self.ramp.paused:
+            if self.pause_reason is None and self.ramp.paused and not self.paused_by_spec():
                 self.record(Reason.PAUSED, self.subject(), f"held by {self.paused_field}",
                             "spec")
         elif (was_paused and phase in (Phase.PROGRESSING, Phase.HEALTHY) and self.active()

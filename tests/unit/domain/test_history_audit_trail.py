@@ -1,14 +1,14 @@
 """status.history as the audit trail of every manual action (docs/lifecycle.md, "History"):
 who asked and why (``uplift.dev/requested-by``, ``uplift.dev/request-reason``), the gates a
 promote or abort went over, a pause and resume by the spec, and the trimming rule that keeps
-the newest entry of each rollback kind and counts what it dropped (``status.historyTrimmed``).
+decisions as one block, oldest first, and counts what it dropped (``status.historyTrimmed``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from tests.unit.domain.test_exposure_stops_at_zero import PAUSED, SERVING, SPEC
+from tests.unit.domain.test_exposure_stops_at_zero import DOWN, PAUSED, SERVING, SPEC
 from tests.unit.domain.test_exposure_stops_at_zero import run as run_campaign
 from tests.unit.domain.test_ramp import INC, F, P, make_spec, with_canary
 
@@ -131,7 +131,7 @@ def test_a_campaign_paused_by_its_spec_records_the_pause() -> None:
     assert [(h.action, h.actor) for h in d.status.history][-1] == ("Paused", "spec")
 
 
-def test_releases_after_a_rollback_keep_its_entry_and_count_what_they_dropped() -> None:
+def test_releases_after_a_rollback_push_it_out_and_count_what_they_dropped() -> None:
     sim = with_canary(make_spec())
     for _ in range(3):
         sim.tick(1.1, verdicts={"latency": F})
@@ -144,12 +144,14 @@ def test_releases_after_a_rollback_keep_its_entry_and_count_what_they_dropped() 
                 break
     history = sim.status.history
     assert len(history) == HISTORY_LIMIT
-    assert [h.version for h in history if h.action == "RolledBack"] == ["2"]
+    # One block, oldest first: an old rollback is not kept past the decisions after it (the
+    # MLflow roles replayed from the history would read it as the version's last word).
+    assert [h.version for h in history if h.action == "RolledBack"] == []
     assert sim.status.history_trimmed is not None and sim.status.history_trimmed > 0
     assert history == sorted(history, key=lambda h: h.time)
 
 
-def test_trimming_keeps_the_newest_of_each_rollback_kind() -> None:
+def test_trimming_drops_the_oldest_decisions_whatever_their_kind() -> None:
     def entry(action: str, minute: int) -> DecisionRecord:
         return DecisionRecord.model_validate({
             "time": T0 + dt.timedelta(minutes=minute), "action": action, "version": "2"})
@@ -157,7 +159,16 @@ def test_trimming_keeps_the_newest_of_each_rollback_kind() -> None:
     old = [entry("RolledBack", 0), entry("ManualAbort", 1), entry("EmergencyRollback", 2),
            entry("RolledBack", 3)]
     rest = [entry("StepAdvanced", m) for m in range(4, 4 + HISTORY_LIMIT)]
-    kept = trimmed_history([*old, *rest])
-    assert len(kept) == HISTORY_LIMIT
-    assert kept[:3] == old[1:]  # the older RolledBack goes, the newest of each kind stays
-    assert kept[3:] == rest[len(rest) - HISTORY_LIMIT + 3:]
+    assert trimmed_history([*old, *rest]) == rest
+
+
+def test_a_campaign_paused_by_its_spec_records_one_pause_however_often_its_model_flaps() -> None:
+    status = run_campaign(SPEC, CampaignStatus(), SERVING, T0).status
+    for minute in range(1, 13):  # the model stops and starts serving while the spec pauses
+        model = DOWN if minute % 2 else SERVING
+        status = run_campaign(PAUSED, status, model, T0 + dt.timedelta(minutes=minute),
+                              generation=2).status
+    spec_paused = status.history
+    assert [(h.action, h.actor) for h in spec_paused].count(("Paused", "spec")) == 1
+
+
