@@ -90,7 +90,14 @@ import yaml
 from urllib3.exceptions import ProtocolError
 
 from uplift_operator import fail_fast
-from uplift_operator.adapters.redirects import MAX_REDIRECTS, REDIRECTS, root, same_server
+from uplift_operator.adapters.redirects import (
+    MAX_REDIRECTS,
+    OTHER_PATH,
+    OTHER_SERVER,
+    REDIRECTS,
+    judge,
+    root,
+)
 from uplift_operator.domain.alias_sweep import AliasListing
 from uplift_operator.userinfo import shown_url, url_secrets
 
@@ -637,18 +644,17 @@ class MlflowRegistry:
                 f"MLflow at {self.shown_url} answered a redirect (HTTP {status}) without a "
                 f"Location: not followed; {_SET_TRACKING_URI} where MLflow answers",
                 status_code=status)
-        parts = urllib.parse.urlsplit(urllib.parse.urljoin(asked, location.strip()))
-        target = urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
-        shown = self._redact(shown_url(target))
         api_path = url[len(self.tracking_uri):]
-        if not same_server(asked, target):
+        target, resolved, refused = judge(url, asked, location, api_path)
+        shown = self._redact(shown_url(resolved))
+        if refused == OTHER_SERVER:
             log.warning("MLflow at %s redirected a request to %s (HTTP %s), which is not the "
                         "same server: not followed", self.shown_url, shown, status)
             raise RegistryRequestError(
                 f"MLflow at {self.shown_url} redirected the request to {root(shown, api_path)} "
                 f"(HTTP {status}), another server: not followed, the credentials not sent "
                 f"there (if MLflow answers there, {_SET_TRACKING_URI} it)", status_code=status)
-        if not urllib.parse.unquote(parts.path).endswith(urllib.parse.unquote(api_path)):
+        if refused == OTHER_PATH:
             log.warning("MLflow at %s redirected a request to %s (HTTP %s), which is not "
                         "MLflow's %s: not followed", self.shown_url, shown, status, api_path)
             raise RegistryRequestError(
@@ -656,10 +662,6 @@ class MlflowRegistry:
                 f"{status}), not the MLflow API path asked (a login page?): not followed (give "
                 f"the operator credentials the server takes, or {_SET_TRACKING_URI} the MLflow "
                 "server's root)", status_code=status)
-        own = urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
-        if own and "@" not in parts.netloc:
-            target = urllib.parse.urlunsplit(parts._replace(netloc=f"{own}@{parts.netloc}",
-                                                            query="", fragment=""))
         if (shown_url(asked), shown) not in self._redirects_seen:
             self._redirects_seen.add((shown_url(asked), shown))
             log.warning("MLflow at %s redirects requests to %s (HTTP %s): following it, one "

@@ -82,7 +82,6 @@ import os
 import re
 import socket
 import threading
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -97,9 +96,11 @@ from urllib3.exceptions import ProtocolError
 import uplift_operator.domain.promql  # noqa: F401  (registers holt_winters: query_reach)
 from uplift_operator import fail_fast
 from uplift_operator.adapters.redirects import MAX_REDIRECTS as MAX_REDIRECTS
+from uplift_operator.adapters.redirects import OTHER_PATH as _OTHER_PATH
+from uplift_operator.adapters.redirects import OTHER_SERVER as _OTHER_SERVER
 from uplift_operator.adapters.redirects import REDIRECTS as REDIRECTS
+from uplift_operator.adapters.redirects import judge as _judge
 from uplift_operator.adapters.redirects import root as _root
-from uplift_operator.adapters.redirects import same_server as _same_server
 from uplift_operator.userinfo import shown_url, url_secrets
 
 DEFAULT_TIMEOUT = 10.0
@@ -616,11 +617,10 @@ class PrometheusClient:
         if not location:
             raise MetricsUnavailable(f"prometheus at {self.shown_url} answered a redirect "
                                      f"(HTTP {status}) without a Location", status_code=status)
-        parts = urllib.parse.urlsplit(urllib.parse.urljoin(asked, location.strip()))
-        target = urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
-        shown = shown_url(target)
         api_path = url[len(self.url):]
-        if not _same_server(asked, target):
+        target, resolved, refused = _judge(url, asked, location, api_path)
+        shown = shown_url(resolved)
+        if refused == _OTHER_SERVER:
             log.warning("prometheus at %s redirected a query to %s (HTTP %s), which is not the "
                         "same server: not followed", self.shown_url, shown, status)
             suggested = _root(shown, api_path)
@@ -628,7 +628,7 @@ class PrometheusClient:
                 f"prometheus at {self.shown_url} redirected the query to {suggested} (HTTP "
                 f"{status}), another server: not followed (if Prometheus answers there, set "
                 "--prometheus-url to it)", status_code=status)
-        if not parts.path.endswith(api_path):
+        if refused == _OTHER_PATH:
             log.warning("prometheus at %s redirected a query to %s (HTTP %s), which is not "
                         "Prometheus' %s: not followed", self.shown_url, shown, status, api_path)
             raise MetricsUnavailable(
@@ -636,10 +636,6 @@ class PrometheusClient:
                 f"{status}), not a Prometheus API path (a login page?): not followed (give "
                 "the operator credentials the server takes, or set --prometheus-url to where "
                 "Prometheus answers)", status_code=status)
-        own = urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
-        if own and "@" not in parts.netloc:
-            target = urllib.parse.urlunsplit(parts._replace(netloc=f"{own}@{parts.netloc}",
-                                                            query="", fragment=""))
         if (shown_url(asked), shown) not in self._redirects_seen:
             self._redirects_seen.add((shown_url(asked), shown))
             log.warning("prometheus at %s redirects queries to %s (HTTP %s): following it, one "

@@ -42,3 +42,30 @@ def root(target: str, path: str) -> str:
     ``/api/2.0/mlflow/...``): the server root a redirect points to, as the adapter's URL
     setting takes it."""
     return target[: -len(path)] if path and target.endswith(path) else target
+
+
+#: Why ``judge`` refuses a redirect: it leaves the server, or points off the API path asked (a
+#: login page on the same host, which was sent the request and its credentials).
+OTHER_SERVER = "another server"
+OTHER_PATH = "another path"
+
+
+def judge(url: str, asked: str, location: str, api_path: str) -> tuple[str, str, str | None]:
+    """Where a redirect answered to ``asked`` (a request to ``url``, which ends with
+    ``api_path``) sends the request next, as ``(next, target, refused)``: ``target`` is its
+    ``Location`` resolved against ``asked``, without a query string or fragment (the request's
+    parameters go as before, not twice); ``next`` is ``target`` with ``url``'s userinfo kept;
+    ``refused`` is None, ``OTHER_SERVER`` (not ``same_server``) or ``OTHER_PATH`` (a path that
+    no longer ends with ``api_path``: only a moved prefix is followed). The adapters word the
+    refusal, each for its own setting."""
+    parts = urllib.parse.urlsplit(urllib.parse.urljoin(asked, location.strip()))
+    target = urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
+    if not same_server(asked, target):
+        return target, target, OTHER_SERVER
+    if not urllib.parse.unquote(parts.path).endswith(urllib.parse.unquote(api_path)):
+        return target, target, OTHER_PATH
+    own = urllib.parse.urlsplit(url).netloc.rpartition("@")[0]
+    if own and "@" not in parts.netloc:
+        return (urllib.parse.urlunsplit(parts._replace(netloc=f"{own}@{parts.netloc}",
+                                                       query="", fragment="")), target, None)
+    return target, target, None
